@@ -1,0 +1,16 @@
+//! relkit-core: the model every relkit binary shares.
+//!
+//! - [`version`]: the tag grammar (component prefix, optional `v`, strict SemVer 2.0).
+//! - [`tagset`]: all release tags read once and ordered by precedence, with the queries
+//!   "highest", "previous" and "tags on a commit".
+//! - [`channel`]: which release channel a version belongs to.
+//! - [`conventional`]: conventional-commit messages and the version bump they imply.
+//! - [`config`]: the optional `.github/relkit.yml`.
+//! - [`github`]: the GitHub Actions context (`GITHUB_*` and the event payload).
+//! - [`actions`]: inputs, outputs, summaries and annotations under GitHub Actions.
+//! - [`error`]: the error type and its exit codes.
+
+pub mod actions;
+pub mod error;
+
+pub use error::{Error, ErrorKind, Result};
