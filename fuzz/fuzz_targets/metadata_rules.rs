@@ -1,0 +1,30 @@
+//! Fuzzes metadata-action's `tags:`/`flavor:` rule syntax: parsing must never panic, and
+//! rules that parse must evaluate without panicking.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use tag_policy::metadata_rules::{ReleaseVersion, RuleContext, evaluate, parse_flavor, parse_tags};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    // The first line is the flavor, the rest the tags.
+    let (flavor, tags) = text.split_once('\n').unwrap_or(("", text));
+    let (Ok(rules), Ok(flavor)) = (parse_tags(tags), parse_flavor(flavor)) else { return };
+    for git_ref in ["refs/tags/v1.2.3", "refs/heads/main", "refs/pull/7/merge"] {
+        let ctx = RuleContext {
+            event_name: "push".to_owned(),
+            git_ref: git_ref.to_owned(),
+            sha: "0123456789abcdef0123456789abcdef01234567".to_owned(),
+            default_branch: Some("main".to_owned()),
+            release: Some(ReleaseVersion {
+                version: semver::Version::new(1, 2, 3),
+                tag: "v1.2.3".to_owned(),
+                is_highest: true,
+                is_highest_in_major: true,
+                is_highest_in_minor: true,
+            }),
+            ..RuleContext::default()
+        };
+        let _ = evaluate(&rules, &flavor, &ctx);
+    }
+});
