@@ -1,0 +1,845 @@
+//! A registry over HTTP(S). Bearer-token exchange (challenge, realm, service) comes from
+//! oci-client; requests go through one retrying executor on reqwest, because commands need what
+//! oci-client does not expose: response headers (`Retry-After`, `ETag`, `Link`,
+//! `Docker-Content-Digest`), conditional PUTs, DELETE, and mounts that accept a 202.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable as _};
+use bytes::Bytes;
+use relkit_core::actions::{Env, ProcessEnv};
+use relkit_core::{Error, ErrorKind, Result};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE};
+use reqwest::{Method, StatusCode};
+use tokio::sync::OnceCell;
+use url::Url;
+
+use crate::auth::{self, Credential};
+use crate::digest::Digest;
+use crate::manifest::{ACCEPTED_MANIFESTS, Descriptor, OCI_INDEX, RawManifest};
+use crate::registry::{Fetched, PutOutcome, Registry};
+
+/// Retry policy for registry requests: exponential backoff with jitter; `Retry-After` wins
+/// when the registry sends it (capped at `max_delay`).
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts after the first one.
+    pub max_retries: usize,
+    /// First delay.
+    pub min_delay: Duration,
+    /// Longest delay.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self { max_retries: 6, min_delay: Duration::from_millis(200), max_delay: Duration::from_secs(20) }
+    }
+}
+
+impl RetryPolicy {
+    fn backoff(&self) -> ExponentialBuilder {
+        ExponentialBuilder::default()
+            .with_min_delay(self.min_delay)
+            .with_max_delay(self.max_delay)
+            .with_max_times(self.max_retries)
+            .with_jitter()
+    }
+}
+
+/// How to reach registries.
+#[derive(Debug, Clone, Default)]
+pub struct HttpOptions {
+    /// Hosts (`host` or `host:port`) reached over plain HTTP. Loopback hosts always are.
+    pub insecure_registries: Vec<String>,
+    /// Retry policy.
+    pub retry: RetryPolicy,
+    /// Credentials per registry host that replace the docker-config lookup.
+    pub credentials: BTreeMap<String, Credential>,
+}
+
+impl HttpOptions {
+    /// Options from the environment: `RELKIT_INSECURE_REGISTRIES` (comma or space separated).
+    pub fn from_env(env: &dyn Env) -> Self {
+        let insecure_registries = env
+            .var("RELKIT_INSECURE_REGISTRIES")
+            .map(|v| v.split([',', ' ']).filter(|s| !s.is_empty()).map(str::to_string).collect())
+            .unwrap_or_default();
+        Self { insecure_registries, ..Self::default() }
+    }
+
+    /// True when `host` is reached over plain HTTP.
+    pub fn is_insecure(&self, host: &str) -> bool {
+        let bare = host_without_port(host);
+        matches!(bare, "127.0.0.1" | "localhost" | "[::1]" | "::1")
+            || self.insecure_registries.iter().any(|h| h == host || h == bare)
+    }
+}
+
+fn host_without_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.split_once(']').map_or(host, |(h, _)| &host[..h.len() + 1]);
+    }
+    host.rsplit_once(':').map_or(host, |(h, _)| h)
+}
+
+/// What a request needs to be allowed to do.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Access {
+    Pull(String),
+    Push(String),
+    Delete(String),
+    Mount { repo: String, from: String },
+}
+
+impl Access {
+    fn repo(&self) -> &str {
+        match self {
+            Access::Pull(r) | Access::Push(r) | Access::Delete(r) | Access::Mount { repo: r, .. } => r,
+        }
+    }
+
+    fn scopes(&self) -> Vec<String> {
+        match self {
+            Access::Pull(r) => vec![format!("repository:{r}:pull")],
+            Access::Push(r) => vec![format!("repository:{r}:pull,push")],
+            Access::Delete(r) => vec![format!("repository:{r}:pull,push,delete")],
+            Access::Mount { repo, from } => {
+                vec![format!("repository:{repo}:pull,push"), format!("repository:{from}:pull")]
+            }
+        }
+    }
+}
+
+struct Request {
+    method: Method,
+    url: Url,
+    access: Access,
+    headers: Vec<(&'static str, String)>,
+    body: Option<Bytes>,
+}
+
+struct Response {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Response {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// One failed attempt: retried when `retry` is set.
+struct Attempt {
+    error: Error,
+    retry: bool,
+    after: Option<Duration>,
+}
+
+impl Attempt {
+    fn fatal(error: Error) -> Self {
+        Self { error, retry: false, after: None }
+    }
+}
+
+/// A registry reached over HTTP(S).
+pub struct HttpRegistry {
+    registry: String,
+    base: Url,
+    client: reqwest::Client,
+    oci: oci_client::Client,
+    explicit_credential: Option<Credential>,
+    credential: OnceCell<Credential>,
+    auth_cache: Mutex<HashMap<Access, Option<String>>>,
+    retry: RetryPolicy,
+}
+
+impl std::fmt::Debug for HttpRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpRegistry").field("registry", &self.registry).field("base", &self.base.as_str()).finish()
+    }
+}
+
+impl HttpRegistry {
+    /// A client for `registry` (host as written; `docker.io` is served by `registry-1.docker.io`).
+    pub fn new(registry: &str, options: &HttpOptions) -> Result<Self> {
+        let endpoint = if registry == "docker.io" || registry == "index.docker.io" { "registry-1.docker.io" } else { registry };
+        let insecure = options.is_insecure(registry);
+        let scheme = if insecure { "http" } else { "https" };
+        let base = Url::parse(&format!("{scheme}://{endpoint}/"))
+            .map_err(|e| Error::usage(format!("registry host `{registry}` is not valid: {e}")))?;
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("relkit/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(15))
+            .read_timeout(Duration::from_secs(120))
+            .build()
+            .map_err(|e| Error::failed(format!("cannot set up an HTTP client: {e}")))?;
+        let protocol = if insecure {
+            oci_client::client::ClientProtocol::Http
+        } else {
+            oci_client::client::ClientProtocol::Https
+        };
+        let oci = oci_client::Client::new(oci_client::client::ClientConfig {
+            protocol,
+            connect_timeout: Some(Duration::from_secs(15)),
+            ..Default::default()
+        });
+        Ok(Self {
+            registry: registry.to_string(),
+            base,
+            client,
+            oci,
+            explicit_credential: options.credentials.get(registry).cloned(),
+            credential: OnceCell::new(),
+            auth_cache: Mutex::new(HashMap::new()),
+            retry: options.retry,
+        })
+    }
+
+    fn url(&self, path: &str) -> Url {
+        self.base.join(path).expect("registry paths are valid URL paths")
+    }
+
+    async fn credential(&self) -> Result<Credential> {
+        if let Some(c) = &self.explicit_credential {
+            return Ok(c.clone());
+        }
+        self.credential.get_or_try_init(|| async { auth::lookup(&self.registry, &ProcessEnv).await }).await.cloned()
+    }
+
+    /// The `Authorization` header for an access, from the cache or a fresh token exchange.
+    async fn authorization(&self, access: &Access) -> Result<Option<String>> {
+        if let Some(cached) = self.auth_cache.lock().expect("auth cache lock").get(access) {
+            return Ok(cached.clone());
+        }
+        let credential = self.credential().await?;
+        let header = match access {
+            Access::Pull(repo) | Access::Push(repo) => {
+                let op = if matches!(access, Access::Pull(_)) {
+                    oci_client::RegistryOperation::Pull
+                } else {
+                    oci_client::RegistryOperation::Push
+                };
+                let reference =
+                    oci_client::Reference::with_tag(self.registry.clone(), repo.clone(), "latest".to_string());
+                let oci_auth = credential.to_oci();
+                let token = (|| self.oci.auth(&reference, &oci_auth, op))
+                    .retry(self.retry.backoff())
+                    .when(oci_error_is_transient)
+                    .await
+                    .map_err(|e| self.auth_error(repo, &e.to_string()))?;
+                token.map(|t| format!("Bearer {t}")).or_else(|| credential.basic_header())
+            }
+            Access::Delete(_) | Access::Mount { .. } => self.scoped_token(&credential, access).await?,
+        };
+        self.auth_cache.lock().expect("auth cache lock").insert(access.clone(), header.clone());
+        Ok(header)
+    }
+
+    fn auth_error(&self, repo: &str, reason: &str) -> Error {
+        let reason: String = reason.chars().take(200).collect();
+        Error::failed(format!(
+            "registry {} refused to authorize access to {repo} ({reason}); check `docker login {}` or GITHUB_TOKEN",
+            self.registry, self.registry
+        ))
+    }
+
+    /// A token for several scopes at once (what oci-client cannot ask for): the challenge from
+    /// `GET /v2/`, then the realm with every scope.
+    async fn scoped_token(&self, credential: &Credential, access: &Access) -> Result<Option<String>> {
+        if let Credential::Bearer(token) = credential {
+            return Ok(Some(format!("Bearer {token}")));
+        }
+        let probe = self.send_with_retry(|| self.client.get(self.url("v2/"))).await?;
+        let Some(challenge) = probe.headers.get(WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()) else {
+            return Ok(credential.basic_header());
+        };
+        let Some(params) = parse_bearer_challenge(challenge) else {
+            return Ok(credential.basic_header());
+        };
+        let realm = params.get("realm").ok_or_else(|| {
+            Error::failed(format!("registry {} sent a bearer challenge without a realm", self.registry))
+        })?;
+        let mut url = Url::parse(realm)
+            .map_err(|e| Error::failed(format!("registry {} sent an invalid token realm `{realm}`: {e}", self.registry)))?;
+        {
+            let mut query = url.query_pairs_mut();
+            if let Some(service) = params.get("service") {
+                query.append_pair("service", service);
+            }
+            for scope in access.scopes() {
+                query.append_pair("scope", &scope);
+            }
+        }
+        let basic = credential.basic_header();
+        let answer = self
+            .send_with_retry(|| {
+                let request = self.client.get(url.clone());
+                match &basic {
+                    Some(b) => request.header("Authorization", b),
+                    None => request,
+                }
+            })
+            .await?;
+        if !answer.status.is_success() {
+            return Err(self.auth_error(access.repo(), &format!("token server answered {}", answer.status)));
+        }
+        #[derive(serde::Deserialize)]
+        struct TokenAnswer {
+            token: Option<String>,
+            access_token: Option<String>,
+        }
+        let token: TokenAnswer = serde_json::from_slice(&answer.body)
+            .map_err(|_| self.auth_error(access.repo(), "the token server answered something that is not JSON"))?;
+        Ok(token.token.or(token.access_token).map(|t| format!("Bearer {t}")))
+    }
+
+    /// Sends a request built by `build` with retries on connection errors, 429 and 5xx.
+    async fn send_with_retry<F>(&self, build: F) -> Result<Response>
+    where
+        F: Fn() -> reqwest::RequestBuilder,
+    {
+        (|| async {
+            let response = self.send_once(build()).await?;
+            classify(response)
+        })
+        .retry(self.retry.backoff())
+        .when(|a: &Attempt| a.retry)
+        .adjust(|a: &Attempt, next| next.map(|d| a.after.map_or(d, |after| after.min(self.retry.max_delay))))
+        .await
+        .map_err(|a| a.error)
+    }
+
+    async fn send_once(&self, request: reqwest::RequestBuilder) -> std::result::Result<Response, Attempt> {
+        let response = request.send().await.map_err(|e| self.transport_attempt(&e))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.map_err(|e| self.transport_attempt(&e))?;
+        Ok(Response { status, headers, body })
+    }
+
+    fn transport_attempt(&self, e: &reqwest::Error) -> Attempt {
+        // reqwest errors name the URL, never headers, so no credential can leak here.
+        let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
+        let mut detail = e.to_string();
+        while let Some(s) = source {
+            detail = format!("{detail}: {s}");
+            source = s.source();
+        }
+        Attempt { error: Error::failed(format!("cannot reach registry {}: {detail}", self.registry)), retry: true, after: None }
+    }
+
+    /// Executes an authorized request with retries; a 401 with a cached token refreshes it once.
+    async fn execute(&self, request: &Request) -> Result<Response> {
+        (|| self.attempt(request))
+            .retry(self.retry.backoff())
+            .when(|a: &Attempt| a.retry)
+            .adjust(|a: &Attempt, next| next.map(|d| a.after.map_or(d, |after| after.min(self.retry.max_delay))))
+            .await
+            .map_err(|a| a.error)
+    }
+
+    async fn attempt(&self, request: &Request) -> std::result::Result<Response, Attempt> {
+        let authorization = self.authorization(&request.access).await.map_err(Attempt::fatal)?;
+        let mut response = self.send_once(self.build(request, authorization.as_deref())).await?;
+        if response.status == StatusCode::UNAUTHORIZED && authorization.is_some() {
+            self.auth_cache.lock().expect("auth cache lock").remove(&request.access);
+            let fresh = self.authorization(&request.access).await.map_err(Attempt::fatal)?;
+            response = self.send_once(self.build(request, fresh.as_deref())).await?;
+        }
+        classify(response).map_err(|mut a| {
+            a.error = a.error.context(format!("registry {} ({} {})", self.registry, request.method, request.url.path()));
+            a
+        })
+    }
+
+    fn build(&self, request: &Request, authorization: Option<&str>) -> reqwest::RequestBuilder {
+        let mut builder = self.client.request(request.method.clone(), request.url.clone());
+        for (name, value) in &request.headers {
+            builder = builder.header(*name, value);
+        }
+        if let Some(a) = authorization {
+            builder = builder.header("Authorization", a);
+        }
+        if let Some(body) = &request.body {
+            builder = builder.header("Content-Length", body.len().to_string()).body(body.clone());
+        }
+        builder
+    }
+
+    fn request(&self, method: Method, path: &str, access: Access) -> Request {
+        Request { method, url: self.url(path), access, headers: Vec::new(), body: None }
+    }
+
+    /// The one-line error for an unexpected answer.
+    fn unexpected(&self, what: &str, request: &Request, response: &Response) -> Error {
+        let kind = match response.status {
+            StatusCode::UNAUTHORIZED => {
+                return Error::failed(format!(
+                    "registry {} answered 401 Unauthorized to {what}: log in with `docker login {}` (or set GITHUB_TOKEN for ghcr.io)",
+                    self.registry, self.registry
+                ));
+            }
+            StatusCode::FORBIDDEN => "403 Forbidden (the credentials lack permission)".to_string(),
+            s => s.to_string(),
+        };
+        let detail = describe_body(response);
+        Error::failed(format!(
+            "registry {} answered {kind} to {what} ({} {}){detail}",
+            self.registry,
+            request.method,
+            request.url.path()
+        ))
+    }
+
+    fn manifest_path(repo: &str, reference: &str) -> String {
+        format!("v2/{repo}/manifests/{reference}")
+    }
+
+    fn check_not_html(&self, what: &str, response: &Response) -> Result<()> {
+        let content_type = response.header("content-type").unwrap_or_default();
+        if content_type.starts_with("text/html") || response.body.starts_with(b"<") {
+            return Err(Error::failed(format!(
+                "registry {} answered an HTML page instead of {what}; check that {} is an OCI registry and the repository name is right",
+                self.registry, self.registry
+            )));
+        }
+        Ok(())
+    }
+
+    async fn upload_once(&self, repo: &str, digest: &Digest, data: &Bytes) -> Result<()> {
+        let start = self.request(Method::POST, &format!("v2/{repo}/blobs/uploads/"), Access::Push(repo.to_string()));
+        let response = self.execute(&start).await?;
+        if response.status != StatusCode::ACCEPTED {
+            return Err(self.unexpected(&format!("an upload of blob {digest} to {repo}"), &start, &response));
+        }
+        let mut location = self.location(&response, &start)?;
+        location.query_pairs_mut().append_pair("digest", digest.as_str());
+        let put = Request {
+            method: Method::PUT,
+            url: location,
+            access: Access::Push(repo.to_string()),
+            headers: vec![("Content-Type", "application/octet-stream".to_string())],
+            body: Some(data.clone()),
+        };
+        match self.execute(&put).await {
+            Ok(r) if r.status == StatusCode::CREATED => Ok(()),
+            // A lost answer to a PUT that succeeded leaves the session gone: the blob may be there.
+            outcome => {
+                if self.blob_exists(repo, digest).await? {
+                    return Ok(());
+                }
+                match outcome {
+                    Ok(r) => Err(self.unexpected(&format!("an upload of blob {digest} to {repo}"), &put, &r)),
+                    Err(e) => Err(e),
+                }
+            }
+        }
+    }
+
+    fn location(&self, response: &Response, request: &Request) -> Result<Url> {
+        let location = response.headers.get(LOCATION).and_then(|v| v.to_str().ok()).ok_or_else(|| {
+            Error::failed(format!("registry {} sent no Location for {} {}", self.registry, request.method, request.url.path()))
+        })?;
+        request.url.join(location).map_err(|e| {
+            Error::failed(format!("registry {} sent an invalid Location `{location}`: {e}", self.registry))
+        })
+    }
+}
+
+fn oci_error_is_transient(e: &oci_client::errors::OciDistributionError) -> bool {
+    use oci_client::errors::OciDistributionError as E;
+    match e {
+        E::RequestError(_) => true,
+        E::ServerError { code, .. } => *code == 429 || *code >= 500,
+        _ => false,
+    }
+}
+
+/// Turns 429/5xx answers into retryable attempts; everything else is returned as is.
+fn classify(response: Response) -> std::result::Result<Response, Attempt> {
+    let status = response.status;
+    if status == StatusCode::TOO_MANY_REQUESTS || (status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED) {
+        let after = response.header(RETRY_AFTER.as_str()).and_then(parse_retry_after);
+        let detail = describe_body(&response);
+        return Err(Attempt { error: Error::failed(format!("answered {status}{detail}")), retry: true, after });
+    }
+    Ok(response)
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is rare on registries and falls back to backoff).
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// A short description of an error body: the OCI error code and message, or the first words.
+fn describe_body(response: &Response) -> String {
+    #[derive(serde::Deserialize)]
+    struct Envelope {
+        errors: Vec<OciError>,
+    }
+    #[derive(serde::Deserialize)]
+    struct OciError {
+        code: String,
+        #[serde(default)]
+        message: String,
+    }
+    if let Ok(envelope) = serde_json::from_slice::<Envelope>(&response.body)
+        && let Some(first) = envelope.errors.first()
+    {
+        return format!(": {} {}", first.code, first.message);
+    }
+    let text = String::from_utf8_lossy(&response.body);
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.is_empty() {
+        String::new()
+    } else if text.starts_with('<') {
+        ": an HTML page, not an OCI registry answer".to_string()
+    } else {
+        format!(": {}", text.chars().take(120).collect::<String>())
+    }
+}
+
+/// Parses `Bearer realm="…",service="…",scope="…"` (quoted values may hold commas).
+fn parse_bearer_challenge(header: &str) -> Option<HashMap<String, String>> {
+    let (scheme, rest) = header.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let mut params = HashMap::new();
+    let mut chars = rest.chars().peekable();
+    loop {
+        while chars.next_if(|c| *c == ',' || c.is_whitespace()).is_some() {}
+        let key: String = std::iter::from_fn(|| chars.next_if(|c| *c != '=' && *c != ',')).collect();
+        if key.is_empty() {
+            break;
+        }
+        if chars.next() != Some('=') {
+            break;
+        }
+        let value = if chars.next_if_eq(&'"').is_some() {
+            let mut value = String::new();
+            while let Some(c) = chars.next() {
+                match c {
+                    '"' => break,
+                    '\\' => value.extend(chars.next()),
+                    c => value.push(c),
+                }
+            }
+            value
+        } else {
+            std::iter::from_fn(|| chars.next_if(|c| *c != ',')).collect::<String>().trim().to_string()
+        };
+        params.insert(key.trim().to_ascii_lowercase(), value);
+    }
+    Some(params)
+}
+
+/// The `next` target of a `Link` header: `<url>; rel="next"`.
+fn next_link(header: &str) -> Option<&str> {
+    header.split(',').find_map(|part| {
+        let (target, params) = part.split_once(';')?;
+        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        params.split(';').any(|p| matches!(p.trim(), "rel=\"next\"" | "rel=next")).then_some(target)
+    })
+}
+
+impl Registry for HttpRegistry {
+    fn name(&self) -> String {
+        self.registry.clone()
+    }
+
+    async fn head_manifest(&self, repo: &str, reference: &str) -> Result<Option<Descriptor>> {
+        let mut request = self.request(Method::HEAD, &Self::manifest_path(repo, reference), Access::Pull(repo.to_string()));
+        request.headers.push(("Accept", ACCEPTED_MANIFESTS.join(", ")));
+        let response = self.execute(&request).await?;
+        match response.status {
+            StatusCode::NOT_FOUND => Ok(None),
+            StatusCode::OK => {
+                let digest = response.header("docker-content-digest").and_then(|d| d.parse::<Digest>().ok());
+                let media_type = response.header(CONTENT_TYPE.as_str()).unwrap_or_default().to_string();
+                match digest {
+                    Some(digest) if !media_type.starts_with("text/html") => {
+                        let size = response.header("content-length").and_then(|l| l.parse().ok()).unwrap_or(0);
+                        Ok(Some(Descriptor {
+                            media_type,
+                            digest,
+                            size,
+                            artifact_type: None,
+                            annotations: BTreeMap::new(),
+                            extra: BTreeMap::new(),
+                        }))
+                    }
+                    _ => Ok(self.get_manifest(repo, reference).await?.map(|f| f.manifest.descriptor())),
+                }
+            }
+            _ => Err(self.unexpected(&format!("a lookup of {repo}:{reference}"), &request, &response)),
+        }
+    }
+
+    async fn get_manifest(&self, repo: &str, reference: &str) -> Result<Option<Fetched>> {
+        let mut request = self.request(Method::GET, &Self::manifest_path(repo, reference), Access::Pull(repo.to_string()));
+        request.headers.push(("Accept", ACCEPTED_MANIFESTS.join(", ")));
+        let response = self.execute(&request).await?;
+        match response.status {
+            StatusCode::NOT_FOUND => Ok(None),
+            StatusCode::OK => {
+                let what = format!("the manifest of {repo}:{reference}");
+                self.check_not_html(&what, &response)?;
+                let content_type = response.header(CONTENT_TYPE.as_str()).map(str::to_string);
+                let manifest = RawManifest::new(response.body.clone(), content_type.as_deref())
+                    .map_err(|e| e.context(format!("registry {} sent {what}", self.registry)))?;
+                if let Ok(expected) = reference.parse::<Digest>()
+                    && expected != manifest.digest
+                {
+                    return Err(Error::failed(format!(
+                        "registry {} sent a manifest for {repo}@{expected} whose digest is {}",
+                        self.registry, manifest.digest
+                    )));
+                }
+                Ok(Some(Fetched { manifest, etag: response.header("etag").map(str::to_string) }))
+            }
+            _ => Err(self.unexpected(&format!("a read of {repo}:{reference}"), &request, &response)),
+        }
+    }
+
+    async fn put_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+        manifest: &RawManifest,
+        if_match: Option<&str>,
+    ) -> Result<PutOutcome> {
+        let mut request = self.request(Method::PUT, &Self::manifest_path(repo, reference), Access::Push(repo.to_string()));
+        request.headers.push(("Content-Type", manifest.media_type.clone()));
+        if let Some(etag) = if_match {
+            request.headers.push(("If-Match", etag.to_string()));
+        }
+        request.body = Some(manifest.bytes.clone());
+        let response = self.execute(&request).await?;
+        match response.status {
+            StatusCode::CREATED | StatusCode::OK | StatusCode::ACCEPTED => {
+                if let Some(stored) = response.header("docker-content-digest").and_then(|d| d.parse::<Digest>().ok())
+                    && stored != manifest.digest
+                {
+                    return Err(Error::failed(format!(
+                        "registry {} stored {repo}:{reference} as {stored} instead of {}; it rewrote the manifest",
+                        self.registry, manifest.digest
+                    )));
+                }
+                Ok(PutOutcome::Stored)
+            }
+            StatusCode::PRECONDITION_FAILED => Ok(PutOutcome::PreconditionFailed),
+            _ => Err(self.unexpected(&format!("a push of {repo}:{reference}"), &request, &response)),
+        }
+    }
+
+    async fn delete_manifest(&self, repo: &str, digest: &Digest) -> Result<bool> {
+        let request = self.request(Method::DELETE, &Self::manifest_path(repo, digest.as_str()), Access::Delete(repo.to_string()));
+        let response = self.execute(&request).await?;
+        match response.status {
+            StatusCode::ACCEPTED | StatusCode::OK | StatusCode::NO_CONTENT => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            StatusCode::METHOD_NOT_ALLOWED => Err(Error::failed(format!(
+                "registry {} does not allow deleting manifests (405); enable deletes (distribution: storage.delete.enabled)",
+                self.registry
+            ))),
+            _ => Err(self.unexpected(&format!("a delete of {repo}@{digest}"), &request, &response)),
+        }
+    }
+
+    async fn delete_tag(&self, repo: &str, tag: &str) -> Result<bool> {
+        let request = self.request(Method::DELETE, &Self::manifest_path(repo, tag), Access::Delete(repo.to_string()));
+        let response = self.execute(&request).await?;
+        match response.status {
+            StatusCode::ACCEPTED | StatusCode::OK | StatusCode::NO_CONTENT | StatusCode::NOT_FOUND => Ok(true),
+            StatusCode::BAD_REQUEST | StatusCode::METHOD_NOT_ALLOWED => Ok(false),
+            _ => Err(self.unexpected(&format!("a delete of {repo}:{tag}"), &request, &response)),
+        }
+    }
+
+    async fn blob_exists(&self, repo: &str, digest: &Digest) -> Result<bool> {
+        let request = self.request(Method::HEAD, &format!("v2/{repo}/blobs/{digest}"), Access::Pull(repo.to_string()));
+        let response = self.execute(&request).await?;
+        match response.status {
+            StatusCode::OK => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            _ => Err(self.unexpected(&format!("a lookup of blob {digest} in {repo}"), &request, &response)),
+        }
+    }
+
+    async fn get_blob(&self, repo: &str, digest: &Digest) -> Result<Bytes> {
+        let request = self.request(Method::GET, &format!("v2/{repo}/blobs/{digest}"), Access::Pull(repo.to_string()));
+        let response = self.execute(&request).await?;
+        if response.status != StatusCode::OK {
+            return Err(self.unexpected(&format!("a read of blob {digest} in {repo}"), &request, &response));
+        }
+        if Digest::of(&response.body) != *digest {
+            return Err(Error::failed(format!(
+                "registry {} sent blob {digest} of {repo} with content that does not match its digest",
+                self.registry
+            )));
+        }
+        Ok(response.body)
+    }
+
+    async fn put_blob(&self, repo: &str, digest: &Digest, data: Bytes) -> Result<()> {
+        (|| self.upload_once(repo, digest, &data))
+            .retry(self.retry.backoff().with_max_times(2))
+            .when(|e: &Error| e.kind() == ErrorKind::Failed)
+            .await
+    }
+
+    async fn mount_blob(&self, repo: &str, from_repo: &str, digest: &Digest) -> Result<bool> {
+        let mut request = self.request(
+            Method::POST,
+            &format!("v2/{repo}/blobs/uploads/"),
+            Access::Mount { repo: repo.to_string(), from: from_repo.to_string() },
+        );
+        request.url.query_pairs_mut().append_pair("mount", digest.as_str()).append_pair("from", from_repo);
+        let response = self.execute(&request).await?;
+        match response.status {
+            StatusCode::CREATED => Ok(true),
+            StatusCode::ACCEPTED => {
+                // Mount declined; an upload session was opened instead. Close it, the caller uploads.
+                if let Ok(location) = self.location(&response, &request) {
+                    let cancel = Request {
+                        method: Method::DELETE,
+                        url: location,
+                        access: Access::Push(repo.to_string()),
+                        headers: Vec::new(),
+                        body: None,
+                    };
+                    let _ = self.execute(&cancel).await;
+                }
+                Ok(false)
+            }
+            _ => Err(self.unexpected(&format!("a mount of blob {digest} from {from_repo} into {repo}"), &request, &response)),
+        }
+    }
+
+    async fn list_tags(&self, repo: &str) -> Result<Vec<String>> {
+        #[derive(serde::Deserialize)]
+        struct TagList {
+            #[serde(default)]
+            tags: Option<Vec<String>>,
+        }
+        let mut tags = Vec::new();
+        let mut next = Some(self.url(&format!("v2/{repo}/tags/list?n=1000")));
+        let mut seen = std::collections::HashSet::new();
+        while let Some(url) = next.take() {
+            if !seen.insert(url.clone()) {
+                break;
+            }
+            let request =
+                Request { method: Method::GET, url, access: Access::Pull(repo.to_string()), headers: Vec::new(), body: None };
+            let response = self.execute(&request).await?;
+            match response.status {
+                StatusCode::OK => {}
+                StatusCode::NOT_FOUND => return Ok(Vec::new()),
+                _ => return Err(self.unexpected(&format!("a tag listing of {repo}"), &request, &response)),
+            }
+            self.check_not_html(&format!("the tag list of {repo}"), &response)?;
+            let page: TagList = serde_json::from_slice(&response.body).map_err(|e| {
+                Error::failed(format!("registry {} sent a tag list for {repo} that is not valid JSON: {e}", self.registry))
+            })?;
+            tags.extend(page.tags.unwrap_or_default());
+            next = response.header("link").and_then(next_link).and_then(|l| request.url.join(l).ok());
+        }
+        tags.sort();
+        tags.dedup();
+        Ok(tags)
+    }
+
+    async fn referrers(&self, repo: &str, digest: &Digest) -> Result<Option<Vec<Descriptor>>> {
+        let mut request = self.request(Method::GET, &format!("v2/{repo}/referrers/{digest}"), Access::Pull(repo.to_string()));
+        request.headers.push(("Accept", OCI_INDEX.to_string()));
+        let response = self.execute(&request).await?;
+        if response.status != StatusCode::OK
+            || !response.header(CONTENT_TYPE.as_str()).unwrap_or_default().starts_with(OCI_INDEX)
+        {
+            return Ok(None);
+        }
+        #[derive(serde::Deserialize)]
+        struct Index {
+            #[serde(default)]
+            manifests: Vec<Descriptor>,
+        }
+        let index: Index = serde_json::from_slice(&response.body).map_err(|e| {
+            Error::failed(format!("registry {} sent a referrers list for {repo}@{digest} that is not valid: {e}", self.registry))
+        })?;
+        Ok(Some(index.manifests))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn bearer_challenges_with_commas_inside_quotes() {
+        let p = parse_bearer_challenge(
+            r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push""#,
+        )
+        .unwrap();
+        assert_eq!(p["realm"], "https://auth.example/token");
+        assert_eq!(p["service"], "registry.example");
+        assert_eq!(p["scope"], "repository:a/b:pull,push");
+        assert!(parse_bearer_challenge(r#"Basic realm="Registry""#).is_none());
+    }
+
+    #[test]
+    fn link_headers() {
+        let cases = [
+            (r#"</v2/a/tags/list?last=x&n=2>; rel="next""#, Some("/v2/a/tags/list?last=x&n=2")),
+            (r#"<https://h/v2/a/tags/list?last=y>; rel=next"#, Some("https://h/v2/a/tags/list?last=y")),
+            (r#"</x>; rel="prev""#, None),
+            ("garbage", None),
+        ];
+        for (header, expected) in cases {
+            assert_eq!(next_link(header), expected, "{header}");
+        }
+    }
+
+    #[test]
+    fn loopback_and_listed_hosts_are_plain_http() {
+        let options = HttpOptions { insecure_registries: vec!["reg.lan".into()], ..Default::default() };
+        for (host, insecure) in [
+            ("127.0.0.1:5000", true),
+            ("localhost", true),
+            ("[::1]:5000", true),
+            ("reg.lan:8443", true),
+            ("ghcr.io", false),
+            ("reg.lan.evil.com", false),
+        ] {
+            assert_eq!(options.is_insecure(host), insecure, "{host}");
+        }
+    }
+
+    #[test]
+    fn insecure_registries_from_env() {
+        let mut env = BTreeMap::new();
+        env.insert("RELKIT_INSECURE_REGISTRIES".to_string(), "a.lan:5000, b.lan".to_string());
+        let options = HttpOptions::from_env(&env);
+        assert_eq!(options.insecure_registries, vec!["a.lan:5000", "b.lan"]);
+    }
+
+    #[test]
+    fn retry_after_seconds() {
+        assert_eq!(parse_retry_after(" 3 "), Some(Duration::from_secs(3)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+    }
+
+    proptest! {
+        #[test]
+        fn challenge_parsing_never_panics(s in "\\PC{0,120}") {
+            let _ = parse_bearer_challenge(&s);
+            let _ = next_link(&s);
+        }
+    }
+}
