@@ -44,7 +44,9 @@ impl Credential {
         use oci_client::secrets::RegistryAuth;
         match self {
             Credential::Anonymous => RegistryAuth::Anonymous,
-            Credential::Basic { username, password } => RegistryAuth::Basic(username.clone(), password.clone()),
+            Credential::Basic { username, password } => {
+                RegistryAuth::Basic(username.clone(), password.clone())
+            }
             Credential::Bearer(token) => RegistryAuth::Bearer(token.clone()),
         }
     }
@@ -111,7 +113,8 @@ pub async fn lookup(registry: &str, env: &(dyn Env + Sync)) -> Result<Credential
     if registry == "ghcr.io"
         && let Some(token) = env.var("GITHUB_TOKEN").filter(|t| !t.is_empty())
     {
-        let username = env.var("GITHUB_ACTOR").filter(|a| !a.is_empty()).unwrap_or_else(|| "token".to_string());
+        let username =
+            env.var("GITHUB_ACTOR").filter(|a| !a.is_empty()).unwrap_or_else(|| "token".to_string());
         return Ok(Credential::Basic { username, password: token });
     }
     Ok(Credential::Anonymous)
@@ -128,7 +131,10 @@ fn read_docker_config(env: &(dyn Env + Sync)) -> Result<Option<DockerConfig>> {
     let Some(path) = config_path(env) else { return Ok(None) };
     match std::fs::read(&path) {
         Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-            Error::usage(format!("{} is not a valid docker config ({e}); fix the file or set DOCKER_CONFIG", path.display()))
+            Error::usage(format!(
+                "{} is not a valid docker config ({e}); fix the file or set DOCKER_CONFIG",
+                path.display()
+            ))
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::failed(format!("cannot read {}: {e}", path.display()))),
@@ -142,7 +148,8 @@ fn find_auth_entry<'a>(config: &'a DockerConfig, registry: &str) -> Option<&'a A
     config.auths.iter().find_map(|(key, entry)| {
         let host = key.trim_start_matches("https://").trim_start_matches("http://");
         let host = host.split('/').next().unwrap_or(host);
-        let matches = host == registry || (hub && matches!(host, "docker.io" | "index.docker.io" | "registry-1.docker.io"));
+        let matches = host == registry
+            || (hub && matches!(host, "docker.io" | "index.docker.io" | "registry-1.docker.io"));
         matches.then_some(entry)
     })
 }
@@ -204,8 +211,9 @@ async fn run_helper(helper: &str, registry: &str) -> Result<Option<Credential>> 
         // Helpers answer "credentials not found in native keychain" with a non-zero exit.
         return Ok(None);
     }
-    let answer: HelperAnswer = serde_json::from_slice(&output.stdout)
-        .map_err(|_| Error::failed(format!("{program} get answered with something that is not credentials JSON")))?;
+    let answer: HelperAnswer = serde_json::from_slice(&output.stdout).map_err(|_| {
+        Error::failed(format!("{program} get answered with something that is not credentials JSON"))
+    })?;
     Ok(Some(Credential::Basic { username: answer.username, password: answer.secret }))
 }
 
@@ -235,7 +243,8 @@ mod tests {
     #[tokio::test]
     async fn docker_hub_keys_match_every_hub_alias() {
         let auth = STANDARD.encode("bob:pw");
-        let (_d, env) = env_with_config(&format!(r#"{{"auths":{{"https://index.docker.io/v1/":{{"auth":"{auth}"}}}}}}"#));
+        let (_d, env) =
+            env_with_config(&format!(r#"{{"auths":{{"https://index.docker.io/v1/":{{"auth":"{auth}"}}}}}}"#));
         assert!(matches!(lookup("docker.io", &env).await.unwrap(), Credential::Basic { .. }));
         assert_eq!(lookup("quay.io", &env).await.unwrap(), Credential::Anonymous);
     }

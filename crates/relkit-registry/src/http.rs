@@ -160,14 +160,21 @@ pub struct HttpRegistry {
 
 impl std::fmt::Debug for HttpRegistry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HttpRegistry").field("registry", &self.registry).field("base", &self.base.as_str()).finish()
+        f.debug_struct("HttpRegistry")
+            .field("registry", &self.registry)
+            .field("base", &self.base.as_str())
+            .finish()
     }
 }
 
 impl HttpRegistry {
     /// A client for `registry` (host as written; `docker.io` is served by `registry-1.docker.io`).
     pub fn new(registry: &str, options: &HttpOptions) -> Result<Self> {
-        let endpoint = if registry == "docker.io" || registry == "index.docker.io" { "registry-1.docker.io" } else { registry };
+        let endpoint = if registry == "docker.io" || registry == "index.docker.io" {
+            "registry-1.docker.io"
+        } else {
+            registry
+        };
         let insecure = options.is_insecure(registry);
         let scheme = if insecure { "http" } else { "https" };
         let base = Url::parse(&format!("{scheme}://{endpoint}/"))
@@ -208,7 +215,10 @@ impl HttpRegistry {
         if let Some(c) = &self.explicit_credential {
             return Ok(c.clone());
         }
-        self.credential.get_or_try_init(|| async { auth::lookup(&self.registry, &ProcessEnv).await }).await.cloned()
+        self.credential
+            .get_or_try_init(|| async { auth::lookup(&self.registry, &ProcessEnv).await })
+            .await
+            .cloned()
     }
 
     /// The `Authorization` header for an access, from the cache or a fresh token exchange.
@@ -224,8 +234,11 @@ impl HttpRegistry {
                 } else {
                     oci_client::RegistryOperation::Push
                 };
-                let reference =
-                    oci_client::Reference::with_tag(self.registry.clone(), repo.clone(), "latest".to_string());
+                let reference = oci_client::Reference::with_tag(
+                    self.registry.clone(),
+                    repo.clone(),
+                    "latest".to_string(),
+                );
                 let oci_auth = credential.to_oci();
                 let token = (|| self.oci.auth(&reference, &oci_auth, op))
                     .retry(self.retry.backoff())
@@ -264,8 +277,9 @@ impl HttpRegistry {
         let realm = params.get("realm").ok_or_else(|| {
             Error::failed(format!("registry {} sent a bearer challenge without a realm", self.registry))
         })?;
-        let mut url = Url::parse(realm)
-            .map_err(|e| Error::failed(format!("registry {} sent an invalid token realm `{realm}`: {e}", self.registry)))?;
+        let mut url = Url::parse(realm).map_err(|e| {
+            Error::failed(format!("registry {} sent an invalid token realm `{realm}`: {e}", self.registry))
+        })?;
         {
             let mut query = url.query_pairs_mut();
             if let Some(service) = params.get("service") {
@@ -293,8 +307,9 @@ impl HttpRegistry {
             token: Option<String>,
             access_token: Option<String>,
         }
-        let token: TokenAnswer = serde_json::from_slice(&answer.body)
-            .map_err(|_| self.auth_error(access.repo(), "the token server answered something that is not JSON"))?;
+        let token: TokenAnswer = serde_json::from_slice(&answer.body).map_err(|_| {
+            self.auth_error(access.repo(), "the token server answered something that is not JSON")
+        })?;
         Ok(token.token.or(token.access_token).map(|t| format!("Bearer {t}")))
     }
 
@@ -330,7 +345,11 @@ impl HttpRegistry {
             detail = format!("{detail}: {s}");
             source = s.source();
         }
-        Attempt { error: Error::failed(format!("cannot reach registry {}: {detail}", self.registry)), retry: true, after: None }
+        Attempt {
+            error: Error::failed(format!("cannot reach registry {}: {detail}", self.registry)),
+            retry: true,
+            after: None,
+        }
     }
 
     /// Executes an authorized request with retries; a 401 with a cached token refreshes it once.
@@ -338,7 +357,9 @@ impl HttpRegistry {
         (|| self.attempt(request))
             .retry(self.retry.backoff())
             .when(|a: &Attempt| a.retry)
-            .adjust(|a: &Attempt, next| next.map(|d| a.after.map_or(d, |after| after.min(self.retry.max_delay))))
+            .adjust(|a: &Attempt, next| {
+                next.map(|d| a.after.map_or(d, |after| after.min(self.retry.max_delay)))
+            })
             .await
             .map_err(|a| a.error)
     }
@@ -352,7 +373,12 @@ impl HttpRegistry {
             response = self.send_once(self.build(request, fresh.as_deref())).await?;
         }
         classify(response).map_err(|mut a| {
-            a.error = a.error.context(format!("registry {} ({} {})", self.registry, request.method, request.url.path()));
+            a.error = a.error.context(format!(
+                "registry {} ({} {})",
+                self.registry,
+                request.method,
+                request.url.path()
+            ));
             a
         })
     }
@@ -412,7 +438,8 @@ impl HttpRegistry {
     }
 
     async fn upload_once(&self, repo: &str, digest: &Digest, data: &Bytes) -> Result<()> {
-        let start = self.request(Method::POST, &format!("v2/{repo}/blobs/uploads/"), Access::Push(repo.to_string()));
+        let start =
+            self.request(Method::POST, &format!("v2/{repo}/blobs/uploads/"), Access::Push(repo.to_string()));
         let response = self.execute(&start).await?;
         if response.status != StatusCode::ACCEPTED {
             return Err(self.unexpected(&format!("an upload of blob {digest} to {repo}"), &start, &response));
@@ -443,7 +470,12 @@ impl HttpRegistry {
 
     fn location(&self, response: &Response, request: &Request) -> Result<Url> {
         let location = response.headers.get(LOCATION).and_then(|v| v.to_str().ok()).ok_or_else(|| {
-            Error::failed(format!("registry {} sent no Location for {} {}", self.registry, request.method, request.url.path()))
+            Error::failed(format!(
+                "registry {} sent no Location for {} {}",
+                self.registry,
+                request.method,
+                request.url.path()
+            ))
         })?;
         request.url.join(location).map_err(|e| {
             Error::failed(format!("registry {} sent an invalid Location `{location}`: {e}", self.registry))
@@ -463,10 +495,16 @@ fn oci_error_is_transient(e: &oci_client::errors::OciDistributionError) -> bool 
 /// Turns 429/5xx answers into retryable attempts; everything else is returned as is.
 fn classify(response: Response) -> std::result::Result<Response, Attempt> {
     let status = response.status;
-    if status == StatusCode::TOO_MANY_REQUESTS || (status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED) {
+    if status == StatusCode::TOO_MANY_REQUESTS
+        || (status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED)
+    {
         let after = response.header(RETRY_AFTER.as_str()).and_then(parse_retry_after);
         let detail = describe_body(&response);
-        return Err(Attempt { error: Error::failed(format!("answered {status}{detail}")), retry: true, after });
+        return Err(Attempt {
+            error: Error::failed(format!("answered {status}{detail}")),
+            retry: true,
+            after,
+        });
     }
     Ok(response)
 }
@@ -554,7 +592,8 @@ impl Registry for HttpRegistry {
     }
 
     async fn head_manifest(&self, repo: &str, reference: &str) -> Result<Option<Descriptor>> {
-        let mut request = self.request(Method::HEAD, &Self::manifest_path(repo, reference), Access::Pull(repo.to_string()));
+        let mut request =
+            self.request(Method::HEAD, &Self::manifest_path(repo, reference), Access::Pull(repo.to_string()));
         request.headers.push(("Accept", ACCEPTED_MANIFESTS.join(", ")));
         let response = self.execute(&request).await?;
         match response.status {
@@ -564,7 +603,8 @@ impl Registry for HttpRegistry {
                 let media_type = response.header(CONTENT_TYPE.as_str()).unwrap_or_default().to_string();
                 match digest {
                     Some(digest) if !media_type.starts_with("text/html") => {
-                        let size = response.header("content-length").and_then(|l| l.parse().ok()).unwrap_or(0);
+                        let size =
+                            response.header("content-length").and_then(|l| l.parse().ok()).unwrap_or(0);
                         Ok(Some(Descriptor {
                             media_type,
                             digest,
@@ -582,7 +622,8 @@ impl Registry for HttpRegistry {
     }
 
     async fn get_manifest(&self, repo: &str, reference: &str) -> Result<Option<Fetched>> {
-        let mut request = self.request(Method::GET, &Self::manifest_path(repo, reference), Access::Pull(repo.to_string()));
+        let mut request =
+            self.request(Method::GET, &Self::manifest_path(repo, reference), Access::Pull(repo.to_string()));
         request.headers.push(("Accept", ACCEPTED_MANIFESTS.join(", ")));
         let response = self.execute(&request).await?;
         match response.status {
@@ -614,7 +655,8 @@ impl Registry for HttpRegistry {
         manifest: &RawManifest,
         if_match: Option<&str>,
     ) -> Result<PutOutcome> {
-        let mut request = self.request(Method::PUT, &Self::manifest_path(repo, reference), Access::Push(repo.to_string()));
+        let mut request =
+            self.request(Method::PUT, &Self::manifest_path(repo, reference), Access::Push(repo.to_string()));
         request.headers.push(("Content-Type", manifest.media_type.clone()));
         if let Some(etag) = if_match {
             request.headers.push(("If-Match", etag.to_string()));
@@ -623,7 +665,8 @@ impl Registry for HttpRegistry {
         let response = self.execute(&request).await?;
         match response.status {
             StatusCode::CREATED | StatusCode::OK | StatusCode::ACCEPTED => {
-                if let Some(stored) = response.header("docker-content-digest").and_then(|d| d.parse::<Digest>().ok())
+                if let Some(stored) =
+                    response.header("docker-content-digest").and_then(|d| d.parse::<Digest>().ok())
                     && stored != manifest.digest
                 {
                     return Err(Error::failed(format!(
@@ -639,7 +682,11 @@ impl Registry for HttpRegistry {
     }
 
     async fn delete_manifest(&self, repo: &str, digest: &Digest) -> Result<bool> {
-        let request = self.request(Method::DELETE, &Self::manifest_path(repo, digest.as_str()), Access::Delete(repo.to_string()));
+        let request = self.request(
+            Method::DELETE,
+            &Self::manifest_path(repo, digest.as_str()),
+            Access::Delete(repo.to_string()),
+        );
         let response = self.execute(&request).await?;
         match response.status {
             StatusCode::ACCEPTED | StatusCode::OK | StatusCode::NO_CONTENT => Ok(true),
@@ -653,17 +700,21 @@ impl Registry for HttpRegistry {
     }
 
     async fn delete_tag(&self, repo: &str, tag: &str) -> Result<bool> {
-        let request = self.request(Method::DELETE, &Self::manifest_path(repo, tag), Access::Delete(repo.to_string()));
+        let request =
+            self.request(Method::DELETE, &Self::manifest_path(repo, tag), Access::Delete(repo.to_string()));
         let response = self.execute(&request).await?;
         match response.status {
-            StatusCode::ACCEPTED | StatusCode::OK | StatusCode::NO_CONTENT | StatusCode::NOT_FOUND => Ok(true),
+            StatusCode::ACCEPTED | StatusCode::OK | StatusCode::NO_CONTENT | StatusCode::NOT_FOUND => {
+                Ok(true)
+            }
             StatusCode::BAD_REQUEST | StatusCode::METHOD_NOT_ALLOWED => Ok(false),
             _ => Err(self.unexpected(&format!("a delete of {repo}:{tag}"), &request, &response)),
         }
     }
 
     async fn blob_exists(&self, repo: &str, digest: &Digest) -> Result<bool> {
-        let request = self.request(Method::HEAD, &format!("v2/{repo}/blobs/{digest}"), Access::Pull(repo.to_string()));
+        let request =
+            self.request(Method::HEAD, &format!("v2/{repo}/blobs/{digest}"), Access::Pull(repo.to_string()));
         let response = self.execute(&request).await?;
         match response.status {
             StatusCode::OK => Ok(true),
@@ -673,7 +724,8 @@ impl Registry for HttpRegistry {
     }
 
     async fn get_blob(&self, repo: &str, digest: &Digest) -> Result<Bytes> {
-        let request = self.request(Method::GET, &format!("v2/{repo}/blobs/{digest}"), Access::Pull(repo.to_string()));
+        let request =
+            self.request(Method::GET, &format!("v2/{repo}/blobs/{digest}"), Access::Pull(repo.to_string()));
         let response = self.execute(&request).await?;
         if response.status != StatusCode::OK {
             return Err(self.unexpected(&format!("a read of blob {digest} in {repo}"), &request, &response));
@@ -718,7 +770,11 @@ impl Registry for HttpRegistry {
                 }
                 Ok(false)
             }
-            _ => Err(self.unexpected(&format!("a mount of blob {digest} from {from_repo} into {repo}"), &request, &response)),
+            _ => Err(self.unexpected(
+                &format!("a mount of blob {digest} from {from_repo} into {repo}"),
+                &request,
+                &response,
+            )),
         }
     }
 
@@ -735,8 +791,13 @@ impl Registry for HttpRegistry {
             if !seen.insert(url.clone()) {
                 break;
             }
-            let request =
-                Request { method: Method::GET, url, access: Access::Pull(repo.to_string()), headers: Vec::new(), body: None };
+            let request = Request {
+                method: Method::GET,
+                url,
+                access: Access::Pull(repo.to_string()),
+                headers: Vec::new(),
+                body: None,
+            };
             let response = self.execute(&request).await?;
             match response.status {
                 StatusCode::OK => {}
@@ -745,7 +806,10 @@ impl Registry for HttpRegistry {
             }
             self.check_not_html(&format!("the tag list of {repo}"), &response)?;
             let page: TagList = serde_json::from_slice(&response.body).map_err(|e| {
-                Error::failed(format!("registry {} sent a tag list for {repo} that is not valid JSON: {e}", self.registry))
+                Error::failed(format!(
+                    "registry {} sent a tag list for {repo} that is not valid JSON: {e}",
+                    self.registry
+                ))
             })?;
             tags.extend(page.tags.unwrap_or_default());
             next = response.header("link").and_then(next_link).and_then(|l| request.url.join(l).ok());
@@ -756,7 +820,11 @@ impl Registry for HttpRegistry {
     }
 
     async fn referrers(&self, repo: &str, digest: &Digest) -> Result<Option<Vec<Descriptor>>> {
-        let mut request = self.request(Method::GET, &format!("v2/{repo}/referrers/{digest}"), Access::Pull(repo.to_string()));
+        let mut request = self.request(
+            Method::GET,
+            &format!("v2/{repo}/referrers/{digest}"),
+            Access::Pull(repo.to_string()),
+        );
         request.headers.push(("Accept", OCI_INDEX.to_string()));
         let response = self.execute(&request).await?;
         if response.status != StatusCode::OK
@@ -770,7 +838,10 @@ impl Registry for HttpRegistry {
             manifests: Vec<Descriptor>,
         }
         let index: Index = serde_json::from_slice(&response.body).map_err(|e| {
-            Error::failed(format!("registry {} sent a referrers list for {repo}@{digest} that is not valid: {e}", self.registry))
+            Error::failed(format!(
+                "registry {} sent a referrers list for {repo}@{digest} that is not valid: {e}",
+                self.registry
+            ))
         })?;
         Ok(Some(index.manifests))
     }

@@ -72,7 +72,9 @@ impl LayoutRegistry {
     async fn write_index(&self, index: &IndexFile) -> Result<()> {
         self.ensure_layout().await?;
         let bytes = serde_json::to_vec(index).expect("index serializes");
-        write_atomic(&self.dir.join("index.json"), &bytes).await.map_err(|e| self.io_error("cannot write index.json", e))
+        write_atomic(&self.dir.join("index.json"), &bytes)
+            .await
+            .map_err(|e| self.io_error("cannot write index.json", e))
     }
 
     async fn ensure_layout(&self) -> Result<()> {
@@ -106,7 +108,9 @@ impl LayoutRegistry {
 
     async fn write_blob_file(&self, digest: &Digest, data: &[u8]) -> Result<()> {
         if Digest::of(data) != *digest {
-            return Err(Error::failed(format!("refusing to store blob {digest}: content does not match the digest")));
+            return Err(Error::failed(format!(
+                "refusing to store blob {digest}: content does not match the digest"
+            )));
         }
         let path = self.blob_path(digest);
         if tokio::fs::try_exists(&path).await.unwrap_or(false) {
@@ -123,11 +127,15 @@ impl LayoutRegistry {
             if let Some(entry) = index.manifests.iter().find(|m| m.digest == digest) {
                 return Ok(Some(entry.clone()));
             }
-            return Ok(self.read_blob_file(&digest).await?.and_then(|bytes| {
-                RawManifest::new(bytes, None).ok().map(|m| m.descriptor())
-            }));
+            return Ok(self
+                .read_blob_file(&digest)
+                .await?
+                .and_then(|bytes| RawManifest::new(bytes, None).ok().map(|m| m.descriptor())));
         }
-        Ok(index.manifests.into_iter().find(|m| m.annotations.get(REF_NAME).map(String::as_str) == Some(reference)))
+        Ok(index
+            .manifests
+            .into_iter()
+            .find(|m| m.annotations.get(REF_NAME).map(String::as_str) == Some(reference)))
     }
 }
 
@@ -177,7 +185,10 @@ impl Registry for LayoutRegistry {
         }
         let _guard = self.index_lock.lock().await;
         let mut index = self.read_index().await?;
-        let current = index.manifests.iter().position(|m| m.annotations.get(REF_NAME).map(String::as_str) == Some(reference));
+        let current = index
+            .manifests
+            .iter()
+            .position(|m| m.annotations.get(REF_NAME).map(String::as_str) == Some(reference));
         if let Some(expected) = if_match {
             let current_etag = current.map(|i| format!("\"{}\"", index.manifests[i].digest));
             if current_etag.as_deref() != Some(expected) {
@@ -241,7 +252,8 @@ impl Registry for LayoutRegistry {
 
     async fn list_tags(&self, _repo: &str) -> Result<Vec<String>> {
         let index = self.read_index().await?;
-        let mut tags: Vec<String> = index.manifests.iter().filter_map(|m| m.annotations.get(REF_NAME).cloned()).collect();
+        let mut tags: Vec<String> =
+            index.manifests.iter().filter_map(|m| m.annotations.get(REF_NAME).cloned()).collect();
         tags.sort();
         tags.dedup();
         Ok(tags)

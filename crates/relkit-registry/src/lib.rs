@@ -12,6 +12,7 @@ pub mod digest;
 pub mod http;
 pub mod layout;
 pub mod manifest;
+pub mod ops;
 pub mod reference;
 pub mod registry;
 

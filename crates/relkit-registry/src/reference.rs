@@ -38,7 +38,8 @@ pub struct ImageRef {
 }
 
 /// The transports we understand, for the error message on anything else.
-const KNOWN_FORMS: &str = "use `registry/repo[:tag][@sha256:…]`, `docker://registry/repo:tag` or `oci:DIR[:tag]`";
+const KNOWN_FORMS: &str =
+    "use `registry/repo[:tag][@sha256:…]`, `docker://registry/repo:tag` or `oci:DIR[:tag]`";
 
 impl ImageRef {
     /// Parses a reference. Unknown forms (other transports, URLs, malformed names) are a usage
@@ -53,7 +54,9 @@ impl ImageRef {
         }
         let s = s.strip_prefix("docker://").unwrap_or(s);
         if let Some((scheme, _)) = s.split_once("://") {
-            return Err(Error::usage(format!("image reference `{input}` uses unknown scheme `{scheme}://`; {KNOWN_FORMS}")));
+            return Err(Error::usage(format!(
+                "image reference `{input}` uses unknown scheme `{scheme}://`; {KNOWN_FORMS}"
+            )));
         }
         if let Some((transport, _)) = s.split_once(':')
             && !transport.contains(['.', '/'])
@@ -66,10 +69,14 @@ impl ImageRef {
                 "image reference `{input}` uses transport `{transport}:` which is not supported; {KNOWN_FORMS}"
             )));
         }
-        let parsed: oci_client::Reference = s
-            .parse()
-            .map_err(|e| Error::usage(format!("image reference `{input}` is not valid ({e}); {KNOWN_FORMS}")))?;
-        let digest = parsed.digest().map(str::parse::<Digest>).transpose().map_err(|e| e.context(format!("image reference `{input}`")))?;
+        let parsed: oci_client::Reference = s.parse().map_err(|e| {
+            Error::usage(format!("image reference `{input}` is not valid ({e}); {KNOWN_FORMS}"))
+        })?;
+        let digest = parsed
+            .digest()
+            .map(str::parse::<Digest>)
+            .transpose()
+            .map_err(|e| e.context(format!("image reference `{input}`")))?;
         let name_part = s.split('@').next().unwrap_or(s);
         let explicit_tag = name_part.rsplit('/').next().is_some_and(|last| last.contains(':'));
         Ok(Self {
@@ -161,7 +168,9 @@ fn parse_layout(input: &str, rest: &str) -> Result<ImageRef> {
         _ => (path_and_tag, None),
     };
     if dir.is_empty() {
-        return Err(Error::usage(format!("image reference `{input}` names no directory; write `oci:DIR[:tag]`")));
+        return Err(Error::usage(format!(
+            "image reference `{input}` names no directory; write `oci:DIR[:tag]`"
+        )));
     }
     Ok(ImageRef { location: Location::Layout { dir: PathBuf::from(dir) }, tag, digest })
 }

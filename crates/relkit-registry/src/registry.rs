@@ -38,10 +38,18 @@ pub trait Registry: Send + Sync {
     fn name(&self) -> String;
 
     /// The descriptor of a manifest (HEAD), or `None` when it does not exist.
-    fn head_manifest(&self, repo: &str, reference: &str) -> impl Future<Output = Result<Option<Descriptor>>> + Send;
+    fn head_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+    ) -> impl Future<Output = Result<Option<Descriptor>>> + Send;
 
     /// A manifest's exact bytes, or `None` when it does not exist.
-    fn get_manifest(&self, repo: &str, reference: &str) -> impl Future<Output = Result<Option<Fetched>>> + Send;
+    fn get_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+    ) -> impl Future<Output = Result<Option<Fetched>>> + Send;
 
     /// Stores a manifest under a tag or its digest, optionally only if the tag's current `ETag`
     /// still matches `if_match`.
@@ -70,14 +78,23 @@ pub trait Registry: Send + Sync {
 
     /// Mounts a blob from another repository of the same registry. `false` when the registry
     /// declined the mount (the caller then uploads the blob).
-    fn mount_blob(&self, repo: &str, from_repo: &str, digest: &Digest) -> impl Future<Output = Result<bool>> + Send;
+    fn mount_blob(
+        &self,
+        repo: &str,
+        from_repo: &str,
+        digest: &Digest,
+    ) -> impl Future<Output = Result<bool>> + Send;
 
     /// Every tag of the repository (all pages).
     fn list_tags(&self, repo: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
 
     /// The referrers of a manifest through the OCI 1.1 referrers API, or `None` when the
     /// registry has no such API (then the `sha256-<hex>` fallback tag holds them).
-    fn referrers(&self, repo: &str, digest: &Digest) -> impl Future<Output = Result<Option<Vec<Descriptor>>>> + Send;
+    fn referrers(
+        &self,
+        repo: &str,
+        digest: &Digest,
+    ) -> impl Future<Output = Result<Option<Vec<Descriptor>>>> + Send;
 }
 
 /// Either implementation, chosen by the reference's location.
@@ -94,7 +111,9 @@ impl AnyRegistry {
     /// first write.
     pub fn open(reference: &ImageRef, options: &HttpOptions) -> Result<Self> {
         Ok(match &reference.location {
-            Location::Registry { registry, .. } => Self::Http(Arc::new(HttpRegistry::new(registry, options)?)),
+            Location::Registry { registry, .. } => {
+                Self::Http(Arc::new(HttpRegistry::new(registry, options)?))
+            }
             Location::Layout { dir } => Self::Layout(Arc::new(LayoutRegistry::new(dir))),
         })
     }

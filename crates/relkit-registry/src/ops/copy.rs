@@ -1,0 +1,132 @@
+//! Copying an image by digest between repositories or registries, in the order that never
+//! exposes a manifest before its content: blobs, then child manifests, then the root.
+
+use futures::{StreamExt as _, TryStreamExt as _};
+use relkit_core::{Error, Result};
+use serde::Serialize;
+
+use crate::digest::Digest;
+use crate::manifest::{Descriptor, RawManifest};
+use crate::ops::tree::{self, ImageTree};
+use crate::registry::Registry;
+
+/// Default number of blob transfers in flight.
+pub const DEFAULT_CONCURRENCY: usize = 4;
+
+/// What a copy did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CopyStats {
+    /// Blobs already present at the destination.
+    pub blobs_present: usize,
+    /// Blobs mounted from the source repository (no bytes moved).
+    pub blobs_mounted: usize,
+    /// Blobs uploaded.
+    pub blobs_uploaded: usize,
+    /// Bytes uploaded.
+    pub bytes_uploaded: u64,
+    /// Manifests pushed (the rest were already there).
+    pub manifests_pushed: usize,
+}
+
+impl CopyStats {
+    /// Adds another copy's counts.
+    pub fn add(&mut self, other: &CopyStats) {
+        self.blobs_present += other.blobs_present;
+        self.blobs_mounted += other.blobs_mounted;
+        self.blobs_uploaded += other.blobs_uploaded;
+        self.bytes_uploaded += other.bytes_uploaded;
+        self.manifests_pushed += other.manifests_pushed;
+    }
+}
+
+/// Where an image goes.
+pub struct Endpoint<'a, R> {
+    /// The registry.
+    pub registry: &'a R,
+    /// The repository on it.
+    pub repo: &'a str,
+}
+
+/// Copies the image `digest` (a manifest or an index with every child) from `source` to
+/// `dest`. `same_registry` allows cross-repository mounts. Returns the root manifest.
+pub async fn copy_image<S: Registry, D: Registry>(
+    source: &Endpoint<'_, S>,
+    dest: &Endpoint<'_, D>,
+    digest: &Digest,
+    same_registry: bool,
+    concurrency: usize,
+) -> Result<(RawManifest, CopyStats)> {
+    let tree = tree::load(source.registry, source.repo, digest).await?;
+    let stats = copy_tree(source, dest, &tree, same_registry, concurrency).await?;
+    Ok((tree.root().clone(), stats))
+}
+
+/// Copies a loaded tree (see [`copy_image`]).
+pub async fn copy_tree<S: Registry, D: Registry>(
+    source: &Endpoint<'_, S>,
+    dest: &Endpoint<'_, D>,
+    tree: &ImageTree,
+    same_registry: bool,
+    concurrency: usize,
+) -> Result<CopyStats> {
+    let mut stats = CopyStats::default();
+    if same_registry && source.repo == dest.repo {
+        return Ok(stats);
+    }
+    let outcomes: Vec<BlobOutcome> = futures::stream::iter(tree.blobs.iter())
+        .map(|blob| copy_blob(source, dest, blob, same_registry))
+        .buffer_unordered(concurrency.max(1))
+        .try_collect()
+        .await?;
+    for outcome in outcomes {
+        match outcome {
+            BlobOutcome::Present => stats.blobs_present += 1,
+            BlobOutcome::Mounted => stats.blobs_mounted += 1,
+            BlobOutcome::Uploaded(bytes) => {
+                stats.blobs_uploaded += 1;
+                stats.bytes_uploaded += bytes;
+            }
+        }
+    }
+    for manifest in &tree.manifests {
+        if dest.registry.head_manifest(dest.repo, manifest.digest.as_str()).await?.is_some() {
+            continue;
+        }
+        dest.registry.put_manifest(dest.repo, manifest.digest.as_str(), manifest, None).await?;
+        stats.manifests_pushed += 1;
+    }
+    let root = tree.root();
+    if dest.registry.head_manifest(dest.repo, root.digest.as_str()).await?.is_none() {
+        return Err(Error::failed(format!(
+            "{} does not show {} in {} after the copy",
+            dest.registry.name(),
+            root.digest,
+            dest.repo
+        )));
+    }
+    Ok(stats)
+}
+
+enum BlobOutcome {
+    Present,
+    Mounted,
+    Uploaded(u64),
+}
+
+async fn copy_blob<S: Registry, D: Registry>(
+    source: &Endpoint<'_, S>,
+    dest: &Endpoint<'_, D>,
+    blob: &Descriptor,
+    same_registry: bool,
+) -> Result<BlobOutcome> {
+    if dest.registry.blob_exists(dest.repo, &blob.digest).await? {
+        return Ok(BlobOutcome::Present);
+    }
+    if same_registry && dest.registry.mount_blob(dest.repo, source.repo, &blob.digest).await? {
+        return Ok(BlobOutcome::Mounted);
+    }
+    let data = source.registry.get_blob(source.repo, &blob.digest).await?;
+    let size = data.len() as u64;
+    dest.registry.put_blob(dest.repo, &blob.digest, data).await?;
+    Ok(BlobOutcome::Uploaded(size))
+}

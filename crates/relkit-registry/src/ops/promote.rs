@@ -1,0 +1,209 @@
+//! Promotion by digest: resolve the source once, copy the image (mounting blobs within one
+//! registry), carry along everything that refers to it and to each child (OCI referrers and
+//! cosign's legacy `.sig/.att/.sbom` tags), then apply the channel's tags.
+
+use relkit_core::{Error, Result};
+use semver::Version;
+use serde::Serialize;
+
+use crate::digest::Digest;
+use crate::ops::copy::{self, CopyStats, Endpoint};
+use crate::ops::referrers::{self, COSIGN_SUFFIXES};
+use crate::ops::resolve_digest;
+use crate::ops::tags::{self, ApplyTagsOptions, TagDecision, TagRequest};
+use crate::ops::tree;
+use crate::reference::ImageRef;
+use crate::registry::Registry;
+
+/// What to promote and how.
+#[derive(Debug, Clone, Default)]
+pub struct PromoteOptions {
+    /// Tags to put on the digest at the destination.
+    pub tags: Vec<TagRequest>,
+    /// The planned version, used when the image declares none.
+    pub version: Option<Version>,
+    /// Artifact types that must refer to the digest before it may be promoted.
+    pub require_referrers: Vec<String>,
+    /// Move immutable tags too.
+    pub force: bool,
+    /// Decide and report, write nothing.
+    pub dry_run: bool,
+    /// Blob transfers in flight.
+    pub concurrency: usize,
+}
+
+/// Something that refers to the image and was carried along.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Attachment {
+    /// The manifest it refers to (the root or a child).
+    pub subject: Digest,
+    /// `referrer` or the cosign tag suffix (`sig`, `att`, `sbom`).
+    pub kind: String,
+    /// The attachment's own digest.
+    pub digest: Digest,
+    /// `copied`, `present`, or `kept-existing` (the destination has a different one).
+    pub outcome: String,
+}
+
+/// What a promotion did (or would do, in a dry run).
+#[derive(Debug, Clone, Serialize)]
+pub struct PromoteReport {
+    /// The source reference as given.
+    pub source: String,
+    /// The digest promoted.
+    pub digest: Digest,
+    /// The destination repository.
+    pub destination: String,
+    /// Per-tag decisions.
+    pub tags: Vec<TagDecision>,
+    /// Blob and manifest transfer counts (image and attachments).
+    pub copy: CopyStats,
+    /// Attachments carried along.
+    pub attachments: Vec<Attachment>,
+    /// True when nothing was written.
+    pub dry_run: bool,
+}
+
+/// Promotes `source_ref` into `dest_ref`'s repository (its tag, if any, is ignored: the tags
+/// come from `options.tags`).
+pub async fn promote<S: Registry, D: Registry>(
+    source: &S,
+    source_ref: &ImageRef,
+    dest: &D,
+    dest_ref: &ImageRef,
+    options: &PromoteOptions,
+) -> Result<PromoteReport> {
+    let digest = resolve_digest(source, source_ref).await?;
+    let src = Endpoint { registry: source, repo: source_ref.repository() };
+    let dst = Endpoint { registry: dest, repo: dest_ref.repository() };
+    let image =
+        tree::load(source, src.repo, &digest).await.map_err(|e| e.context(format!("{source_ref}")))?;
+    let root = image.root().clone();
+
+    if !options.require_referrers.is_empty() {
+        check_required(source, src.repo, &digest, &options.require_referrers)
+            .await
+            .map_err(|e| e.context(format!("{source_ref}")))?;
+    }
+    let version = tags::target_version(source, src.repo, &root, options.version.as_ref()).await?;
+    let mut report = PromoteReport {
+        source: source_ref.to_string(),
+        digest: digest.clone(),
+        destination: dest_ref.repository_name(),
+        tags: Vec::new(),
+        copy: CopyStats::default(),
+        attachments: Vec::new(),
+        dry_run: options.dry_run,
+    };
+    let context =
+        |e: relkit_core::Error| e.context(format!("promote {source_ref} to {}", dest_ref.repository_name()));
+    if options.dry_run {
+        report.tags =
+            tags::plan_tags(dest, dst.repo, &digest, version.as_ref(), &options.tags, options.force)
+                .await
+                .map_err(context)?;
+        return Ok(report);
+    }
+    // Refuse before writing anything.
+    tags::plan_tags(dest, dst.repo, &digest, version.as_ref(), &options.tags, options.force)
+        .await
+        .map_err(context)?;
+
+    let same_registry = source_ref.same_registry(dest_ref);
+    let same_repo = source_ref.same_repository(dest_ref);
+    let concurrency = options.concurrency.max(1);
+    report.copy = copy::copy_tree(&src, &dst, &image, same_registry, concurrency).await.map_err(context)?;
+    if !same_repo {
+        for subject in image.manifest_digests() {
+            carry_attachments(&src, &dst, subject, same_registry, concurrency, &mut report)
+                .await
+                .map_err(context)?;
+        }
+    }
+    report.tags = tags::apply_tags(
+        dest,
+        dst.repo,
+        &root,
+        version.as_ref(),
+        &options.tags,
+        ApplyTagsOptions { force: options.force, dry_run: false },
+    )
+    .await
+    .map_err(context)?;
+    Ok(report)
+}
+
+async fn carry_attachments<S: Registry, D: Registry>(
+    src: &Endpoint<'_, S>,
+    dst: &Endpoint<'_, D>,
+    subject: &Digest,
+    same_registry: bool,
+    concurrency: usize,
+    report: &mut PromoteReport,
+) -> Result<()> {
+    for referrer in referrers::list(src.registry, src.repo, subject).await? {
+        let present = dst.registry.head_manifest(dst.repo, referrer.digest.as_str()).await?.is_some();
+        let (manifest, stats) =
+            copy::copy_image(src, dst, &referrer.digest, same_registry, concurrency).await?;
+        report.copy.add(&stats);
+        referrers::register(dst.registry, dst.repo, subject, &manifest).await?;
+        report.attachments.push(Attachment {
+            subject: subject.clone(),
+            kind: "referrer".to_string(),
+            digest: referrer.digest,
+            outcome: if present { "present" } else { "copied" }.to_string(),
+        });
+    }
+    for suffix in COSIGN_SUFFIXES {
+        let tag = subject.cosign_tag(suffix);
+        let Some(found) = src.registry.head_manifest(src.repo, &tag).await? else { continue };
+        let existing = dst.registry.head_manifest(dst.repo, &tag).await?.map(|d| d.digest);
+        let outcome = match existing {
+            Some(d) if d == found.digest => "present",
+            // A destination signature that differs was made there; never overwrite it.
+            Some(_) => "kept-existing",
+            None => {
+                let (manifest, stats) =
+                    copy::copy_image(src, dst, &found.digest, same_registry, concurrency).await?;
+                report.copy.add(&stats);
+                dst.registry.put_manifest(dst.repo, &tag, &manifest, None).await?;
+                "copied"
+            }
+        };
+        report.attachments.push(Attachment {
+            subject: subject.clone(),
+            kind: suffix.to_string(),
+            digest: found.digest,
+            outcome: outcome.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Fails unless every required artifact type refers to `digest` (as an OCI referrer, or for
+/// cosign signatures as a legacy `.sig` tag whose layers have that media type).
+async fn check_required<R: Registry>(
+    registry: &R,
+    repo: &str,
+    digest: &Digest,
+    required: &[String],
+) -> Result<()> {
+    let referrers = referrers::list(registry, repo, digest).await?;
+    let mut found: Vec<String> = referrers.iter().filter_map(|r| r.artifact_type.clone()).collect();
+    for suffix in COSIGN_SUFFIXES {
+        if let Some(f) = registry.get_manifest(repo, &digest.cosign_tag(suffix)).await? {
+            let view = f.manifest.view()?;
+            found.extend(view.layers.iter().map(|l| l.media_type.clone()));
+            found.extend(view.artifact_type);
+        }
+    }
+    for wanted in required {
+        if !found.iter().any(|f| f == wanted) {
+            return Err(Error::failed(format!(
+                "{digest} has no referrer of artifact type `{wanted}` on {}; attach it (sign, sbom-attach) before promoting",
+                registry.name()
+            )));
+        }
+    }
+    Ok(())
+}

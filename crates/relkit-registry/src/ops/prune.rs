@@ -1,0 +1,422 @@
+//! Retention and garbage collection. [`select`] is the pure rule deciding which tags go;
+//! [`prune`] then walks index → children → referrers from every kept tag and deletes only what
+//! nothing kept still needs, parents before children, so no remaining tag ever resolves to an
+//! incomplete image. Dry run unless `apply` is set.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jiff::Timestamp;
+use relkit_core::Result;
+use semver::Version;
+use serde::{Deserialize, Serialize};
+
+use crate::digest::Digest;
+use crate::ops::referrers::{self, COSIGN_SUFFIXES};
+use crate::ops::tags::{parse_version, read_created};
+use crate::ops::tree;
+use crate::registry::Registry;
+
+/// Retention rules (the `prune` section of the relkit config).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default, rename_all = "kebab-case")]
+pub struct Retention {
+    /// Keep every stable release tag (`v1.2.3`). Default true.
+    pub keep_stable: bool,
+    /// Prerelease tags kept per `major.minor` line (the highest ones). Default 3.
+    pub keep_prereleases: usize,
+    /// Glob patterns of build tags (`sha-*`, `next-*`). Default `["sha-*", "next-*"]`.
+    pub build_tags: Vec<String>,
+    /// Build tags kept (the newest). Default 10.
+    pub keep_builds: usize,
+    /// Build tags older than this many days go even within `keep_builds`. Default none.
+    pub max_build_age_days: Option<u64>,
+    /// Glob patterns of tags never deleted.
+    pub protect: Vec<String>,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            keep_stable: true,
+            keep_prereleases: 3,
+            build_tags: vec!["sha-*".to_string(), "next-*".to_string()],
+            keep_builds: 10,
+            max_build_age_days: None,
+            protect: Vec::new(),
+        }
+    }
+}
+
+/// A tag with what retention needs to know about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagFacts {
+    /// Tag name.
+    pub name: String,
+    /// When the image was created, if it says.
+    pub created: Option<Timestamp>,
+}
+
+/// Keep or delete, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    /// Tag name.
+    pub tag: String,
+    /// True when the tag goes.
+    pub delete: bool,
+    /// Why.
+    pub reason: String,
+}
+
+/// True for the tags that belong to another image (`sha256-<hex>` referrers fallback and
+/// cosign's `sha256-<hex>.sig/.att/.sbom`); they live and die with their subject.
+pub fn attachment_subject(tag: &str) -> Option<Digest> {
+    let rest = tag.strip_prefix("sha256-")?;
+    let hex = rest
+        .split_once('.')
+        .map_or(rest, |(h, suffix)| if COSIGN_SUFFIXES.contains(&suffix) { h } else { "" });
+    format!("sha256:{hex}").parse().ok()
+}
+
+/// Glob match with `*` (any run) and `?` (one character).
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+/// The pure retention rule. With `only_matching`, exactly the tags matching that glob go
+/// (protected ones excepted); otherwise the retention rules decide. Attachment tags are not
+/// judged here.
+pub fn select(
+    tags: &[TagFacts],
+    retention: &Retention,
+    only_matching: Option<&str>,
+    now: Timestamp,
+) -> Vec<Verdict> {
+    let verdict = |tag: &str, delete: bool, reason: String| Verdict { tag: tag.to_string(), delete, reason };
+    let mut verdicts = Vec::new();
+    let mut prereleases: BTreeMap<(u64, u64), Vec<(Version, &str)>> = BTreeMap::new();
+    let mut builds: Vec<&TagFacts> = Vec::new();
+    for facts in tags {
+        let tag = facts.name.as_str();
+        if attachment_subject(tag).is_some() {
+            continue;
+        }
+        if let Some(p) = retention.protect.iter().find(|p| glob_match(p, tag)) {
+            verdicts.push(verdict(tag, false, format!("protected by `{p}`")));
+            continue;
+        }
+        if let Some(pattern) = only_matching {
+            if glob_match(pattern, tag) {
+                verdicts.push(verdict(tag, true, format!("matches `{pattern}`")));
+            } else {
+                verdicts.push(verdict(tag, false, format!("does not match `{pattern}`")));
+            }
+            continue;
+        }
+        if let Some(version) = parse_version(tag) {
+            if version.pre.is_empty() {
+                let reason = if retention.keep_stable {
+                    "stable release"
+                } else {
+                    "stable release (keep-stable is off)"
+                };
+                verdicts.push(verdict(tag, !retention.keep_stable, reason.to_string()));
+            } else {
+                prereleases.entry((version.major, version.minor)).or_default().push((version, tag));
+            }
+            continue;
+        }
+        if retention.build_tags.iter().any(|p| glob_match(p, tag)) {
+            builds.push(facts);
+            continue;
+        }
+        verdicts.push(verdict(tag, false, "floating or channel tag".to_string()));
+    }
+    for ((major, minor), mut list) in prereleases {
+        list.sort_by(|a, b| b.0.cmp_precedence(&a.0));
+        for (rank, (_, tag)) in list.into_iter().enumerate() {
+            let keep = rank < retention.keep_prereleases;
+            let reason = if keep {
+                format!("one of the {} newest prereleases of {major}.{minor}", retention.keep_prereleases)
+            } else {
+                format!("beyond the {} newest prereleases of {major}.{minor}", retention.keep_prereleases)
+            };
+            verdicts.push(verdict(tag, !keep, reason));
+        }
+    }
+    // Newest first; builds without a creation time count as oldest.
+    builds.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| a.name.cmp(&b.name)));
+    for (rank, facts) in builds.into_iter().enumerate() {
+        let age_days = facts.created.map(|c| (now.as_second() - c.as_second()).max(0) as u64 / 86_400);
+        let too_old = matches!((retention.max_build_age_days, age_days), (Some(max), Some(age)) if age > max);
+        let (delete, reason) = if too_old {
+            (true, format!("build older than {} days", retention.max_build_age_days.unwrap_or_default()))
+        } else if rank >= retention.keep_builds {
+            (true, format!("beyond the {} newest builds", retention.keep_builds))
+        } else {
+            (false, format!("one of the {} newest builds", retention.keep_builds))
+        };
+        verdicts.push(verdict(&facts.name, delete, reason));
+    }
+    verdicts.sort_by(|a, b| a.tag.cmp(&b.tag));
+    verdicts
+}
+
+/// What a prune did (or would do).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PruneReport {
+    /// Per-tag verdicts from the retention rules.
+    pub tags: Vec<Verdict>,
+    /// Manifests deleted (or to delete), parents before children.
+    pub manifests: Vec<Digest>,
+    /// Tags that should go but stay because a kept image shares their manifest and the
+    /// registry cannot delete a single tag.
+    pub kept_shared: Vec<String>,
+    /// True when nothing was deleted.
+    pub dry_run: bool,
+}
+
+/// Applies retention to `repo` (see the module docs).
+pub async fn prune<R: Registry>(
+    registry: &R,
+    repo: &str,
+    retention: &Retention,
+    only_matching: Option<&str>,
+    apply: bool,
+    now: Timestamp,
+) -> Result<PruneReport> {
+    let names = registry.list_tags(repo).await?;
+    let mut digests: BTreeMap<String, Digest> = BTreeMap::new();
+    let mut facts = Vec::new();
+    for name in &names {
+        let Some(desc) = registry.head_manifest(repo, name).await? else { continue };
+        let is_build = attachment_subject(name).is_none()
+            && only_matching.is_none()
+            && parse_version(name).is_none()
+            && retention.build_tags.iter().any(|p| glob_match(p, name));
+        let created = if is_build {
+            match registry.get_manifest(repo, desc.digest.as_str()).await? {
+                Some(f) => {
+                    read_created(registry, repo, &f.manifest).await?.and_then(|c| c.parse::<Timestamp>().ok())
+                }
+                None => None,
+            }
+        } else {
+            None
+        };
+        digests.insert(name.clone(), desc.digest);
+        facts.push(TagFacts { name: name.clone(), created });
+    }
+    let verdicts = select(&facts, retention, only_matching, now);
+    let doomed_tags: BTreeSet<&str> = verdicts.iter().filter(|v| v.delete).map(|v| v.tag.as_str()).collect();
+
+    // Everything a kept tag needs: its tree, the referrers and cosign attachments of every
+    // manifest in it, and their trees.
+    let mut needed = BTreeSet::new();
+    for (name, digest) in &digests {
+        if attachment_subject(name).is_none() && !doomed_tags.contains(name.as_str()) {
+            mark_needed(registry, repo, digest, &mut needed).await?;
+        }
+    }
+
+    let mut report = PruneReport { tags: verdicts.clone(), dry_run: !apply, ..Default::default() };
+    let mut doomed_manifests: Vec<Digest> = Vec::new();
+    for tag in &doomed_tags {
+        let digest = &digests[*tag];
+        if needed.contains(digest) {
+            if apply && registry.delete_tag(repo, tag).await? {
+                continue;
+            }
+            if !apply {
+                continue;
+            }
+            report.kept_shared.push((*tag).to_string());
+            continue;
+        }
+        collect_doomed(registry, repo, digest, &needed, &mut doomed_manifests).await?;
+    }
+    // Attachment tags whose subject nothing keeps any more.
+    for (name, digest) in &digests {
+        if let Some(subject) = attachment_subject(name)
+            && !needed.contains(&subject)
+            && !needed.contains(digest)
+        {
+            collect_doomed(registry, repo, digest, &needed, &mut doomed_manifests).await?;
+        }
+    }
+    if apply {
+        for digest in &doomed_manifests {
+            registry.delete_manifest(repo, digest).await?;
+        }
+    }
+    report.manifests = doomed_manifests;
+    Ok(report)
+}
+
+/// Marks `digest`, its tree, and everything referring to any manifest in it as needed.
+async fn mark_needed<R: Registry>(
+    registry: &R,
+    repo: &str,
+    digest: &Digest,
+    needed: &mut BTreeSet<Digest>,
+) -> Result<()> {
+    let mut pending = vec![digest.clone()];
+    while let Some(d) = pending.pop() {
+        if needed.contains(&d) {
+            continue;
+        }
+        let image = tree::load(registry, repo, &d).await?;
+        for m in image.manifest_digests() {
+            if !needed.insert(m.clone()) {
+                continue;
+            }
+            for r in referrers::list(registry, repo, m).await? {
+                pending.push(r.digest);
+            }
+            if let Some(f) = registry.head_manifest(repo, &m.fallback_tag()).await? {
+                needed.insert(f.digest);
+            }
+            for suffix in COSIGN_SUFFIXES {
+                if let Some(a) = registry.head_manifest(repo, &m.cosign_tag(suffix)).await? {
+                    pending.push(a.digest);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Adds to `out`, parents first, every manifest of `digest`'s tree and of its attachments that
+/// nothing kept needs.
+async fn collect_doomed<R: Registry>(
+    registry: &R,
+    repo: &str,
+    digest: &Digest,
+    needed: &BTreeSet<Digest>,
+    out: &mut Vec<Digest>,
+) -> Result<()> {
+    let mut pending = vec![digest.clone()];
+    while let Some(d) = pending.pop() {
+        if needed.contains(&d) || out.contains(&d) {
+            continue;
+        }
+        let Ok(image) = tree::load(registry, repo, &d).await else {
+            // Already partly gone (an earlier interrupted prune): delete what is left.
+            if registry.head_manifest(repo, d.as_str()).await?.is_some() {
+                out.push(d);
+            }
+            continue;
+        };
+        for m in image.manifests.iter().rev() {
+            if needed.contains(&m.digest) || out.contains(&m.digest) {
+                continue;
+            }
+            out.push(m.digest.clone());
+            for r in referrers::list(registry, repo, &m.digest).await? {
+                pending.push(r.digest);
+            }
+            if let Some(f) = registry.head_manifest(repo, &m.digest.fallback_tag()).await? {
+                pending.push(f.digest);
+            }
+            for suffix in COSIGN_SUFFIXES {
+                if let Some(a) = registry.head_manifest(repo, &m.digest.cosign_tag(suffix)).await? {
+                    pending.push(a.digest);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(names: &[&str]) -> Vec<TagFacts> {
+        names.iter().map(|n| TagFacts { name: n.to_string(), created: None }).collect()
+    }
+
+    fn deleted(verdicts: &[Verdict]) -> Vec<&str> {
+        verdicts.iter().filter(|v| v.delete).map(|v| v.tag.as_str()).collect()
+    }
+
+    #[test]
+    fn stable_kept_prereleases_trimmed_per_line() {
+        let tags = facts(&[
+            "v1.0.0",
+            "v1.1.0-rc.1",
+            "v1.1.0-rc.2",
+            "v1.1.0-rc.10",
+            "v1.1.0-rc.9",
+            "v2.0.0-beta.1",
+            "latest",
+            "1",
+        ]);
+        let retention = Retention { keep_prereleases: 2, ..Default::default() };
+        let v = select(&tags, &retention, None, Timestamp::UNIX_EPOCH);
+        assert_eq!(deleted(&v), vec!["v1.1.0-rc.1", "v1.1.0-rc.2"]);
+    }
+
+    #[test]
+    fn builds_beyond_n_or_older_than_d_days_go() {
+        let day = 86_400;
+        let now = Timestamp::from_second(100 * day).unwrap();
+        let at = |n: &str, days_ago: i64| TagFacts {
+            name: n.to_string(),
+            created: Some(Timestamp::from_second((100 - days_ago) * day).unwrap()),
+        };
+        let tags = vec![at("sha-a", 1), at("sha-b", 2), at("sha-c", 3), at("next-x", 40), at("keep", 400)];
+        let retention = Retention { keep_builds: 2, max_build_age_days: Some(30), ..Default::default() };
+        let v = select(&tags, &retention, None, now);
+        assert_eq!(deleted(&v), vec!["next-x", "sha-c"]);
+    }
+
+    #[test]
+    fn match_mode_deletes_exactly_the_matching_tags_and_respects_protect() {
+        let tags = facts(&["v0.0.0-test1", "v0.0.0-rc1", "v1.0.0", "latest", "v0.0.0-keep"]);
+        let retention = Retention { protect: vec!["*-keep".into()], ..Default::default() };
+        let v = select(&tags, &retention, Some("v0.0.0-*"), Timestamp::UNIX_EPOCH);
+        assert_eq!(deleted(&v), vec!["v0.0.0-rc1", "v0.0.0-test1"]);
+    }
+
+    #[test]
+    fn attachment_tags_name_their_subject() {
+        let d = Digest::of(b"s");
+        assert_eq!(attachment_subject(&d.fallback_tag()), Some(d.clone()));
+        assert_eq!(attachment_subject(&d.cosign_tag("sig")), Some(d.clone()));
+        assert_eq!(attachment_subject(&format!("{}.other", d.fallback_tag())), None);
+        assert_eq!(attachment_subject("sha256-short"), None);
+    }
+
+    #[test]
+    fn globs() {
+        for (p, t, m) in [
+            ("sha-*", "sha-abc", true),
+            ("sha-*", "sha", false),
+            ("v0.0.0-*", "v0.0.0-rc1", true),
+            ("*-rc?", "1.0-rc1", true),
+            ("*", "", true),
+            ("a*b*c", "aXbYc", true),
+            ("a*b*c", "aXbY", false),
+        ] {
+            assert_eq!(glob_match(p, t), m, "{p} {t}");
+        }
+    }
+}
