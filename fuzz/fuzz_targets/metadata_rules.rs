@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
             sha: "0123456789abcdef0123456789abcdef01234567".to_owned(),
             default_branch: Some("main".to_owned()),
             release: Some(ReleaseVersion {
-                version: semver::Version::new(1, 2, 3),
+                version: "1.2.3".parse().expect("a valid version"),
                 tag: "v1.2.3".to_owned(),
                 is_highest: true,
                 is_highest_in_major: true,
