@@ -11,6 +11,12 @@
 //! - [`error`]: the error type and its exit codes.
 
 pub mod actions;
+pub mod channel;
+pub mod config;
+pub mod conventional;
 pub mod error;
+pub mod github;
+pub mod tagset;
+pub mod version;
 
 pub use error::{Error, ErrorKind, Result};

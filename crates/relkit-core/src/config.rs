@@ -1,0 +1,255 @@
+//! The optional configuration file `.github/relkit.yml`. Zero configuration gives the right
+//! answer for the common case; an unknown key is an error that names the key. Every key is
+//! documented in `docs/configuration.md`.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::channel::ChannelRules;
+use crate::error::{Error, Result};
+use crate::version::{TagGrammar, VPrefix};
+
+/// Where the configuration file lives, relative to the repository root.
+pub const DEFAULT_PATH: &str = ".github/relkit.yml";
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// How release tags are spelled.
+    pub tags: TagsConfig,
+    /// Which channel a version belongs to.
+    pub channels: ChannelRules,
+    /// How version-resolve finds the version.
+    pub version: VersionConfig,
+    /// Which image tags `tag-policy plan` computes.
+    pub plan: PlanConfig,
+    /// What `tag-policy check` enforces on a new git tag.
+    pub check: CheckConfig,
+}
+
+/// `tags:` — the release tag grammar.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TagsConfig {
+    /// Monorepo component whose tags are read (`api` for `api/v1.2.3`); none by default.
+    pub component: Option<String>,
+    /// Separators between component and version; the first is used for new tags.
+    pub separators: Vec<String>,
+    /// `optional` (default), `required` or `never`.
+    pub v_prefix: VPrefix,
+}
+
+impl Default for TagsConfig {
+    fn default() -> Self {
+        let plain = TagGrammar::plain();
+        Self { component: None, separators: plain.separators, v_prefix: plain.v_prefix }
+    }
+}
+
+impl TagsConfig {
+    /// The grammar these settings describe; `component` overrides the configured one.
+    pub fn grammar(&self, component: Option<&str>) -> TagGrammar {
+        TagGrammar {
+            component: component.map(str::to_string).or_else(|| self.component.clone()),
+            separators: self.separators.clone(),
+            v_prefix: self.v_prefix,
+        }
+    }
+}
+
+/// `version:` — version resolution.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VersionConfig {
+    /// The default branch, when neither the event payload nor `origin/HEAD` tells.
+    pub default_branch: Option<String>,
+    /// First prerelease identifier of development versions (`1.5.0-dev.12+g1a2b3c4`).
+    pub dev_prerelease: String,
+    /// First prerelease identifier used by `--bump prerelease` on a stable base.
+    pub prerelease_identifier: String,
+}
+
+impl Default for VersionConfig {
+    fn default() -> Self {
+        Self { default_branch: None, dev_prerelease: "dev".into(), prerelease_identifier: "rc".into() }
+    }
+}
+
+/// `plan:` — image tags and metadata.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlanConfig {
+    /// Image names to tag when none is given on the command line.
+    pub images: Vec<String>,
+    /// Push the full version tag (`v1.2.3`).
+    pub full_version: bool,
+    /// Spell the full version tag with `v`: `None` follows the git tag.
+    pub v_prefix: Option<bool>,
+    /// Push `MAJOR.MINOR` when the version is the highest of its minor line.
+    pub major_minor: bool,
+    /// Push `MAJOR` when the version is the highest of its major line.
+    pub major: bool,
+    /// Also push `0` for `0.x` versions.
+    pub major_zero: bool,
+    /// Push `latest` when the version is stable and the highest overall.
+    pub latest: bool,
+    /// Push `sha-<short>`.
+    pub sha: bool,
+    /// Prefix of the sha tag.
+    pub sha_prefix: String,
+    /// Length of the short sha (7 to 40).
+    pub sha_length: usize,
+    /// Push the channel tag (`candidate`, `testing`, `next`) for prereleases and builds.
+    pub channel_tags: bool,
+    /// Also push a `stable` channel tag for stable releases that are the highest.
+    pub stable_channel_tag: bool,
+    /// `org.opencontainers.image.title`; the repository name by default.
+    pub title: Option<String>,
+    /// `org.opencontainers.image.description`; the repository description by default.
+    pub description: Option<String>,
+    /// `org.opencontainers.image.licenses`; the repository license by default.
+    pub licenses: Option<String>,
+}
+
+impl Default for PlanConfig {
+    fn default() -> Self {
+        Self {
+            images: Vec::new(),
+            full_version: true,
+            v_prefix: None,
+            major_minor: true,
+            major: true,
+            major_zero: false,
+            latest: true,
+            sha: true,
+            sha_prefix: "sha-".into(),
+            sha_length: 7,
+            channel_tags: true,
+            stable_channel_tag: false,
+            title: None,
+            description: None,
+            licenses: None,
+        }
+    }
+}
+
+/// `check:` — rules for new git tags.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CheckConfig {
+    /// Require an annotated tag (default true).
+    pub require_annotated: bool,
+    /// Require a signed tag (default false).
+    pub require_signed: bool,
+    /// Allowed first prerelease identifiers (prefix match); empty allows any.
+    pub allowed_prereleases: Vec<String>,
+}
+
+impl Default for CheckConfig {
+    fn default() -> Self {
+        Self {
+            require_annotated: true,
+            require_signed: false,
+            allowed_prereleases: ["rc", "beta", "alpha", "test"].map(String::from).to_vec(),
+        }
+    }
+}
+
+impl Config {
+    /// Parses configuration text; `origin` names the file in errors.
+    pub fn from_yaml(text: &str, origin: &str) -> Result<Self> {
+        if text.trim().is_empty() {
+            return Ok(Self::default());
+        }
+        let config: Self = serde_norway::from_str(text).map_err(|e| {
+            Error::usage(format!("invalid configuration {origin}: {e}; see docs/configuration.md"))
+        })?;
+        config.validate(origin)?;
+        Ok(config)
+    }
+
+    /// Loads `explicit` if given (it must exist), else `<repo_root>/.github/relkit.yml` if it
+    /// exists, else the defaults.
+    pub fn load(explicit: Option<&Path>, repo_root: Option<&Path>) -> Result<Self> {
+        let path: PathBuf = match (explicit, repo_root) {
+            (Some(p), _) => p.to_path_buf(),
+            (None, Some(root)) => {
+                let p = root.join(DEFAULT_PATH);
+                if !p.exists() {
+                    return Ok(Self::default());
+                }
+                p
+            }
+            (None, None) => return Ok(Self::default()),
+        };
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| Error::usage(format!("cannot read configuration {}: {e}", path.display())))?;
+        Self::from_yaml(&text, &path.display().to_string())
+    }
+
+    fn validate(&self, origin: &str) -> Result<()> {
+        let bad = |what: String| Err(Error::usage(format!("invalid configuration {origin}: {what}")));
+        if !(7..=40).contains(&self.plan.sha_length) {
+            return bad(format!("plan.sha_length is {}, expected 7 to 40", self.plan.sha_length));
+        }
+        if self.tags.separators.is_empty() || self.tags.separators.iter().any(String::is_empty) {
+            return bad("tags.separators must list at least one non-empty separator".into());
+        }
+        if self.version.dev_prerelease.is_empty() || self.version.prerelease_identifier.is_empty() {
+            return bad("version.dev_prerelease and version.prerelease_identifier must not be empty".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_and_missing_config_is_the_default() {
+        assert_eq!(Config::from_yaml("", "x").unwrap(), Config::default());
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(Config::load(None, Some(dir.path())).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn keys_parse() {
+        let c = Config::from_yaml(
+            "tags:\n  component: api\n  v_prefix: required\nplan:\n  latest: false\n  sha_length: 8\n\
+             channels:\n  rules:\n    - channel: edge\n      prerelease: [preview]\n",
+            "x",
+        )
+        .unwrap();
+        assert_eq!(c.tags.grammar(None).component.as_deref(), Some("api"));
+        assert_eq!(c.tags.grammar(Some("web")).component.as_deref(), Some("web"));
+        assert_eq!(c.tags.v_prefix, VPrefix::Required);
+        assert!(!c.plan.latest);
+        assert_eq!(c.plan.sha_length, 8);
+        assert_eq!(c.channels.rules[0].channel, "edge");
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        for (text, key) in [("plan:\n  lates: true\n", "lates"), ("bogus: 1\n", "bogus")] {
+            let err = Config::from_yaml(text, ".github/relkit.yml").unwrap_err();
+            assert_eq!(err.exit_code(), 2);
+            assert!(err.message().contains(key), "{err}");
+            assert!(err.message().contains(".github/relkit.yml"), "{err}");
+            assert!(!err.message().contains('\n'));
+        }
+    }
+
+    #[test]
+    fn invalid_values_are_rejected() {
+        assert!(
+            Config::from_yaml("plan:\n  sha_length: 3\n", "x").unwrap_err().message().contains("sha_length")
+        );
+        assert!(Config::from_yaml("tags:\n  v_prefix: sometimes\n", "x").is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.yml");
+        assert!(Config::load(Some(&missing), None).unwrap_err().message().contains("cannot read"));
+    }
+}

@@ -1,0 +1,269 @@
+//! relkit-git: the git edge of relkit. Reads tags, HEAD and commit ranges once with gix (pure
+//! Rust, no `git` process), and turns shallow clones into a clear error.
+
+use std::path::{Path, PathBuf};
+
+use gix::bstr::ByteSlice;
+use relkit_core::tagset::TagRef;
+use relkit_core::{Error, Result};
+
+/// A commit as relkit needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Commit {
+    /// Full hex id.
+    pub id: String,
+    /// The whole message (lossily decoded as UTF-8).
+    pub message: String,
+    /// Author name.
+    pub author_name: String,
+    /// Author email.
+    pub author_email: String,
+    /// Committer time, seconds since the Unix epoch.
+    pub time: i64,
+    /// Number of parents (2 or more for a merge).
+    pub parent_count: usize,
+}
+
+impl Commit {
+    /// The first line of the message.
+    pub fn subject(&self) -> &str {
+        self.message.lines().next().unwrap_or_default()
+    }
+}
+
+/// An open repository.
+pub struct Repo {
+    repo: gix::Repository,
+}
+
+fn git_error(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::failed(format!("git: {what}: {e}"))
+}
+
+impl Repo {
+    /// Opens the repository containing `path`. Not a repository is a usage error (exit 2).
+    pub fn discover(path: &Path) -> Result<Self> {
+        let repo = gix::discover(path).map_err(|e| {
+            Error::usage(format!(
+                "{} is not inside a readable git repository ({e}); run from a checkout or pass --repo DIR",
+                path.display()
+            ))
+        })?;
+        Ok(Self { repo })
+    }
+
+    /// The work tree root (or the git dir for a bare repository).
+    pub fn root(&self) -> PathBuf {
+        self.repo.workdir().unwrap_or_else(|| self.repo.git_dir()).to_path_buf()
+    }
+
+    /// True for a shallow clone (`.git/shallow` exists).
+    pub fn is_shallow(&self) -> bool {
+        self.repo.is_shallow().unwrap_or(false)
+    }
+
+    /// Fails with the fix (`fetch-depth: 0`) when the clone is shallow and `what` needs history.
+    pub fn require_full_history(&self, what: &str) -> Result<()> {
+        if self.is_shallow() {
+            return Err(Error::usage(format!(
+                "this is a shallow clone, but {what} needs the full history and tags: use \
+                 actions/checkout with `fetch-depth: 0` (or run `git fetch --unshallow --tags`)"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The commit HEAD points at.
+    pub fn head(&self) -> Result<Commit> {
+        let commit = self.repo.head_commit().map_err(|e| git_error("cannot read HEAD", e))?;
+        to_commit(&commit)
+    }
+
+    /// Resolves a revision (`v1.2.3`, `HEAD~2`, a sha) to the hex id of the commit it names.
+    pub fn resolve(&self, rev: &str) -> Result<String> {
+        let id = self
+            .repo
+            .rev_parse_single(rev)
+            .map_err(|e| Error::usage(format!("git: cannot resolve {rev:?}: {e}")))?;
+        let commit = id
+            .object()
+            .and_then(|o| Ok(o.peel_to_kind(gix::object::Kind::Commit)?))
+            .map_err(|e| Error::usage(format!("git: {rev:?} does not name a commit: {e}")))?;
+        Ok(commit.id.to_string())
+    }
+
+    /// Reads one commit by hex id.
+    pub fn commit(&self, id: &str) -> Result<Commit> {
+        let oid = gix::ObjectId::from_hex(id.as_bytes()).map_err(|e| git_error(id, e))?;
+        let commit = self.repo.find_commit(oid).map_err(|e| git_error(id, e))?;
+        to_commit(&commit)
+    }
+
+    /// Every tag under `refs/tags/`, peeled to its commit, with annotated/signed flags. Tags
+    /// that do not point at a commit (a tagged tree or blob) have `commit: None`.
+    pub fn tag_refs(&self) -> Result<Vec<TagRef>> {
+        let platform = self.repo.references().map_err(|e| git_error("cannot read refs", e))?;
+        let tags = platform.tags().map_err(|e| git_error("cannot read tags", e))?;
+        let mut out = Vec::new();
+        for reference in tags {
+            let mut reference = reference.map_err(|e| git_error("cannot read a tag", e))?;
+            let name = reference.name().shorten().to_str_lossy().into_owned();
+            let mut tag = TagRef { name, ..TagRef::default() };
+            if let Some(direct) = reference.target().try_id().map(|id| id.to_owned()) {
+                let object = self.repo.find_object(direct).map_err(|e| git_error(&tag.name, e))?;
+                if object.kind == gix::object::Kind::Tag {
+                    tag.annotated = true;
+                    let tag_object = object.to_tag_ref();
+                    tag.signed = tag_object.signature.is_some()
+                        || tag_object.message.contains_str("-----BEGIN SSH SIGNATURE-----");
+                }
+            }
+            tag.commit = reference
+                .peel_to_id()
+                .ok()
+                .and_then(|id| id.object().ok())
+                .and_then(|o| o.peel_to_kind(gix::object::Kind::Commit).ok())
+                .map(|c| c.id.to_string());
+            out.push(tag);
+        }
+        Ok(out)
+    }
+
+    /// Commits reachable from `tip` but not from any of `hidden` (`hidden..tip`), newest first.
+    pub fn commits(&self, tip: &str, hidden: &[String]) -> Result<Vec<Commit>> {
+        let mut out = Vec::new();
+        for info in self.walk(tip, hidden)? {
+            let info = info.map_err(|e| git_error("cannot walk history", e))?;
+            let commit = info.object().map_err(|e| git_error("cannot read a commit", e))?;
+            out.push(to_commit(&commit)?);
+        }
+        Ok(out)
+    }
+
+    /// Ids of the commits reachable from `tip` but not from `hidden`, newest first (no messages
+    /// are decoded).
+    pub fn commit_ids(&self, tip: &str, hidden: &[String]) -> Result<Vec<String>> {
+        self.walk(tip, hidden)?
+            .map(|info| info.map(|i| i.id.to_string()).map_err(|e| git_error("cannot walk history", e)))
+            .collect()
+    }
+
+    fn walk(&self, tip: &str, hidden: &[String]) -> Result<gix::revision::Walk<'_>> {
+        let tip = parse_id(tip)?;
+        let hidden = hidden.iter().map(|h| parse_id(h)).collect::<Result<Vec<_>>>()?;
+        self.repo.rev_walk([tip]).with_hidden(hidden).all().map_err(|e| git_error("cannot walk history", e))
+    }
+
+    /// `remote.origin.url`, if configured.
+    pub fn origin_url(&self) -> Option<String> {
+        self.repo.config_snapshot().string("remote.origin.url").map(|s| s.to_str_lossy().into_owned())
+    }
+
+    /// The checked-out branch, if HEAD is not detached.
+    pub fn current_branch(&self) -> Option<String> {
+        let name = self.repo.head_name().ok()??;
+        Some(name.shorten().to_str_lossy().into_owned())
+    }
+
+    /// The default branch as `origin/HEAD` names it, if the clone recorded it.
+    pub fn origin_default_branch(&self) -> Option<String> {
+        let reference = self.repo.find_reference("refs/remotes/origin/HEAD").ok()?;
+        let target = reference.target().try_name()?.as_bstr().to_str_lossy().into_owned();
+        target.strip_prefix("refs/remotes/origin/").map(str::to_string)
+    }
+
+    /// True if a local branch of this name exists.
+    pub fn has_branch(&self, name: &str) -> bool {
+        self.repo.find_reference(format!("refs/heads/{name}").as_str()).is_ok()
+    }
+}
+
+fn parse_id(hex: &str) -> Result<gix::ObjectId> {
+    gix::ObjectId::from_hex(hex.as_bytes()).map_err(|e| Error::usage(format!("not a commit id {hex:?}: {e}")))
+}
+
+fn to_commit(commit: &gix::Commit<'_>) -> Result<Commit> {
+    let id = commit.id.to_string();
+    let decoded = commit.decode().map_err(|e| git_error(&id, e))?;
+    let author = decoded.author().map_err(|e| git_error(&id, e))?;
+    let time = decoded.committer().map_err(|e| git_error(&id, e))?.time().map(|t| t.seconds).unwrap_or(0);
+    Ok(Commit {
+        message: decoded.message.to_str_lossy().into_owned(),
+        author_name: author.name.to_str_lossy().into_owned(),
+        author_email: author.email.to_str_lossy().into_owned(),
+        time,
+        parent_count: decoded.parents().count(),
+        id,
+    })
+}
+
+/// Lines added and removed in one file between two commits (`None` for a binary file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileStat {
+    /// Path in the repository (the new path of a rename).
+    pub path: String,
+    /// Lines added.
+    pub added: Option<u64>,
+    /// Lines removed.
+    pub removed: Option<u64>,
+}
+
+/// The id of git's empty tree, the base of a diff over the whole history.
+const EMPTY_TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+
+impl Repo {
+    /// The diff stat of `from..to` (`from = None`: everything up to `to`), from one
+    /// `git diff --numstat` process for the whole range.
+    pub fn diff_numstat(&self, from: Option<&str>, to: &str) -> Result<Vec<FileStat>> {
+        let base = from.unwrap_or(EMPTY_TREE);
+        for id in [base, to] {
+            parse_id(id)?;
+        }
+        let output = std::process::Command::new("git")
+            .arg("-C")
+            .arg(self.root())
+            .args(["diff", "--numstat", "-z", "--no-renames", "--no-ext-diff", base, to, "--"])
+            .output()
+            .map_err(|e| git_error("cannot run `git diff` (is git installed?)", e))?;
+        if !output.status.success() {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            return Err(git_error("git diff --numstat failed", stderr.trim()));
+        }
+        Ok(parse_numstat(&String::from_utf8_lossy(&output.stdout)))
+    }
+}
+
+/// Parses `git diff --numstat -z --no-renames` output: `ADDED\tREMOVED\tPATH\0` per file,
+/// with `-` for binary files.
+fn parse_numstat(text: &str) -> Vec<FileStat> {
+    text.split('\0')
+        .filter_map(|record| {
+            let mut fields = record.splitn(3, '\t');
+            let added = fields.next()?;
+            let removed = fields.next()?;
+            let path = fields.next()?.trim_start_matches('\n');
+            (!path.is_empty()).then(|| FileStat {
+                path: path.to_string(),
+                added: added.trim_start_matches('\n').parse().ok(),
+                removed: removed.parse().ok(),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod numstat_tests {
+    use super::*;
+
+    #[test]
+    fn numstat_records() {
+        let text = "3\t1\ta b/x.schema.json\0-\t-\timg.png\0";
+        assert_eq!(
+            parse_numstat(text),
+            [
+                FileStat { path: "a b/x.schema.json".into(), added: Some(3), removed: Some(1) },
+                FileStat { path: "img.png".into(), added: None, removed: None },
+            ]
+        );
+    }
+}

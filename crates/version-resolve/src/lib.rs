@@ -1,0 +1,1 @@
+//! version-resolve: the release version and everything known about it.
