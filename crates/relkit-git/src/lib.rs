@@ -85,10 +85,10 @@ impl Repo {
             .repo
             .rev_parse_single(rev)
             .map_err(|e| Error::usage(format!("git: cannot resolve {rev:?}: {e}")))?;
-        let commit = id
-            .object()
-            .and_then(|o| Ok(o.peel_to_kind(gix::object::Kind::Commit)?))
-            .map_err(|e| Error::usage(format!("git: {rev:?} does not name a commit: {e}")))?;
+        let not_a_commit =
+            |e: &dyn std::fmt::Display| Error::usage(format!("git: {rev:?} does not name a commit: {e}"));
+        let object = id.object().map_err(|e| not_a_commit(&e))?;
+        let commit = object.peel_to_kind(gix::object::Kind::Commit).map_err(|e| not_a_commit(&e))?;
         Ok(commit.id.to_string())
     }
 
