@@ -1,0 +1,255 @@
+//! Against a real registry (CNCF distribution from Debian's `docker-registry`), judged by skopeo.
+
+mod support;
+
+use relkit_registry::ops::promote::{PromoteOptions, promote};
+use relkit_registry::ops::prune::{Retention, prune};
+use relkit_registry::ops::tags::{
+    ApplyTagsOptions, TagAction, TagRequest, TagRule, apply_tags, target_version,
+};
+use relkit_registry::ops::{referrers, resolve_digest};
+use relkit_registry::{Digest, HttpRegistry, ImageRef, Registry};
+use support::*;
+
+fn tags(list: &[(&str, TagRule)]) -> Vec<TagRequest> {
+    list.iter().map(|(n, r)| TagRequest { name: n.to_string(), rule: *r }).collect()
+}
+
+fn release_tags(version: &str) -> Vec<TagRequest> {
+    let (major, rest) = version.split_once('.').unwrap();
+    let minor = rest.split('.').next().unwrap();
+    tags(&[
+        (&format!("v{version}"), TagRule::Immutable),
+        ("latest", TagRule::Monotonic),
+        (major, TagRule::Monotonic),
+        (&format!("{major}.{minor}"), TagRule::Monotonic),
+    ])
+}
+
+/// Pushes the fixture set into `repo`: a 4-platform index (v1.0.0, tag `next`) with a cosign
+/// `.sig` tag and a referrer, and a single-platform image (tag `single`).
+async fn seed(reg: &TestRegistry, http: &HttpRegistry, repo: &str) -> (Digest, Digest, Digest) {
+    let (_tmp, path) = layout_dir();
+    let layout = layout_at(&path);
+    let index = index_manifest(&layout, 1, "1.0.0").await;
+    let sig = cosign_signature(&layout, &index.digest).await;
+    let referrer = referrer(&layout, &index).await;
+    let single = image_manifest(&layout, 99, "0.9.0", "amd64", 4096).await;
+    let source = ImageRef::parse(&format!("oci:{}:next", path.display())).unwrap();
+    layout.put_manifest("", "next", &index, None).await.unwrap();
+    let dest = reg.image(&format!("{repo}:next"));
+    let options =
+        PromoteOptions { tags: tags(&[("next", TagRule::Mutable)]), concurrency: 4, ..Default::default() };
+    promote(&layout, &source, http, &dest, &options).await.unwrap();
+    push(&layout, http, repo, &single, "single").await;
+    (index.digest, sig.digest, referrer.digest)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_from_layout_keeps_digests_and_attachments() {
+    let Some(reg) = TestRegistry::start("push_from_layout_keeps_digests_and_attachments", None) else {
+        return;
+    };
+    let http = HttpRegistry::new(&reg.host(), &options(&reg)).unwrap();
+    let (index, sig, referrer) = seed(&reg, &http, "app").await;
+    assert_eq!(reg.digest_of("app:next"), Some(index.clone()));
+    assert_eq!(reg.digest_of(&format!("app:{}", index.cosign_tag("sig"))), Some(sig));
+    let listed = referrers::list(&http, "app", &index).await.unwrap();
+    assert_eq!(listed.iter().map(|d| &d.digest).collect::<Vec<_>>(), vec![&referrer]);
+    assert!(reg.tags("app").contains(&index.fallback_tag()));
+    reg.assert_complete("app", "next");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promote_within_a_registry_mounts_every_blob_and_is_idempotent() {
+    let Some(reg) = TestRegistry::start("promote_within_a_registry", None) else { return };
+    let http = HttpRegistry::new(&reg.host(), &options(&reg)).unwrap();
+    let (index, sig, referrer) = seed(&reg, &http, "app").await;
+    let options = PromoteOptions { tags: release_tags("1.0.0"), concurrency: 4, ..Default::default() };
+    let first = promote(&http, &reg.image("app:next"), &http, &reg.image("stable"), &options).await.unwrap();
+    assert_eq!(first.copy.blobs_uploaded, 0, "{:?}", first.copy);
+    assert!(first.copy.blobs_mounted >= 8, "{:?}", first.copy);
+    for tag in ["v1.0.0", "latest", "1", "1.0"] {
+        assert_eq!(reg.digest_of(&format!("stable:{tag}")), Some(index.clone()), "{tag}");
+    }
+    assert_eq!(reg.digest_of(&format!("stable:{}", index.cosign_tag("sig"))), Some(sig));
+    let carried = referrers::list(&http, "stable", &index).await.unwrap();
+    assert_eq!(carried.iter().map(|d| &d.digest).collect::<Vec<_>>(), vec![&referrer]);
+    reg.assert_complete("stable", "latest");
+
+    let before = reg.tags("stable");
+    let second = promote(&http, &reg.image("app:next"), &http, &reg.image("stable"), &options).await.unwrap();
+    assert!(second.tags.iter().all(|d| d.action == TagAction::Keep), "{:?}", second.tags);
+    assert_eq!(
+        (second.copy.manifests_pushed, second.copy.blobs_mounted, second.copy.blobs_uploaded),
+        (0, 0, 0)
+    );
+    assert_eq!(reg.tags("stable"), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latest_never_moves_backwards_and_release_tags_are_immutable() {
+    let Some(reg) = TestRegistry::start("latest_never_moves_backwards", None) else { return };
+    let http = HttpRegistry::new(&reg.host(), &options(&reg)).unwrap();
+    let (_tmp, path) = layout_dir();
+    let layout = layout_at(&path);
+    let v2 = image_manifest(&layout, 2, "2.0.0", "amd64", 1024).await;
+    let v191 = image_manifest(&layout, 3, "1.9.1", "amd64", 1024).await;
+    push(&layout, &http, "app", &v2, "build-2").await;
+    push(&layout, &http, "app", &v191, "build-191").await;
+    let apply = ApplyTagsOptions::default();
+    let version = |m| target_version(&http, "app", m, None);
+    let (ver2, ver191) = (version(&v2).await.unwrap(), version(&v191).await.unwrap());
+    assert_eq!(ver191, Some(semver::Version::new(1, 9, 1)), "read from the config label");
+    apply_tags(&http, "app", &v2, ver2.as_ref(), &release_tags("2.0.0"), apply).await.unwrap();
+    let decisions =
+        apply_tags(&http, "app", &v191, ver191.as_ref(), &release_tags("1.9.1"), apply).await.unwrap();
+    let action = |tag: &str| decisions.iter().find(|d| d.tag == tag).unwrap().action.clone();
+    assert!(matches!(action("latest"), TagAction::Hold { .. }));
+    assert_eq!(action("1.9"), TagAction::Add);
+    assert_eq!(reg.digest_of("app:latest"), Some(v2.digest.clone()));
+    assert_eq!(reg.digest_of("app:2"), Some(v2.digest.clone()));
+    assert_eq!(reg.digest_of("app:1"), Some(v191.digest.clone()));
+    assert_eq!(reg.digest_of("app:v1.9.1"), Some(v191.digest.clone()));
+
+    // Moving a release tag is refused, with nothing written.
+    let err = apply_tags(
+        &http,
+        "app",
+        &v191,
+        ver191.as_ref(),
+        &tags(&[("v2.0.0", TagRule::Immutable), ("x", TagRule::Mutable)]),
+        apply,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.exit_code(), 2);
+    assert!(err.message().contains("v2.0.0") && err.message().contains("--force"), "{err}");
+    assert_eq!(reg.digest_of("app:v2.0.0"), Some(v2.digest.clone()));
+    assert_eq!(reg.digest_of("app:x"), None);
+
+    // Dry run writes nothing.
+    let dry = ApplyTagsOptions { dry_run: true, force: true };
+    let planned =
+        apply_tags(&http, "app", &v191, ver191.as_ref(), &tags(&[("v2.0.0", TagRule::Immutable)]), dry)
+            .await
+            .unwrap();
+    assert!(matches!(planned[0].action, TagAction::Move { .. }));
+    assert_eq!(reg.digest_of("app:v2.0.0"), Some(v2.digest));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_never_breaks_a_kept_multi_arch_image() {
+    let Some(reg) = TestRegistry::start("prune_never_breaks_a_kept_multi_arch_image", None) else { return };
+    let http = HttpRegistry::new(&reg.host(), &options(&reg)).unwrap();
+    let (index, _sig, referrer) = seed(&reg, &http, "app").await;
+    // `v1.0.0` keeps the index; `sha-old` and the untagged-by-release single image go.
+    let index_manifest = http.get_manifest("app", index.as_str()).await.unwrap().unwrap().manifest;
+    http.put_manifest("app", "v1.0.0", &index_manifest, None).await.unwrap();
+    let single = resolve_digest(&http, &reg.image("app:single")).await.unwrap();
+    let single_manifest = http.get_manifest("app", single.as_str()).await.unwrap().unwrap().manifest;
+    http.put_manifest("app", "sha-old", &single_manifest, None).await.unwrap();
+    let retention = Retention {
+        keep_builds: 0,
+        build_tags: vec!["sha-*".into(), "single".into(), "next".into()],
+        ..Default::default()
+    };
+    let now = jiff::Timestamp::now();
+
+    let dry = prune(&http, "app", &retention, None, false, now).await.unwrap();
+    assert!(dry.dry_run && dry.manifests.contains(&single), "{dry:?}");
+    assert!(reg.digest_of("app:sha-old").is_some(), "a dry run deleted something");
+
+    let report = prune(&http, "app", &retention, None, true, now).await.unwrap();
+    assert_eq!(report.manifests, vec![single.clone()], "{report:?}");
+    assert_eq!(reg.digest_of("app:sha-old"), None);
+    reg.assert_complete("app", "v1.0.0");
+    assert_eq!(reg.digest_of(&format!("app@{referrer}")), Some(referrer));
+    // `next` shares the kept index: the registry cannot delete that single tag, so it stays.
+    assert_eq!(report.kept_shared, vec!["next".to_string()]);
+    let again = prune(&http, "app", &retention, None, true, now).await.unwrap();
+    assert!(again.manifests.is_empty(), "{again:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_never_leave_a_tag_on_an_incomplete_image() {
+    let Some(reg) = TestRegistry::start("faults_never_leave_a_tag_on_an_incomplete_image", None) else {
+        return;
+    };
+    let direct = HttpRegistry::new(&reg.host(), &options(&reg)).unwrap();
+    let (index, _, _) = seed(&reg, &direct, "app").await;
+    let proxy = FaultProxy::start(reg.port, 25, 7).await;
+    let host = format!("127.0.0.1:{}", proxy.port);
+    let flaky = HttpRegistry::new(&host, &options(&reg)).unwrap();
+    let source = ImageRef::parse(&format!("{host}/app:next")).unwrap();
+    let dest = ImageRef::parse(&format!("{host}/stable")).unwrap();
+    let options = PromoteOptions { tags: release_tags("1.0.0"), concurrency: 4, ..Default::default() };
+    promote(&flaky, &source, &flaky, &dest, &options).await.unwrap();
+    promote(&flaky, &source, &flaky, &dest, &options).await.unwrap();
+    for tag in ["v1.0.0", "latest", "1", "1.0"] {
+        assert_eq!(reg.digest_of(&format!("stable:{tag}")), Some(index.clone()), "{tag}");
+    }
+    reg.assert_complete("stable", "latest");
+    let (_tmp, path) = layout_dir();
+    let layout = layout_at(&path);
+    let other = image_manifest(&layout, 5, "0.0.0-test1", "amd64", 512).await;
+    push(&layout, &flaky, "stable", &other, "v0.0.0-test1").await;
+    let report =
+        prune(&flaky, "stable", &Retention::default(), Some("v0.0.0-*"), true, jiff::Timestamp::now())
+            .await
+            .unwrap();
+    assert_eq!(report.manifests, vec![other.digest]);
+    assert_eq!(reg.digest_of("stable:v0.0.0-test1"), None);
+    reg.assert_complete("stable", "latest");
+    assert!(
+        proxy.injected.load(std::sync::atomic::Ordering::SeqCst) > 5,
+        "the proxy injected too few faults"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn basic_auth_registry_with_and_without_credentials() {
+    let Some(reg) = TestRegistry::start("basic_auth_registry", Some(("ci", "pw-secret"))) else { return };
+    let http = HttpRegistry::new(&reg.host(), &options(&reg)).unwrap();
+    let (index, _, _) = seed(&reg, &http, "app").await;
+    assert_eq!(reg.digest_of("app:next"), Some(index));
+
+    let anonymous = HttpRegistry::new(&reg.host(), &Default::default()).unwrap();
+    let reference = reg.image("app:next");
+    let err = resolve_digest(&anonymous, &reference).await.unwrap_err();
+    let msg = err.message();
+    assert!(msg.contains("401") && msg.contains(&reg.host()) && msg.contains("app:next"), "{msg}");
+    assert!(!msg.contains("pw-secret") && !msg.contains('\n'));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_digests_and_html_servers_fail_with_one_line() {
+    let Some(reg) = TestRegistry::start("missing_digests_and_html_servers", None) else { return };
+    let http = HttpRegistry::new(&reg.host(), &options(&reg)).unwrap();
+    let missing = reg.image(&format!("app@sha256:{}", "0".repeat(64)));
+    let err = resolve_digest(&http, &missing).await.unwrap_err();
+    assert_eq!(err.exit_code(), 1);
+    assert!(err.message().contains(&missing.to_string()) && err.message().contains(&reg.host()), "{err}");
+
+    // A web server that answers every request with an HTML page.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        while let Ok((mut s, _)) = listener.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf).await;
+            let body = "<html><body>Sign in</body></html>";
+            let _ = s
+                .write_all(format!("HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len()).as_bytes())
+                .await;
+        }
+    });
+    let host = format!("127.0.0.1:{port}");
+    let html = HttpRegistry::new(&host, &options(&reg)).unwrap();
+    let reference = ImageRef::parse(&format!("{host}/app:v1")).unwrap();
+    let err = html.get_manifest("app", "v1").await.unwrap_err();
+    assert!(err.message().contains("HTML") && err.message().contains(&host), "{err}");
+    let err = resolve_digest(&html, &reference).await.unwrap_err();
+    assert!(err.message().contains(&host) && !err.message().contains('\n'), "{err}");
+}

@@ -1,0 +1,479 @@
+//! Test support: a real registry (Debian's `docker-registry`, CNCF distribution) on 127.0.0.1,
+//! skopeo as the independent judge, OCI-layout fixtures built here, and a fault-injecting proxy.
+#![allow(dead_code)]
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use relkit_registry::manifest::{OCI_INDEX, OCI_MANIFEST};
+use relkit_registry::ops::copy::Endpoint;
+use relkit_registry::ops::{copy, referrers};
+use relkit_registry::{Digest, HttpOptions, ImageRef, LayoutRegistry, RawManifest, Registry, RetryPolicy};
+use tempfile::TempDir;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+/// True under CI, where a missing tool fails instead of skipping.
+pub fn in_ci() -> bool {
+    std::env::var("CI").as_deref() == Ok("true")
+}
+
+/// True when `tool` is on PATH; otherwise a loud SKIPPED line (or a panic under CI).
+pub fn require_tool(test: &str, tool: &str) -> bool {
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+        .unwrap_or(false);
+    if !found {
+        if in_ci() {
+            panic!("{test}: {tool} is not installed and CI=true (run scripts/install-test-deps)");
+        }
+        eprintln!("SKIPPED: {test}: {tool} not installed (run scripts/install-test-deps)");
+    }
+    found
+}
+
+/// A running `docker-registry serve` on a free loopback port, stopped on drop.
+pub struct TestRegistry {
+    pub port: u16,
+    pub dir: TempDir,
+    pub creds: Option<(String, String)>,
+    child: Child,
+}
+
+impl TestRegistry {
+    /// Starts a registry (with htpasswd basic auth when `creds` is set). `None` when the tools
+    /// are missing outside CI.
+    pub fn start(test: &str, creds: Option<(&str, &str)>) -> Option<Self> {
+        if !require_tool(test, "docker-registry") || !require_tool(test, "skopeo") {
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut config = format!(
+            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.path().join("data").display()
+        );
+        if let Some((user, pass)) = creds {
+            if !require_tool(test, "htpasswd") {
+                return None;
+            }
+            let out = Command::new("htpasswd").args(["-Bbn", user, pass]).output().unwrap();
+            assert!(out.status.success());
+            std::fs::write(dir.path().join("htpasswd"), out.stdout).unwrap();
+            config.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: relkit-test\n    path: {}\n",
+                dir.path().join("htpasswd").display()
+            ));
+        }
+        std::fs::write(dir.path().join("config.yml"), config).unwrap();
+        let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(dir.path().join("config.yml"))
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .unwrap();
+        let registry = Self { port, dir, creds: creds.map(|(u, p)| (u.to_string(), p.to_string())), child };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "docker-registry did not start: {}", registry.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(registry)
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn image(&self, repo_and_tag: &str) -> ImageRef {
+        ImageRef::parse(&format!("{}/{repo_and_tag}", self.host())).unwrap()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
+    }
+
+    fn skopeo(&self, args: &[&str]) -> std::process::Output {
+        let mut cmd = Command::new("skopeo");
+        cmd.args(args).env("HOME", self.dir.path());
+        if let Some((u, p)) = &self.creds {
+            cmd.arg(format!("--creds={u}:{p}"));
+        }
+        cmd.output().unwrap()
+    }
+
+    /// The exact manifest bytes skopeo reads for `repo:tag` or `repo@digest`, or `None`.
+    pub fn inspect_raw(&self, reference: &str) -> Option<Vec<u8>> {
+        let target = format!("docker://{}/{reference}", self.host());
+        let out = self.skopeo(&["inspect", "--raw", "--tls-verify=false", &target]);
+        out.status.success().then_some(out.stdout)
+    }
+
+    /// The digest skopeo sees for `repo:tag`.
+    pub fn digest_of(&self, reference: &str) -> Option<Digest> {
+        self.inspect_raw(reference).map(|b| Digest::of(&b))
+    }
+
+    /// The tags skopeo lists for `repo`.
+    pub fn tags(&self, repo: &str) -> Vec<String> {
+        let target = format!("docker://{}/{repo}", self.host());
+        let out = self.skopeo(&["list-tags", "--tls-verify=false", &target]);
+        if !out.status.success() {
+            return Vec::new();
+        }
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let mut tags: Vec<String> =
+            v["Tags"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_string()).collect();
+        tags.sort();
+        tags
+    }
+
+    /// Every manifest and blob of the image at `reference` exists (checked with skopeo for
+    /// manifests and plain HEAD requests for blobs).
+    pub fn assert_complete(&self, repo: &str, reference: &str) {
+        let raw = self
+            .inspect_raw(&format!(
+                "{repo}{}{reference}",
+                if reference.starts_with("sha256:") { "@" } else { ":" }
+            ))
+            .unwrap_or_else(|| panic!("{repo} {reference} does not resolve"));
+        let m: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+        if let Some(children) = m["manifests"].as_array() {
+            for c in children {
+                self.assert_complete(repo, c["digest"].as_str().unwrap());
+            }
+        }
+        let mut blobs: Vec<&str> = m["layers"]
+            .as_array()
+            .map(|l| l.iter().map(|b| b["digest"].as_str().unwrap()).collect())
+            .unwrap_or_default();
+        if let Some(c) = m["config"]["digest"].as_str() {
+            blobs.push(c);
+        }
+        for blob in blobs {
+            let url = format!("http://{}/v2/{repo}/blobs/{blob}", self.host());
+            let mut cmd = Command::new("curl");
+            cmd.args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-I", &url]);
+            if let Some((u, p)) = &self.creds {
+                cmd.args(["-u", &format!("{u}:{p}")]);
+            }
+            let code =
+                cmd.output().map(|o| String::from_utf8_lossy(&o.stdout).to_string()).unwrap_or_default();
+            assert_eq!(code, "200", "blob {blob} of {repo} {reference} is missing");
+        }
+    }
+}
+
+impl Drop for TestRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Fast retries for tests.
+pub fn options(registry: &TestRegistry) -> HttpOptions {
+    let mut options = HttpOptions {
+        retry: RetryPolicy {
+            max_retries: 8,
+            min_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(50),
+        },
+        ..Default::default()
+    };
+    if let Some((u, p)) = &registry.creds {
+        options.credentials.insert(
+            registry.host(),
+            relkit_registry::auth::Credential::Basic { username: u.clone(), password: p.clone() },
+        );
+    }
+    options
+}
+
+// ---------- fixtures: OCI layouts built here ----------
+
+/// Deterministic pseudo-random bytes.
+pub fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+async fn blob(layout: &LayoutRegistry, data: Vec<u8>) -> (Digest, usize) {
+    let d = Digest::of(&data);
+    let len = data.len();
+    layout.put_blob("", &d, data.into()).await.unwrap();
+    (d, len)
+}
+
+/// A single-platform image (one layer of `layer_size` pseudo-random bytes) labelled `version`.
+pub async fn image_manifest(
+    layout: &LayoutRegistry,
+    seed: u64,
+    version: &str,
+    arch: &str,
+    layer_size: usize,
+) -> RawManifest {
+    let (layer, layer_len) = blob(layout, noise(seed, layer_size)).await;
+    let config = serde_json::json!({
+        "architecture": arch, "os": "linux", "created": "2026-01-01T00:00:00Z",
+        "config": {"Labels": {"org.opencontainers.image.version": version}},
+        "rootfs": {"type": "layers", "diff_ids": [layer.as_str()]}
+    });
+    let (config, config_len) = blob(layout, serde_json::to_vec(&config).unwrap()).await;
+    let manifest = serde_json::json!({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config.as_str(), "size": config_len},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer.as_str(), "size": layer_len}],
+        "annotations": {"org.opencontainers.image.version": version}
+    });
+    // Pretty-printed on purpose: a re-serializing client would change the digest.
+    let m = RawManifest::new(serde_json::to_vec_pretty(&manifest).unwrap(), Some(OCI_MANIFEST)).unwrap();
+    layout.put_manifest("", m.digest.as_str(), &m, None).await.unwrap();
+    m
+}
+
+/// A 4-platform index labelled `version`.
+pub async fn index_manifest(layout: &LayoutRegistry, seed: u64, version: &str) -> RawManifest {
+    let mut entries = Vec::new();
+    for (i, (arch, variant)) in
+        [("amd64", None), ("arm64", None), ("arm", Some("v7")), ("ppc64le", None)].into_iter().enumerate()
+    {
+        let m = image_manifest(layout, seed * 10 + i as u64, version, arch, 2048).await;
+        let mut platform = serde_json::json!({"os": "linux", "architecture": arch});
+        if let Some(v) = variant {
+            platform["variant"] = v.into();
+        }
+        entries.push(serde_json::json!({"mediaType": OCI_MANIFEST, "digest": m.digest.as_str(), "size": m.bytes.len(), "platform": platform}));
+    }
+    let index = serde_json::json!({
+        "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries,
+        "annotations": {"org.opencontainers.image.version": version}
+    });
+    let m = RawManifest::new(serde_json::to_vec_pretty(&index).unwrap(), Some(OCI_INDEX)).unwrap();
+    layout.put_manifest("", m.digest.as_str(), &m, None).await.unwrap();
+    m
+}
+
+/// A cosign-style legacy signature manifest, tagged `sha256-<hex>.sig`.
+pub async fn cosign_signature(layout: &LayoutRegistry, subject: &Digest) -> RawManifest {
+    let payload = serde_json::json!({"critical": {"image": {"docker-manifest-digest": subject.as_str()}, "type": "cosign container image signature"}});
+    let (layer, layer_len) = blob(layout, serde_json::to_vec(&payload).unwrap()).await;
+    let (config, config_len) = blob(layout, b"{}".to_vec()).await;
+    let manifest = serde_json::json!({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config.as_str(), "size": config_len},
+        "layers": [{"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json", "digest": layer.as_str(), "size": layer_len,
+                    "annotations": {"dev.cosignproject.cosign/signature": "MEUCIQ=="}}]
+    });
+    let m = RawManifest::new(serde_json::to_vec(&manifest).unwrap(), Some(OCI_MANIFEST)).unwrap();
+    layout.put_manifest("", &subject.cosign_tag("sig"), &m, None).await.unwrap();
+    m
+}
+
+/// The artifact type of the test referrer.
+pub const BUNDLE_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+
+/// An OCI 1.1 referrer (a sigstore-bundle-shaped artifact) whose subject is `subject`.
+pub async fn referrer(layout: &LayoutRegistry, subject: &RawManifest) -> RawManifest {
+    let (layer, layer_len) =
+        blob(layout, br#"{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"}"#.to_vec()).await;
+    let (config, config_len) = blob(layout, b"{}".to_vec()).await;
+    let manifest = serde_json::json!({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": BUNDLE_TYPE,
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": config.as_str(), "size": config_len},
+        "layers": [{"mediaType": BUNDLE_TYPE, "digest": layer.as_str(), "size": layer_len}],
+        "subject": {"mediaType": subject.media_type, "digest": subject.digest.as_str(), "size": subject.bytes.len()}
+    });
+    let m = RawManifest::new(serde_json::to_vec(&manifest).unwrap(), Some(OCI_MANIFEST)).unwrap();
+    layout.put_manifest("", m.digest.as_str(), &m, None).await.unwrap();
+    referrers::register(layout, "", &subject.digest, &m).await.unwrap();
+    m
+}
+
+/// Pushes a manifest (and its tree) from a layout into `repo` under `tag`.
+pub async fn push<R: Registry>(
+    layout: &LayoutRegistry,
+    registry: &R,
+    repo: &str,
+    manifest: &RawManifest,
+    tag: &str,
+) {
+    let src = Endpoint { registry: layout, repo: "" };
+    let dst = Endpoint { registry, repo };
+    copy::copy_image(&src, &dst, &manifest.digest, false, 4).await.unwrap();
+    registry.put_manifest(repo, tag, manifest, None).await.unwrap();
+}
+
+// ---------- fault-injecting proxy ----------
+
+/// A proxy in front of the registry that fails a share of requests: a 500, a dropped
+/// connection before forwarding, or a dropped connection after the registry handled it.
+pub struct FaultProxy {
+    pub port: u16,
+    pub injected: Arc<AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FaultProxy {
+    /// Fails `percent` % of requests (seeded, so runs are reproducible).
+    pub async fn start(upstream: u16, percent: u64, seed: u64) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let injected = Arc::new(AtomicU64::new(0));
+        let counter = Arc::new(AtomicU64::new(seed));
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let inj = injected.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { return };
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                let roll = noise(n, 1)[0] as u64 * 100 / 256;
+                let client = client.clone();
+                let inj = inj.clone();
+                tokio::spawn(async move {
+                    let _ = serve_one(stream, upstream, port, roll, percent, client, inj).await;
+                });
+            }
+        });
+        Self { port, injected, task }
+    }
+}
+
+async fn serve_one(
+    mut stream: tokio::net::TcpStream,
+    upstream: u16,
+    own: u16,
+    roll: u64,
+    percent: u64,
+    client: reqwest::Client,
+    injected: Arc<AtomicU64>,
+) -> std::io::Result<()> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 65536];
+    let head_end = loop {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break p + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let mut lines = head.split("\r\n");
+    let request_line = lines.next().unwrap_or_default().to_string();
+    let mut parts = request_line.split(' ');
+    let (method, path) = (parts.next().unwrap_or("GET").to_string(), parts.next().unwrap_or("/").to_string());
+    let mut headers = Vec::new();
+    let mut length = 0usize;
+    for line in lines.filter(|l| !l.is_empty()) {
+        if let Some((k, v)) = line.split_once(':') {
+            let (k, v) = (k.trim().to_string(), v.trim().to_string());
+            if k.eq_ignore_ascii_case("content-length") {
+                length = v.parse().unwrap_or(0);
+            }
+            headers.push((k, v));
+        }
+    }
+    while buf.len() < head_end + length {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let body = buf[head_end..head_end + length].to_vec();
+    let fail = roll < percent;
+    let mode = roll % 3;
+    if fail && mode == 0 {
+        injected.fetch_add(1, Ordering::SeqCst);
+        stream
+            .write_all(
+                b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            )
+            .await?;
+        return Ok(());
+    }
+    if fail && mode == 1 {
+        injected.fetch_add(1, Ordering::SeqCst);
+        return Ok(()); // dropped before the registry saw it
+    }
+    let url = format!("http://127.0.0.1:{upstream}{path}");
+    let mut request = client.request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), &url);
+    for (k, v) in &headers {
+        if !matches!(k.to_ascii_lowercase().as_str(), "host" | "content-length" | "connection") {
+            request = request.header(k, v);
+        }
+    }
+    let response = match request.body(body).send().await {
+        Ok(r) => r,
+        Err(_) => return Ok(()),
+    };
+    let status = response.status();
+    let mut out = format!("HTTP/1.1 {} {}\r\n", status.as_u16(), status.canonical_reason().unwrap_or(""));
+    let mut upstream_length = None;
+    for (k, v) in response.headers() {
+        let k = k.as_str();
+        let v = v
+            .to_str()
+            .unwrap_or_default()
+            .replace(&format!("127.0.0.1:{upstream}"), &format!("127.0.0.1:{own}"));
+        match k {
+            "connection" | "transfer-encoding" => {}
+            "content-length" => upstream_length = Some(v),
+            _ => out.push_str(&format!("{k}: {v}\r\n")),
+        }
+    }
+    let bytes = response.bytes().await.unwrap_or_default();
+    if fail {
+        injected.fetch_add(1, Ordering::SeqCst);
+        return Ok(()); // the registry handled it; the answer is lost
+    }
+    let length = if method == "HEAD" {
+        upstream_length.unwrap_or_else(|| "0".into())
+    } else {
+        bytes.len().to_string()
+    };
+    out.push_str(&format!("content-length: {length}\r\nconnection: close\r\n\r\n"));
+    stream.write_all(out.as_bytes()).await?;
+    if method != "HEAD" {
+        stream.write_all(&bytes).await?;
+    }
+    stream.flush().await?;
+    let _ = std::io::stdout().flush();
+    Ok(())
+}
+
+/// A temp dir for OCI layouts.
+pub fn layout_dir() -> (TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("layout");
+    (dir, path)
+}
+
+pub fn layout_at(path: &Path) -> LayoutRegistry {
+    LayoutRegistry::new(path)
+}
