@@ -25,6 +25,8 @@ pub struct Config {
     pub version: VersionConfig,
     /// Which image tags `tag-policy plan` computes.
     pub plan: PlanConfig,
+    /// What `tag-policy lint` checks and what it lets pass.
+    pub lint: LintConfig,
     /// What `tag-policy check` enforces on a new git tag.
     pub check: CheckConfig,
 }
@@ -135,6 +137,19 @@ impl Default for PlanConfig {
     }
 }
 
+/// `lint:` — what `tag-policy lint` reads and which mutable references it lets pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LintConfig {
+    /// Images and actions that may stay unpinned: `*` matches anything (`ghcr.io/myorg/*`,
+    /// `actions/checkout`, `debian:12`).
+    pub allow: Vec<String>,
+    /// Files or directories to lint, relative to the repository root; all of it when empty.
+    pub paths: Vec<String>,
+    /// Globs of paths to skip, relative to the repository root (`vendor/**`).
+    pub exclude: Vec<String>,
+}
+
 /// `check:` — rules for new git tags.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -229,6 +244,21 @@ mod tests {
         assert!(!c.plan.latest);
         assert_eq!(c.plan.sha_length, 8);
         assert_eq!(c.channels.rules[0].channel, "edge");
+    }
+
+    #[test]
+    fn lint_section_parses_and_rejects_unknown_keys() {
+        let c = Config::from_yaml(
+            "lint:\n  allow: ['ghcr.io/myorg/*', actions/checkout]\n  paths: [docker]\n  exclude: ['vendor/**']\n",
+            "x",
+        )
+        .unwrap();
+        assert_eq!(c.lint.allow, ["ghcr.io/myorg/*", "actions/checkout"]);
+        assert_eq!(c.lint.paths, ["docker"]);
+        assert_eq!(c.lint.exclude, ["vendor/**"]);
+        assert_eq!(Config::default().lint, LintConfig::default());
+        let err = Config::from_yaml("lint:\n  allowed: []\n", "x").unwrap_err();
+        assert!(err.message().contains("allowed"), "{err}");
     }
 
     #[test]
