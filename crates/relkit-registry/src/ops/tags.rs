@@ -383,7 +383,8 @@ mod tests {
         let held = |ver: Option<&str>| CurrentTag { digest: other.clone(), version: ver.map(v) };
         let same = CurrentTag { digest: target.clone(), version: Some(v("1.4.0")) };
         // (rule, target version, current, force, expected action kind)
-        let cases: Vec<(TagRule, Option<&str>, Option<CurrentTag>, bool, &str)> = vec![
+        type Case<'a> = (TagRule, Option<&'a str>, Option<CurrentTag>, bool, &'a str);
+        let cases: Vec<Case> = vec![
             (TagRule::Immutable, Some("1.4.0"), None, false, "add"),
             (TagRule::Immutable, Some("1.4.0"), Some(same.clone()), false, "keep"),
             (TagRule::Immutable, Some("1.4.0"), Some(held(Some("1.4.0"))), false, "refuse"),
