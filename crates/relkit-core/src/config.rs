@@ -29,6 +29,8 @@ pub struct Config {
     pub lint: LintConfig,
     /// What `tag-policy check` enforces on a new git tag.
     pub check: CheckConfig,
+    /// What `notes-gen` puts in release notes.
+    pub notes: NotesConfig,
 }
 
 /// `tags:` — the release tag grammar.
@@ -172,6 +174,69 @@ impl Default for CheckConfig {
     }
 }
 
+/// `notes:` — what `notes-gen` puts in release notes and how it groups them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotesConfig {
+    /// Sections in order, each with the conventional types it collects.
+    pub sections: Vec<SectionConfig>,
+    /// Heading for non-conventional commits and types no section lists.
+    pub other_title: String,
+    /// Conventional types left out of the notes (counted in a footnote, never silently dropped;
+    /// breaking and security changes are always kept).
+    pub exclude_types: Vec<String>,
+    /// PR labels that mark a security fix (besides a `security` type or scope and GHSA/CVE ids).
+    pub security_labels: Vec<String>,
+    /// Fail when a commit in the range is not a conventional commit.
+    pub require_conventional: bool,
+    /// Globs of files whose changes are listed under "Schema changes" with their diff stat.
+    pub schema_globs: Vec<String>,
+    /// GitHub's `.github/release.yml` to honour (categories and exclusions), if it exists.
+    pub release_yml: String,
+    /// A minijinja template file for the notes, relative to the repository root.
+    pub template: Option<String>,
+    /// List authors and first-time contributors.
+    pub contributors: bool,
+}
+
+/// One section of the notes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SectionConfig {
+    /// The heading.
+    pub title: String,
+    /// Conventional types listed under it.
+    pub types: Vec<String>,
+}
+
+impl Default for NotesConfig {
+    fn default() -> Self {
+        let section = |title: &str, types: &[&str]| SectionConfig {
+            title: title.to_string(),
+            types: types.iter().map(|t| t.to_string()).collect(),
+        };
+        Self {
+            sections: vec![
+                section("Features", &["feat"]),
+                section("Bug fixes", &["fix"]),
+                section("Performance", &["perf"]),
+                section("Reverts", &["revert"]),
+                section("Documentation", &["docs"]),
+                section("Refactoring", &["refactor"]),
+                section("Maintenance", &["build", "ci", "chore", "style", "test", "deps"]),
+            ],
+            other_title: "Other changes".to_string(),
+            exclude_types: Vec::new(),
+            security_labels: vec!["security".to_string()],
+            require_conventional: false,
+            schema_globs: vec!["**/*.schema.json".to_string()],
+            release_yml: ".github/release.yml".to_string(),
+            template: None,
+            contributors: true,
+        }
+    }
+}
+
 impl Config {
     /// Parses configuration text; `origin` names the file in errors.
     pub fn from_yaml(text: &str, origin: &str) -> Result<Self> {
@@ -281,5 +346,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("nope.yml");
         assert!(Config::load(Some(&missing), None).unwrap_err().message().contains("cannot read"));
+    }
+
+    #[test]
+    fn notes_section_parses_and_rejects_unknown_keys() {
+        let c = Config::from_yaml(
+            "notes:\n  sections:\n    - title: New\n      types: [feat]\n  exclude_types: [chore]\n  \
+             require_conventional: true\n  schema_globs: ['schemas/*.json']\n",
+            "x",
+        )
+        .unwrap();
+        assert_eq!(c.notes.sections, [SectionConfig { title: "New".into(), types: vec!["feat".into()] }]);
+        assert_eq!(c.notes.other_title, "Other changes");
+        assert!(c.notes.require_conventional);
+        assert_eq!(c.notes.schema_globs, ["schemas/*.json"]);
+        let err = Config::from_yaml("notes:\n  sektions: []\n", "x").unwrap_err();
+        assert!(err.message().contains("sektions"), "{err}");
     }
 }

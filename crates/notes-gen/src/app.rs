@@ -1,0 +1,363 @@
+//! The commands, wiring git, configuration, the forge and rendering together. Everything that
+//! can be checked locally is checked before the first request to the forge.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use relkit_core::actions::{Env, Outputs, add_mask, append_summary, report_warning, running_in_actions};
+use relkit_core::config::Config;
+use relkit_core::github::GithubContext;
+use relkit_core::tagset::{Scope, TagSet};
+use relkit_core::version::{TagGrammar, is_stable};
+use relkit_core::{Error, Result};
+use relkit_git::Repo;
+
+use crate::cli::{ChangelogArgs, Cli, Command, ForgeArgs, ForgeKind, NotesArgs, RepoArgs, RevokeArgs};
+use crate::forge::Forge;
+use crate::forge::forgejo::ForgejoApi;
+use crate::forge::github::GithubApi;
+use crate::forge::http::{AuthScheme, Http, RetryPolicy};
+use crate::notes::{Inputs, ReleaseInfo, assemble};
+use crate::publish::{PublishRequest, publish, revoke};
+use crate::range::{RangeRequest, Since, resolve};
+use crate::render::{Format, render_changelog, render_notes, to_json};
+use crate::sections::ReleaseYml;
+use crate::verification::{self, AssetChecksum};
+use crate::{changelog, schema};
+use relkit_core::config::NotesConfig;
+
+const BIN: &str = "notes-gen";
+
+/// Runs one command and returns the process exit code.
+pub fn run(cli: Cli, env: &dyn Env) -> i32 {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            return relkit_core::actions::report_error(env, BIN, &Error::failed(format!("runtime: {e}")));
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Some(Command::Revoke(args)) => revoke_command(&args, env).await,
+            Some(Command::Changelog(args)) => changelog_command(&args, env),
+            None => notes_command(&cli.notes, env).await,
+        }
+    });
+    match result {
+        Ok(()) => 0,
+        Err(e) => relkit_core::actions::report_error(env, BIN, &e),
+    }
+}
+
+/// The repository, its configuration and tags, read once.
+struct Workspace {
+    repo: Repo,
+    root: PathBuf,
+    notes: NotesConfig,
+    grammar: TagGrammar,
+    tags: TagSet,
+}
+
+fn open_workspace(args: &RepoArgs) -> Result<Workspace> {
+    let repo = Repo::discover(&args.repo)?;
+    repo.require_full_history("notes-gen")?;
+    let root = repo.root();
+    let config = Config::load(args.config.as_deref(), Some(&root))?;
+    let notes = config.notes.clone();
+    let grammar = config.tags.grammar(args.component.as_deref());
+    let tags = TagSet::from_refs(&grammar, repo.tag_refs()?);
+    Ok(Workspace { repo, root, notes, grammar, tags })
+}
+
+fn read_template(args: &RepoArgs, ws: &Workspace) -> Result<Option<(String, String)>> {
+    let path = match (&args.template, &ws.notes.template) {
+        (Some(p), _) => p.clone(),
+        (None, Some(p)) => ws.root.join(p),
+        (None, None) => return Ok(None),
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| Error::usage(format!("cannot read template {}: {e}", path.display())))?;
+    Ok(Some((path.display().to_string(), text)))
+}
+
+fn read_release_yml(ws: &Workspace) -> Result<Option<ReleaseYml>> {
+    let path = ws.root.join(&ws.notes.release_yml);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(Some(ReleaseYml::parse(&text, &ws.notes.release_yml)?)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::usage(format!("cannot read {}: {e}", path.display()))),
+    }
+}
+
+fn write_output(path: Option<&Path>, text: &str) -> Result<()> {
+    match path {
+        Some(p) => {
+            std::fs::write(p, text).map_err(|e| Error::failed(format!("cannot write {}: {e}", p.display())))
+        }
+        None => {
+            use std::io::Write as _;
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes()).map_err(|e| Error::failed(format!("cannot write to stdout: {e}")))
+        }
+    }
+}
+
+/// The forge client, or `None` when the repository is unknown (local use without a remote).
+fn forge_client(args: &ForgeArgs, ctx: &GithubContext, env: &dyn Env) -> Result<Option<Forge>> {
+    let Some(repository) = args.repository.clone().or_else(|| ctx.repository.clone()) else {
+        return Ok(None);
+    };
+    let (owner, name) = repository
+        .split_once('/')
+        .filter(|(o, n)| !o.is_empty() && !n.is_empty() && !n.contains('/'))
+        .ok_or_else(|| Error::usage(format!("repository {repository:?} must be owner/name")))?;
+    let policy = RetryPolicy {
+        max_rate_limit_wait: Duration::from_secs(args.max_rate_limit_wait),
+        ..RetryPolicy::default()
+    };
+    let token = token_for(args.forge, ctx, env);
+    if let Some(t) = &token
+        && running_in_actions(env)
+    {
+        println!("{}", add_mask(t));
+    }
+    Ok(Some(match args.forge {
+        ForgeKind::Github => {
+            let http = Http::new("GitHub", token, AuthScheme::Bearer, policy)?;
+            Forge::Github(GithubApi::new(http, &ctx.api_url, &ctx.graphql_url, owner, name))
+        }
+        ForgeKind::Forgejo => {
+            let server = args.server.clone().or_else(|| env.var("GITHUB_SERVER_URL")).ok_or_else(|| {
+                Error::usage("--forge forgejo needs --server URL (e.g. https://forge.example.org)")
+            })?;
+            if !(server.starts_with("https://") || server.starts_with("http://")) {
+                return Err(Error::usage(format!("--server {server:?} must be an http(s) URL")));
+            }
+            let http = Http::new("Forgejo", token, AuthScheme::Token, policy)?;
+            Forge::Forgejo(ForgejoApi::new(http, &server, owner, name))
+        }
+    }))
+}
+
+fn token_for(kind: ForgeKind, ctx: &GithubContext, env: &dyn Env) -> Option<String> {
+    let var = |name: &str| env.var(name).filter(|v| !v.trim().is_empty());
+    var("NOTES_GEN_TOKEN").or_else(|| match kind {
+        ForgeKind::Github => ctx.token.as_ref().map(|t| t.expose().to_string()),
+        ForgeKind::Forgejo => var("FORGEJO_TOKEN").or_else(|| var("GITEA_TOKEN")),
+    })
+}
+
+fn server_url(args: &ForgeArgs, ctx: &GithubContext) -> String {
+    match args.forge {
+        ForgeKind::Github => ctx.server_url.clone(),
+        ForgeKind::Forgejo => args.server.clone().unwrap_or_else(|| ctx.server_url.clone()),
+    }
+    .trim_end_matches('/')
+    .to_string()
+}
+
+async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
+    let ctx = GithubContext::from_env(env)?;
+    let ws = open_workspace(&args.repo)?;
+    let mut config = ws.notes.clone();
+    config.require_conventional |= args.require_conventional;
+    let template = read_template(&args.repo, &ws)?;
+    let release_yml = read_release_yml(&ws)?;
+    let tag = args.tag.clone().or_else(|| {
+        ctx.release_tag()
+            .or(ctx.tag_from_ref())
+            .filter(|t| ws.grammar.try_parse(t).is_some())
+            .map(str::to_string)
+    });
+    if args.publish && tag.is_none() {
+        return Err(Error::usage("--publish needs a release tag: pass --tag vX.Y.Z or run on a tag push"));
+    }
+    let request = RangeRequest { tag, since: args.since, from: args.from.clone(), to: args.to.clone() };
+    let range = resolve(&ws.repo, &ws.tags, &ws.grammar, &request)?;
+    let hidden: Vec<String> = range.from.iter().cloned().collect();
+    let commits = ws.repo.commits(&range.to, &hidden)?;
+    let mut notices = range.notices.clone();
+
+    let verification_input = {
+        let mut input = verification::read_inputs(&args.verification)?;
+        for path in &args.assets {
+            input
+                .assets
+                .push(AssetChecksum { name: asset_name(path)?, sha256: verification::sha256_file(path)? });
+        }
+        input
+    };
+    let repository = args.forge.repository.clone().or_else(|| ctx.repository.clone());
+    let verification = verification::build(verification_input, repository.as_deref())?;
+    let schema_changes =
+        schema::schema_changes(&ws.repo, range.from.as_deref(), &range.to, &config.schema_globs)?;
+    let earlier_authors: Option<BTreeSet<String>> = match (&range.from, config.contributors) {
+        (Some(from), true) => {
+            Some(ws.repo.commits(from, &[])?.into_iter().map(|c| c.author_email.to_lowercase()).collect())
+        }
+        _ => None,
+    };
+
+    let forge = forge_client(&args.forge, &ctx, env)?;
+    let pulls = match (&forge, args.no_pull_requests) {
+        (_, true) => BTreeMap::new(),
+        (Some(Forge::Github(api)), false) if api.has_token() => {
+            let shas: Vec<String> =
+                commits.iter().filter(|c| c.parent_count < 2).map(|c| c.id.clone()).collect();
+            api.pull_requests(&shas).await?
+        }
+        (Some(Forge::Github(_)), false) | (None, false) => {
+            notices.push("No GitHub token was given, so pull requests were not looked up: these notes come from git alone.".into());
+            BTreeMap::new()
+        }
+        (Some(Forge::Forgejo(_)), false) => BTreeMap::new(),
+    };
+
+    let release = range.release.as_ref();
+    let server = server_url(&args.forge, &ctx);
+    let compare_url = match (&repository, &range.previous_tag, release) {
+        (Some(repo), Some(prev), Some(tag)) => Some(format!("{server}/{repo}/compare/{prev}...{}", tag.name)),
+        _ => None,
+    };
+    let info = ReleaseInfo {
+        tag: release.map(|r| r.name.clone()),
+        version: release.map(|r| r.version.to_string()),
+        title: release.map(|r| r.name.clone()).unwrap_or_else(|| "Unreleased".to_string()),
+        prerelease: release.is_some_and(|r| !is_stable(&r.version)),
+        previous_tag: range.previous_tag.clone(),
+        from: range.from.clone(),
+        to: range.to.clone(),
+        repository: repository.clone(),
+        compare_url,
+        ..ReleaseInfo::default()
+    };
+    let notes = assemble(Inputs {
+        release: info,
+        commits: &commits,
+        pulls: &pulls,
+        earlier_authors: earlier_authors.as_ref(),
+        schema_changes,
+        verification,
+        config: &config,
+        release_yml: release_yml.as_ref(),
+        notices,
+    })?;
+    let markdown = render_notes(&notes, template.as_ref().map(|(o, s)| (o.as_str(), s.as_str())))?;
+    let json = to_json(&notes)?;
+    write_output(
+        args.repo.output.as_deref(),
+        if args.repo.format == Format::Json { &json } else { &markdown },
+    )?;
+
+    let mut outputs = Outputs::new();
+    outputs
+        .set("tag", notes.release.tag.clone().unwrap_or_default())
+        .set("previous-tag", notes.release.previous_tag.clone().unwrap_or_default())
+        .set("from", notes.release.from.clone().unwrap_or_default())
+        .set("to", notes.release.to.clone())
+        .set("commit-count", notes.release.commit_count.to_string())
+        .set("body", markdown.clone())
+        .set("json", json);
+    if args.publish {
+        let forge = forge.ok_or_else(|| {
+            Error::usage(
+                "--publish needs the repository: pass --repository owner/name or set GITHUB_REPOSITORY",
+            )
+        })?;
+        if token_for(args.forge.forge, &ctx, env).is_none() {
+            return Err(Error::usage(format!(
+                "--publish needs a {} token: set GITHUB_TOKEN (or FORGEJO_TOKEN / NOTES_GEN_TOKEN)",
+                forge.name()
+            )));
+        }
+        let release = range.release.as_ref().ok_or_else(|| Error::usage("--publish needs a release tag"))?;
+        let prerelease = !is_stable(&release.version);
+        let request = PublishRequest {
+            tag: release.name.clone(),
+            target_commitish: Some(range.to.clone()),
+            name: args.name.clone().unwrap_or_else(|| release.name.clone()),
+            body: markdown.clone(),
+            prerelease,
+            make_latest: !prerelease && ws.tags.is_highest(&release.version, Scope::All),
+            draft: args.draft,
+            assets: args.assets.iter().map(|p| Ok((p.clone(), asset_name(p)?))).collect::<Result<_>>()?,
+        };
+        let outcome = publish(&forge, &request).await?;
+        eprintln!(
+            "{BIN}: {} {} release {} ({} asset(s) uploaded, {} replaced)",
+            outcome.action,
+            forge.name(),
+            release.name,
+            outcome.uploaded.len(),
+            outcome.replaced.len()
+        );
+        outputs
+            .set("release-id", outcome.id.to_string())
+            .set("release-url", outcome.url.clone().unwrap_or_default())
+            .set("publish-action", outcome.action);
+    }
+    outputs.write(env)?;
+    if running_in_actions(env) {
+        append_summary(env, &format!("## Release notes: {}\n\n{markdown}\n", notes.release.title))?;
+        for n in &notes.notices {
+            report_warning(env, BIN, n);
+        }
+    }
+    Ok(())
+}
+
+fn asset_name(path: &Path) -> Result<String> {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .map(str::to_string)
+        .ok_or_else(|| Error::usage(format!("asset path {} has no file name", path.display())))
+}
+
+async fn revoke_command(args: &RevokeArgs, env: &dyn Env) -> Result<()> {
+    let ctx = GithubContext::from_env(env)?;
+    let forge = forge_client(&args.forge, &ctx, env)?.ok_or_else(|| {
+        Error::usage("revoke needs the repository: pass --repository owner/name or set GITHUB_REPOSITORY")
+    })?;
+    if token_for(args.forge.forge, &ctx, env).is_none() {
+        return Err(Error::usage(
+            "revoke needs a token: set GITHUB_TOKEN (or FORGEJO_TOKEN / NOTES_GEN_TOKEN)",
+        ));
+    }
+    let release = revoke(&forge, &args.tag, &args.reason).await?;
+    eprintln!("{BIN}: revoked {} release {} (now marked as a prerelease)", forge.name(), args.tag);
+    let mut outputs = Outputs::new();
+    outputs
+        .set("tag", args.tag.clone())
+        .set("release-id", release.id.to_string())
+        .set("release-url", release.html_url.unwrap_or_default());
+    outputs.write(env)?;
+    if running_in_actions(env) {
+        append_summary(env, &format!("## Release {} revoked\n\nReason: {}\n", args.tag, args.reason))?;
+    }
+    Ok(())
+}
+
+fn changelog_command(args: &ChangelogArgs, env: &dyn Env) -> Result<()> {
+    let ctx = GithubContext::from_env(env)?;
+    let ws = open_workspace(&args.repo)?;
+    let template = read_template(&args.repo, &ws)?;
+    let release_yml = read_release_yml(&ws)?;
+    let request = changelog::ChangelogRequest {
+        stable_only: args.since == Since::Stable,
+        last: args.last,
+        unreleased: args.unreleased,
+        links: ctx.repository.clone().map(|r| (ctx.server_url.trim_end_matches('/').to_string(), r)),
+    };
+    let releases = changelog::build(&ws.repo, &ws.tags, &ws.notes, release_yml.as_ref(), &request)?;
+    let text = match args.repo.format {
+        Format::Json => to_json(&releases)?,
+        Format::Markdown => {
+            render_changelog(&releases, template.as_ref().map(|(o, s)| (o.as_str(), s.as_str())))?
+        }
+    };
+    write_output(args.repo.output.as_deref(), &text)?;
+    let mut outputs = Outputs::new();
+    outputs.set("releases", releases.len().to_string());
+    outputs.write(env)
+}

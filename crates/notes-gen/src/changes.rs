@@ -1,0 +1,206 @@
+//! From commit messages to change entries: conventional headers, `!` and `BREAKING CHANGE:`
+//! footers, several entries in one squash-merge body, and security references.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use relkit_core::conventional::ConventionalCommit;
+use serde::Serialize;
+
+use crate::forge::github::PullRequest;
+
+/// One line of the release notes.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Change {
+    /// The commit it comes from (full id).
+    pub sha: String,
+    /// The first 7 characters of the id.
+    pub short_sha: String,
+    /// Conventional type (`feat`, `fix`…), `None` for a non-conventional commit.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// Conventional scope.
+    pub scope: Option<String>,
+    /// The description (the subject for a non-conventional commit).
+    pub description: String,
+    /// Marked breaking (`!` or a `BREAKING CHANGE:` footer).
+    pub breaking: bool,
+    /// Upgrade notes from the breaking footers (the description when there is no footer).
+    pub breaking_notes: Vec<String>,
+    /// A security fix (type or scope `security`, a security label, or a GHSA/CVE reference).
+    pub security: bool,
+    /// GHSA and CVE identifiers mentioned in the message.
+    pub advisories: Vec<String>,
+    /// The author's name from git.
+    pub author: String,
+    /// The author's email from git (used to find first-time contributors; not rendered).
+    #[serde(skip)]
+    pub author_email: String,
+    /// The merged pull request this commit belongs to, when it was looked up.
+    pub pr: Option<PullRequest>,
+    /// The section title this change is listed under (filled in by [`crate::sections`]).
+    pub section: String,
+}
+
+static ADVISORY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(GHSA(?:-[23456789cfghjmpqrvwx]{4}){3}|CVE-\d{4}-\d{4,})\b").expect("valid regex")
+});
+
+/// A PR number GitHub appends to squash-merge subjects: ` (#123)`.
+static PR_SUFFIX: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\s*\(#\d+\)\s*$").expect("valid regex"));
+
+/// The entries one commit contributes. A squash-merge body that lists conventional messages
+/// (`* feat: a`, `- fix(x): b` or bare `feat: a` lines) yields one entry per line; the subject
+/// is kept too unless it repeats one of them or is not conventional itself.
+pub fn changes_of_commit(sha: &str, message: &str, author: &str, author_email: &str) -> Vec<Change> {
+    let advisories = advisories(message);
+    let base = |kind: Option<String>,
+                scope: Option<String>,
+                description: String,
+                breaking: bool,
+                notes: Vec<String>| {
+        let security = kind.as_deref() == Some("security")
+            || scope.as_deref().is_some_and(|s: &str| s.eq_ignore_ascii_case("security"))
+            || !advisories.is_empty();
+        Change {
+            sha: sha.to_string(),
+            short_sha: sha.chars().take(7).collect(),
+            kind,
+            scope,
+            description,
+            breaking,
+            breaking_notes: notes,
+            security,
+            advisories: advisories.clone(),
+            author: author.to_string(),
+            author_email: author_email.to_string(),
+            pr: None,
+            section: String::new(),
+        }
+    };
+    let subject = message.lines().next().unwrap_or_default().trim();
+    let header = ConventionalCommit::parse(message);
+    let squashed = squash_entries(message);
+    let mut out = Vec::new();
+    match &header {
+        Some(c) => {
+            let description = PR_SUFFIX.replace(&c.description, "").to_string();
+            let repeated = squashed.iter().any(|s| same_text(&s.description, &description));
+            if !repeated {
+                let notes = if c.breaking { c.breaking_notes() } else { Vec::new() };
+                out.push(base(Some(c.kind.clone()), c.scope.clone(), description, c.breaking, notes));
+            }
+        }
+        None if squashed.is_empty() => {
+            out.push(base(None, None, subject.to_string(), false, Vec::new()));
+        }
+        None => {}
+    }
+    for s in squashed {
+        let notes = if s.breaking { s.breaking_notes() } else { Vec::new() };
+        let description = PR_SUFFIX.replace(&s.description, "").to_string();
+        out.push(base(Some(s.kind.clone()), s.scope.clone(), description, s.breaking, notes));
+    }
+    // A breaking footer of the whole message belongs to the first entry when the subject itself
+    // was not kept (its body lines carry the changes).
+    if let (Some(c), Some(first)) = (&header, out.first_mut())
+        && c.breaking
+        && !first.breaking
+    {
+        first.breaking = true;
+        first.breaking_notes = c.breaking_notes();
+    }
+    out
+}
+
+/// Conventional messages listed in the body of a squash merge, one per line.
+fn squash_entries(message: &str) -> Vec<ConventionalCommit> {
+    let mut body = message.lines().skip(1);
+    let mut out = Vec::new();
+    for line in body.by_ref() {
+        let trimmed = line.trim();
+        let item = trimmed.strip_prefix("* ").or_else(|| trimmed.strip_prefix("- ")).unwrap_or(trimmed);
+        if item.starts_with("BREAKING CHANGE") || item.starts_with("BREAKING-CHANGE") {
+            continue;
+        }
+        if let Some(c) = ConventionalCommit::parse(item) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn same_text(a: &str, b: &str) -> bool {
+    a.trim().eq_ignore_ascii_case(b.trim())
+}
+
+/// GHSA and CVE identifiers in a message, upper-cased, without duplicates.
+pub fn advisories(message: &str) -> Vec<String> {
+    let mut found: Vec<String> =
+        ADVISORY.find_iter(message).map(|m| m.as_str().to_ascii_uppercase()).collect();
+    found.dedup();
+    let mut seen = std::collections::BTreeSet::new();
+    found.retain(|a| seen.insert(a.clone()));
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (type, description, breaking, security) of each entry.
+    type Summary = Vec<(Option<String>, String, bool, bool)>;
+
+    fn summary(message: &str) -> Summary {
+        changes_of_commit(&"a".repeat(40), message, "Ann", "ann@example.org")
+            .into_iter()
+            .map(|c| (c.kind, c.description, c.breaking, c.security))
+            .collect()
+    }
+
+    #[test]
+    fn table_of_messages() {
+        let s = |k: &str| Some(k.to_string());
+        let cases: Vec<(&str, Summary)> = vec![
+            ("feat(api): add x", vec![(s("feat"), "add x".into(), false, false)]),
+            ("fix!: drop y (#12)", vec![(s("fix"), "drop y".into(), true, false)]),
+            ("Update README", vec![(None, "Update README".into(), false, false)]),
+            ("fix(security): escape html", vec![(s("fix"), "escape html".into(), false, true)]),
+            (
+                "fix: bump openssl\n\nFixes CVE-2024-12345",
+                vec![(s("fix"), "bump openssl".into(), false, true)],
+            ),
+            (
+                "Release train (#40)\n\n* feat: one\n\n* fix(core): two\n* not conventional",
+                vec![(s("feat"), "one".into(), false, false), (s("fix"), "two".into(), false, false)],
+            ),
+            (
+                "feat: one (#41)\n\n* feat: one\n* docs: three",
+                vec![(s("feat"), "one".into(), false, false), (s("docs"), "three".into(), false, false)],
+            ),
+            (
+                "refactor: config\n\nBREAKING CHANGE: key `a` is now `b`",
+                vec![(s("refactor"), "config".into(), true, false)],
+            ),
+        ];
+        for (message, want) in cases {
+            assert_eq!(summary(message), want, "{message:?}");
+        }
+    }
+
+    #[test]
+    fn breaking_footer_gives_upgrade_notes() {
+        let c = changes_of_commit("abcdef0123", "feat: x\n\nBREAKING-CHANGE: run the migration", "A", "a@x");
+        assert_eq!(c[0].breaking_notes, ["run the migration"]);
+        assert_eq!(c[0].short_sha, "abcdef0");
+    }
+
+    #[test]
+    fn advisories_are_normalised() {
+        assert_eq!(
+            advisories("see ghsa-xvch-5gv4-984h and CVE-2021-44228, again CVE-2021-44228"),
+            ["GHSA-XVCH-5GV4-984H", "CVE-2021-44228"]
+        );
+        assert!(advisories("CVE-21-1").is_empty());
+    }
+}

@@ -1,0 +1,334 @@
+//! GitHub REST v3 releases and the commit → pull request lookup (GraphQL first, REST fallback).
+//!
+//! Endpoints used (shapes as documented at docs.github.com/rest/releases and /graphql):
+//! - `GET /repos/{o}/{r}/releases/tags/{tag}`: published releases only, so a 404 is followed by
+//!   `GET /repos/{o}/{r}/releases?per_page=100` (paged by `Link`) to find a draft for the tag.
+//! - `POST /repos/{o}/{r}/releases`, `PATCH /repos/{o}/{r}/releases/{id}`.
+//! - `GET /repos/{o}/{r}/releases/{id}/assets?per_page=100`, `DELETE /repos/{o}/{r}/releases/assets/{id}`,
+//!   `POST {upload_url}?name=…` with the file streamed and an explicit `Content-Length`.
+//! - `POST /graphql`: `associatedPullRequests` for up to 100 commits per query (one alias each).
+//! - `GET /repos/{o}/{r}/commits/{sha}/pulls`: the fallback, one request per commit of the range.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use relkit_core::{Error, Result};
+use reqwest::{Method, StatusCode};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::http::{Http, Payload, Replay};
+use super::{CreateOutcome, ReleaseFields, RemoteAsset, RemoteRelease, fields_json, path_segment};
+
+/// Commits per GraphQL query (GitHub's node limits allow far more; 100 keeps answers small).
+pub const GRAPHQL_BATCH: usize = 100;
+
+/// A GitHub repository's API.
+#[derive(Debug, Clone)]
+pub struct GithubApi {
+    http: Http,
+    api_url: String,
+    graphql_url: String,
+    owner: String,
+    repo: String,
+}
+
+/// A merged pull request, as the notes show it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PullRequest {
+    /// The PR number.
+    pub number: u64,
+    /// The title.
+    pub title: String,
+    /// The PR page.
+    pub url: String,
+    /// The author's login.
+    pub author: Option<String>,
+    /// Label names.
+    pub labels: Vec<String>,
+}
+
+impl GithubApi {
+    /// A client for `owner/repo` at `api_url` (e.g. `https://api.github.com`) and `graphql_url`.
+    pub fn new(http: Http, api_url: &str, graphql_url: &str, owner: &str, repo: &str) -> Self {
+        Self {
+            http: http
+                .with_header("accept", "application/vnd.github+json")
+                .with_header("x-github-api-version", "2022-11-28"),
+            api_url: api_url.trim_end_matches('/').to_string(),
+            graphql_url: graphql_url.to_string(),
+            owner: owner.to_string(),
+            repo: repo.to_string(),
+        }
+    }
+
+    /// True when a token was given (needed for publishing; PR lookups are skipped without one).
+    pub fn has_token(&self) -> bool {
+        self.http.has_token()
+    }
+
+    fn repo_url(&self) -> String {
+        format!("{}/repos/{}/{}", self.api_url, path_segment(&self.owner), path_segment(&self.repo))
+    }
+
+    /// The release for `tag`, drafts included.
+    pub async fn find_release(&self, tag: &str) -> Result<Option<RemoteRelease>> {
+        let url = format!("{}/releases/tags/{}", self.repo_url(), path_segment(tag));
+        let reply = self.http.send(Method::GET, &url, Payload::Empty, Replay::Safe).await?;
+        match reply.status {
+            s if s.is_success() => return Ok(Some(reply.json("get release by tag")?)),
+            StatusCode::NOT_FOUND => {}
+            _ => return Err(self.http.unexpected(&reply, "get release by tag")),
+        }
+        // Drafts have no tag yet, so get-by-tag cannot see them: look through the list.
+        let all: Vec<RemoteRelease> = self
+            .http
+            .get_all_pages(&format!("{}/releases?per_page=100", self.repo_url()), "list releases")
+            .await?;
+        Ok(all.into_iter().find(|r| r.tag_name == tag))
+    }
+
+    /// Creates a release; a 422 `already_exists` is reported as such.
+    pub async fn create_release(&self, fields: &ReleaseFields) -> Result<CreateOutcome> {
+        let body = fields_json(fields, true);
+        let url = format!("{}/releases", self.repo_url());
+        let reply = self.http.send(Method::POST, &url, Payload::Json(&body), Replay::OnlyIfRejected).await?;
+        match reply.status {
+            StatusCode::CREATED | StatusCode::OK => Ok(CreateOutcome::Created(reply.json("create release")?)),
+            StatusCode::UNPROCESSABLE_ENTITY if reply.body.contains("already_exists") => {
+                Ok(CreateOutcome::AlreadyExists)
+            }
+            _ => Err(self.http.unexpected(&reply, "create release")),
+        }
+    }
+
+    /// Updates the given fields.
+    pub async fn update_release(&self, id: u64, fields: &ReleaseFields) -> Result<RemoteRelease> {
+        let body = fields_json(fields, true);
+        let url = format!("{}/releases/{id}", self.repo_url());
+        let reply = self.http.send(Method::PATCH, &url, Payload::Json(&body), Replay::Safe).await?;
+        if !reply.status.is_success() {
+            return Err(self.http.unexpected(&reply, "update release"));
+        }
+        reply.json("update release")
+    }
+
+    /// All assets of a release.
+    pub async fn list_assets(&self, release_id: u64) -> Result<Vec<RemoteAsset>> {
+        let url = format!("{}/releases/{release_id}/assets?per_page=100", self.repo_url());
+        self.http.get_all_pages(&url, "list release assets").await
+    }
+
+    /// Deletes an asset (a 404 means it is gone already).
+    pub async fn delete_asset(&self, asset_id: u64) -> Result<()> {
+        let url = format!("{}/releases/assets/{asset_id}", self.repo_url());
+        let reply = self.http.send(Method::DELETE, &url, Payload::Empty, Replay::Safe).await?;
+        if reply.status.is_success() || reply.status == StatusCode::NOT_FOUND {
+            Ok(())
+        } else {
+            Err(self.http.unexpected(&reply, "delete release asset"))
+        }
+    }
+
+    /// Streams a file to the release's upload URL with the name URL-encoded in the query.
+    pub async fn upload_asset(&self, release: &RemoteRelease, path: &Path, name: &str) -> Result<()> {
+        let template = release
+            .upload_url
+            .as_deref()
+            .ok_or_else(|| Error::failed(format!("GitHub release {} has no upload_url", release.tag_name)))?;
+        let base = template.split('{').next().unwrap_or(template);
+        let mut url = url::Url::parse(base)
+            .map_err(|e| Error::failed(format!("GitHub returned an invalid upload_url {base:?}: {e}")))?;
+        url.query_pairs_mut().append_pair("name", name);
+        let len = std::fs::metadata(path)
+            .map_err(|e| Error::usage(format!("cannot read asset {}: {e}", path.display())))?
+            .len();
+        let payload = Payload::File { path, content_type: "application/octet-stream", len };
+        let reply = self.http.send(Method::POST, url.as_str(), payload, Replay::OnlyIfRejected).await?;
+        if reply.status.is_success() {
+            Ok(())
+        } else {
+            Err(self.http.unexpected(&reply, &format!("upload of asset {name:?}")))
+        }
+    }
+
+    /// Merged pull requests of each commit, with batched GraphQL queries; falls back to one REST
+    /// call per commit when GraphQL is not available.
+    pub async fn pull_requests(&self, shas: &[String]) -> Result<BTreeMap<String, PullRequest>> {
+        match self.pull_requests_graphql(shas).await {
+            Ok(map) => Ok(map),
+            Err(e) => {
+                eprintln!("notes-gen: GraphQL lookup of pull requests failed ({e}); falling back to REST");
+                self.pull_requests_rest(shas).await
+            }
+        }
+    }
+
+    async fn pull_requests_graphql(&self, shas: &[String]) -> Result<BTreeMap<String, PullRequest>> {
+        let mut found = BTreeMap::new();
+        for batch in shas.chunks(GRAPHQL_BATCH) {
+            let query = associated_prs_query(batch)?;
+            let body = json!({"query": query, "variables": {"owner": self.owner, "name": self.repo}});
+            let reply =
+                self.http.send(Method::POST, &self.graphql_url, Payload::Json(&body), Replay::Safe).await?;
+            if !reply.status.is_success() {
+                return Err(self.http.unexpected(&reply, "GraphQL query"));
+            }
+            let answer: GraphqlAnswer = reply.json("GraphQL")?;
+            let repository = match (answer.data.and_then(|d| d.repository), answer.errors) {
+                (Some(r), _) => r,
+                (None, Some(errors)) => {
+                    let first = errors.first().map(|e| e.message.clone()).unwrap_or_default();
+                    return Err(Error::failed(format!("GraphQL error: {first}")));
+                }
+                (None, None) => return Err(Error::failed("GraphQL answer has no data".to_string())),
+            };
+            for (i, sha) in batch.iter().enumerate() {
+                let Some(Some(commit)) = repository.get(&format!("c{i}")) else { continue };
+                if let Some(pr) = commit.associated_pull_requests.nodes.iter().find(|p| p.merged_at.is_some())
+                {
+                    found.insert(sha.clone(), pr.to_pull_request());
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    async fn pull_requests_rest(&self, shas: &[String]) -> Result<BTreeMap<String, PullRequest>> {
+        let mut found = BTreeMap::new();
+        for sha in shas {
+            let url = format!("{}/commits/{sha}/pulls?per_page=100", self.repo_url());
+            let reply = self.http.send(Method::GET, &url, Payload::Empty, Replay::Safe).await?;
+            if reply.status == StatusCode::NOT_FOUND || reply.status == StatusCode::UNPROCESSABLE_ENTITY {
+                continue; // the commit is not on GitHub (not pushed yet)
+            }
+            if !reply.status.is_success() {
+                return Err(self.http.unexpected(&reply, "list pull requests of a commit"));
+            }
+            let prs: Vec<RestPull> = reply.json("list pull requests of a commit")?;
+            if let Some(pr) = prs.into_iter().find(|p| p.merged_at.is_some()) {
+                found.insert(sha.clone(), pr.into_pull_request());
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// The GraphQL query for one batch: one `object(oid:)` alias per commit.
+pub fn associated_prs_query(shas: &[String]) -> Result<String> {
+    let mut q = String::from(
+        "query($owner: String!, $name: String!) {\n  repository(owner: $owner, name: $name) {\n",
+    );
+    for (i, sha) in shas.iter().enumerate() {
+        if sha.len() != 40 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::failed(format!("not a full commit id: {sha:?}")));
+        }
+        q.push_str(&format!(
+            "    c{i}: object(oid: \"{sha}\") {{ ... on Commit {{ associatedPullRequests(first: 5) {{ nodes {{ \
+             number title url mergedAt author {{ login }} labels(first: 50) {{ nodes {{ name }} }} }} }} }} }}\n"
+        ));
+    }
+    q.push_str("  }\n}\n");
+    Ok(q)
+}
+
+#[derive(Deserialize)]
+struct GraphqlAnswer {
+    data: Option<GraphqlData>,
+    errors: Option<Vec<GraphqlError>>,
+}
+
+#[derive(Deserialize)]
+struct GraphqlData {
+    repository: Option<BTreeMap<String, Option<GraphqlCommit>>>,
+}
+
+#[derive(Deserialize)]
+struct GraphqlError {
+    message: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GraphqlCommit {
+    associated_pull_requests: Connection<GraphqlPull>,
+}
+
+#[derive(Deserialize)]
+struct Connection<T> {
+    nodes: Vec<T>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GraphqlPull {
+    number: u64,
+    title: String,
+    url: String,
+    merged_at: Option<String>,
+    author: Option<Login>,
+    labels: Option<Connection<Named>>,
+}
+
+#[derive(Deserialize)]
+struct Login {
+    login: String,
+}
+
+#[derive(Deserialize)]
+struct Named {
+    name: String,
+}
+
+impl GraphqlPull {
+    fn to_pull_request(&self) -> PullRequest {
+        PullRequest {
+            number: self.number,
+            title: self.title.clone(),
+            url: self.url.clone(),
+            author: self.author.as_ref().map(|a| a.login.clone()),
+            labels: self
+                .labels
+                .as_ref()
+                .map(|l| l.nodes.iter().map(|n| n.name.clone()).collect())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct RestPull {
+    number: u64,
+    title: String,
+    html_url: String,
+    merged_at: Option<String>,
+    user: Option<Login>,
+    #[serde(default)]
+    labels: Vec<Named>,
+}
+
+impl RestPull {
+    fn into_pull_request(self) -> PullRequest {
+        PullRequest {
+            number: self.number,
+            title: self.title,
+            url: self.html_url,
+            author: self.user.map(|u| u.login),
+            labels: self.labels.into_iter().map(|l| l.name).collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_has_one_alias_per_commit_and_rejects_non_ids() {
+        let shas = vec!["a".repeat(40), "b".repeat(40)];
+        let q = associated_prs_query(&shas).unwrap();
+        assert!(q.contains(&format!("c0: object(oid: \"{}\")", "a".repeat(40))));
+        assert!(q.contains(&format!("c1: object(oid: \"{}\")", "b".repeat(40))));
+        assert!(associated_prs_query(&["\") { evil }".to_string()]).is_err());
+    }
+}

@@ -1,0 +1,195 @@
+//! Releases on a forge: GitHub (REST v3) or Forgejo/Gitea (API v1), behind one small interface
+//! that the idempotent publisher in [`crate::publish`] drives.
+
+pub mod forgejo;
+pub mod github;
+pub mod http;
+
+use std::path::Path;
+
+use relkit_core::Result;
+use serde::Deserialize;
+
+/// A release as the forge reports it (the fields both forges share).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct RemoteRelease {
+    /// The forge's numeric id.
+    pub id: u64,
+    /// The tag the release belongs to.
+    pub tag_name: String,
+    /// The title.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The Markdown body.
+    #[serde(default)]
+    pub body: Option<String>,
+    /// Not yet published.
+    #[serde(default)]
+    pub draft: bool,
+    /// Marked as a prerelease.
+    #[serde(default)]
+    pub prerelease: bool,
+    /// GitHub's upload URL template (`…/assets{?name,label}`); Forgejo's is not used.
+    #[serde(default)]
+    pub upload_url: Option<String>,
+    /// The release page.
+    #[serde(default)]
+    pub html_url: Option<String>,
+}
+
+/// An asset attached to a release.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct RemoteAsset {
+    /// The forge's numeric id.
+    pub id: u64,
+    /// The file name.
+    pub name: String,
+}
+
+/// The fields of a release to create, or to change (`None` keeps the current value).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReleaseFields {
+    /// The tag (always set on create).
+    pub tag_name: Option<String>,
+    /// The commit to create the tag at when it does not exist yet.
+    pub target_commitish: Option<String>,
+    /// The title.
+    pub name: Option<String>,
+    /// The Markdown body.
+    pub body: Option<String>,
+    /// Draft or published.
+    pub draft: Option<bool>,
+    /// Prerelease flag.
+    pub prerelease: Option<bool>,
+    /// Whether this release becomes "Latest" (GitHub only).
+    pub make_latest: Option<bool>,
+}
+
+/// Which forge a run talks to.
+#[derive(Debug, Clone)]
+pub enum Forge {
+    /// github.com or GitHub Enterprise Server.
+    Github(github::GithubApi),
+    /// Forgejo or Gitea.
+    Forgejo(forgejo::ForgejoApi),
+}
+
+impl Forge {
+    /// The forge's name for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Forge::Github(_) => "GitHub",
+            Forge::Forgejo(_) => "Forgejo",
+        }
+    }
+
+    /// The release for `tag`, drafts included, or `None`.
+    pub async fn find_release(&self, tag: &str) -> Result<Option<RemoteRelease>> {
+        match self {
+            Forge::Github(f) => f.find_release(tag).await,
+            Forge::Forgejo(f) => f.find_release(tag).await,
+        }
+    }
+
+    /// Creates a release. Never repeated blindly: on an unclear failure the caller looks it up.
+    pub async fn create_release(&self, fields: &ReleaseFields) -> Result<CreateOutcome> {
+        match self {
+            Forge::Github(f) => f.create_release(fields).await,
+            Forge::Forgejo(f) => f.create_release(fields).await,
+        }
+    }
+
+    /// Changes the given fields of a release.
+    pub async fn update_release(&self, id: u64, fields: &ReleaseFields) -> Result<RemoteRelease> {
+        match self {
+            Forge::Github(f) => f.update_release(id, fields).await,
+            Forge::Forgejo(f) => f.update_release(id, fields).await,
+        }
+    }
+
+    /// All assets of a release (every page).
+    pub async fn list_assets(&self, release: &RemoteRelease) -> Result<Vec<RemoteAsset>> {
+        match self {
+            Forge::Github(f) => f.list_assets(release.id).await,
+            Forge::Forgejo(f) => f.list_assets(release.id).await,
+        }
+    }
+
+    /// Deletes one asset.
+    pub async fn delete_asset(&self, release: &RemoteRelease, asset: &RemoteAsset) -> Result<()> {
+        match self {
+            Forge::Github(f) => f.delete_asset(asset.id).await,
+            Forge::Forgejo(f) => f.delete_asset(release.id, asset.id).await,
+        }
+    }
+
+    /// Uploads a file as an asset named `name`, streamed from disk.
+    pub async fn upload_asset(&self, release: &RemoteRelease, path: &Path, name: &str) -> Result<()> {
+        match self {
+            Forge::Github(f) => f.upload_asset(release, path, name).await,
+            Forge::Forgejo(f) => f.upload_asset(release.id, path, name).await,
+        }
+    }
+}
+
+/// What a create call found.
+#[derive(Debug)]
+pub enum CreateOutcome {
+    /// The release was created.
+    Created(RemoteRelease),
+    /// The forge says a release for the tag exists already (a concurrent run made it).
+    AlreadyExists,
+}
+
+/// Percent-encodes one path segment (a tag may contain `/` in monorepos).
+pub fn path_segment(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20")
+}
+
+/// The JSON body for create/update: only the fields that are set.
+fn fields_json(fields: &ReleaseFields, with_make_latest: bool) -> serde_json::Value {
+    let mut map = serde_json::Map::new();
+    let mut put = |k: &str, v: serde_json::Value| {
+        map.insert(k.to_string(), v);
+    };
+    if let Some(v) = &fields.tag_name {
+        put("tag_name", v.clone().into());
+    }
+    if let Some(v) = &fields.target_commitish {
+        put("target_commitish", v.clone().into());
+    }
+    if let Some(v) = &fields.name {
+        put("name", v.clone().into());
+    }
+    if let Some(v) = &fields.body {
+        put("body", v.clone().into());
+    }
+    if let Some(v) = fields.draft {
+        put("draft", v.into());
+    }
+    if let Some(v) = fields.prerelease {
+        put("prerelease", v.into());
+    }
+    if with_make_latest && let Some(v) = fields.make_latest {
+        put("make_latest", if v { "true" } else { "false" }.into());
+    }
+    serde_json::Value::Object(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_segments_are_encoded() {
+        assert_eq!(path_segment("api/v1.2.3"), "api%2Fv1.2.3");
+        assert_eq!(path_segment("my file+x.tar.gz"), "my%20file%2Bx.tar.gz");
+    }
+
+    #[test]
+    fn only_set_fields_are_sent() {
+        let f = ReleaseFields { body: Some("b".into()), make_latest: Some(false), ..Default::default() };
+        assert_eq!(fields_json(&f, true), serde_json::json!({"body": "b", "make_latest": "false"}));
+        assert_eq!(fields_json(&f, false), serde_json::json!({"body": "b"}));
+    }
+}

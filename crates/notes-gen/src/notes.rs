@@ -1,0 +1,296 @@
+//! The structured release notes (also the template context and the `--format json` output),
+//! assembled from the commits of a range by a pure function.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use relkit_core::{Error, Result};
+use relkit_git::Commit;
+use serde::Serialize;
+
+use crate::changes::{Change, changes_of_commit};
+use crate::forge::github::PullRequest;
+use crate::sections::{Exclusion, ReleaseYml, Section, group};
+use crate::verification::Verification;
+use relkit_core::config::NotesConfig;
+
+/// Release notes for one release (or for unreleased commits).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Notes {
+    /// What is released and which range the notes cover.
+    pub release: ReleaseInfo,
+    /// Breaking changes with upgrade notes (also listed in their sections).
+    pub breaking: Vec<Change>,
+    /// Security fixes.
+    pub security: Vec<Change>,
+    /// The other sections in configured order; "Other changes" last.
+    pub sections: Vec<Section>,
+    /// Files matching `notes.schema_globs` changed in the range.
+    pub schema_changes: Vec<SchemaChange>,
+    /// Merged pull requests of the range, by number.
+    pub pull_requests: Vec<PullRequest>,
+    /// Everyone who authored a commit in the range.
+    pub contributors: Vec<Contributor>,
+    /// Contributors whose first commit is in this range.
+    pub first_time_contributors: Vec<Contributor>,
+    /// Image digests, verification commands and checksums.
+    pub verification: Verification,
+    /// Changes left out by configuration, counted.
+    pub excluded: Vec<Exclusion>,
+    /// Facts the reader should know (first release, no token, …).
+    pub notices: Vec<String>,
+}
+
+/// The release and its range.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct ReleaseInfo {
+    /// The release tag, or `None` for unreleased commits.
+    pub tag: Option<String>,
+    /// The version without prefix.
+    pub version: Option<String>,
+    /// The heading: the tag, or "Unreleased".
+    pub title: String,
+    /// A prerelease version.
+    pub prerelease: bool,
+    /// The tag the range starts after, if any.
+    pub previous_tag: Option<String>,
+    /// The commit the range starts after (exclusive), if any.
+    pub from: Option<String>,
+    /// The last commit of the range.
+    pub to: String,
+    /// Commits in the range (merges included).
+    pub commit_count: usize,
+    /// The date of the last commit, `YYYY-MM-DD` (UTC).
+    pub date: String,
+    /// `owner/repo`, when known.
+    pub repository: Option<String>,
+    /// A compare link between the two tags, when both and the repository are known.
+    pub compare_url: Option<String>,
+}
+
+/// A changed schema file and its diff stat.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SchemaChange {
+    /// Path in the repository.
+    pub path: String,
+    /// Lines added (`None` for a binary file).
+    pub added: Option<u64>,
+    /// Lines removed (`None` for a binary file).
+    pub removed: Option<u64>,
+}
+
+/// A commit author.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Contributor {
+    /// The name from git.
+    pub name: String,
+    /// The forge login, when a pull request of theirs was looked up.
+    pub login: Option<String>,
+    /// Commits in the range.
+    pub commits: usize,
+    /// Their first commit is in this range.
+    pub first_time: bool,
+}
+
+/// Everything [`assemble`] needs; all of it already read from git and the forge.
+pub struct Inputs<'a> {
+    /// The release and range (commit count and date are filled in).
+    pub release: ReleaseInfo,
+    /// The commits of the range, newest first.
+    pub commits: &'a [Commit],
+    /// Merged PR per commit id.
+    pub pulls: &'a BTreeMap<String, PullRequest>,
+    /// Author emails (lower case) of every commit before the range; `None` when unknown (first release).
+    pub earlier_authors: Option<&'a BTreeSet<String>>,
+    /// Changed files matching the schema globs.
+    pub schema_changes: Vec<SchemaChange>,
+    /// The verification block.
+    pub verification: Verification,
+    /// Configuration.
+    pub config: &'a NotesConfig,
+    /// `.github/release.yml`, when present.
+    pub release_yml: Option<&'a ReleaseYml>,
+    /// Notices gathered so far.
+    pub notices: Vec<String>,
+}
+
+/// Builds the notes. Fails only for `require_conventional` with a non-conventional commit.
+pub fn assemble(inputs: Inputs<'_>) -> Result<Notes> {
+    let Inputs {
+        mut release,
+        commits,
+        pulls,
+        earlier_authors,
+        schema_changes,
+        verification,
+        config,
+        release_yml,
+        mut notices,
+    } = inputs;
+    release.commit_count = commits.len();
+    if let Some(first) = commits.first() {
+        release.date = date_of(first.time);
+    }
+    let non_merges: Vec<&Commit> = commits.iter().filter(|c| c.parent_count < 2).collect();
+    if config.require_conventional {
+        let offenders: Vec<String> = non_merges
+            .iter()
+            .filter(|c| relkit_core::conventional::ConventionalCommit::parse(&c.message).is_none())
+            .map(|c| format!("{} {:?}", &c.id[..c.id.len().min(7)], c.subject()))
+            .collect();
+        if !offenders.is_empty() {
+            let shown: Vec<&str> = offenders.iter().take(5).map(String::as_str).collect();
+            return Err(Error::usage(format!(
+                "{} commit(s) in the range are not conventional commits (require_conventional is on): {}{}; \
+                 reword them or turn the option off",
+                offenders.len(),
+                shown.join(", "),
+                if offenders.len() > 5 { ", …" } else { "" }
+            )));
+        }
+    }
+    let mut changes = Vec::new();
+    for commit in &non_merges {
+        for mut change in
+            changes_of_commit(&commit.id, &commit.message, &commit.author_name, &commit.author_email)
+        {
+            change.pr = pulls.get(&commit.id).cloned();
+            changes.push(change);
+        }
+    }
+    let mut grouped = group(changes, config, release_yml);
+    let merges = commits.len() - non_merges.len();
+    if merges > 0 {
+        grouped
+            .excluded
+            .push(Exclusion { reason: "merge commits (their commits are listed)".into(), count: merges });
+    }
+    let mut pull_requests: Vec<PullRequest> = Vec::new();
+    for pr in pulls.values() {
+        if !pull_requests.iter().any(|p| p.number == pr.number) {
+            pull_requests.push(pr.clone());
+        }
+    }
+    pull_requests.sort_by_key(|p| p.number);
+    let (contributors, first_time_contributors) = if config.contributors {
+        contributors_of(&non_merges, pulls, earlier_authors)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    if commits.is_empty() {
+        notices.push(
+            "No commits in this range: the release points at the same commit as the previous one.".into(),
+        );
+    }
+    Ok(Notes {
+        release,
+        breaking: grouped.breaking,
+        security: grouped.security,
+        sections: grouped.sections,
+        schema_changes,
+        pull_requests,
+        contributors,
+        first_time_contributors,
+        verification,
+        excluded: grouped.excluded,
+        notices,
+    })
+}
+
+fn contributors_of(
+    commits: &[&Commit],
+    pulls: &BTreeMap<String, PullRequest>,
+    earlier: Option<&BTreeSet<String>>,
+) -> (Vec<Contributor>, Vec<Contributor>) {
+    let mut by_email: BTreeMap<String, Contributor> = BTreeMap::new();
+    let mut order: Vec<String> = Vec::new();
+    // Oldest first, so that the list follows the order of first contribution.
+    for commit in commits.iter().rev() {
+        let key = commit.author_email.to_lowercase();
+        let login = pulls.get(&commit.id).and_then(|p| p.author.clone());
+        let entry = by_email.entry(key.clone()).or_insert_with(|| {
+            order.push(key.clone());
+            Contributor {
+                name: commit.author_name.clone(),
+                login: None,
+                commits: 0,
+                first_time: earlier.is_some_and(|e| !e.contains(&key)),
+            }
+        });
+        entry.commits += 1;
+        if entry.login.is_none() {
+            entry.login = login;
+        }
+    }
+    let all: Vec<Contributor> = order.iter().filter_map(|k| by_email.remove(k)).collect();
+    let first = all.iter().filter(|c| c.first_time).cloned().collect();
+    (all, first)
+}
+
+/// `YYYY-MM-DD` in UTC for a Unix time.
+pub fn date_of(seconds: i64) -> String {
+    jiff::Timestamp::from_second(seconds).map(|t| t.strftime("%Y-%m-%d").to_string()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn commit(id: char, message: &str, email: &str, parents: usize) -> Commit {
+        Commit {
+            id: id.to_string().repeat(40),
+            message: message.into(),
+            author_name: email.split('@').next().unwrap().into(),
+            author_email: email.into(),
+            time: 1_700_000_000,
+            parent_count: parents,
+        }
+    }
+
+    fn inputs<'a>(
+        commits: &'a [Commit],
+        config: &'a NotesConfig,
+        pulls: &'a BTreeMap<String, PullRequest>,
+        earlier: Option<&'a BTreeSet<String>>,
+    ) -> Inputs<'a> {
+        Inputs {
+            release: ReleaseInfo { title: "v1.0.0".into(), ..Default::default() },
+            commits,
+            pulls,
+            earlier_authors: earlier,
+            schema_changes: Vec::new(),
+            verification: Verification::default(),
+            config,
+            release_yml: None,
+            notices: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn merges_are_counted_and_first_timers_found() {
+        let commits = [
+            commit('c', "Merge pull request #2 from x/y", "bob@x", 2),
+            commit('b', "feat: b", "new@x", 1),
+            commit('a', "fix: a", "bob@x", 1),
+        ];
+        let config = NotesConfig::default();
+        let pulls = BTreeMap::new();
+        let earlier: BTreeSet<String> = ["bob@x".to_string()].into();
+        let notes = assemble(inputs(&commits, &config, &pulls, Some(&earlier))).unwrap();
+        assert_eq!(notes.release.commit_count, 3);
+        assert_eq!(notes.release.date, "2023-11-14");
+        assert_eq!(notes.excluded[0].count, 1);
+        assert_eq!(notes.contributors.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["bob", "new"]);
+        assert_eq!(notes.first_time_contributors.len(), 1);
+        assert_eq!(notes.first_time_contributors[0].name, "new");
+    }
+
+    #[test]
+    fn require_conventional_names_the_offenders() {
+        let commits = [commit('a', "Did stuff", "a@x", 1), commit('b', "fix: ok", "a@x", 1)];
+        let config = NotesConfig { require_conventional: true, ..NotesConfig::default() };
+        let pulls = BTreeMap::new();
+        let err = assemble(inputs(&commits, &config, &pulls, None)).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.message().contains("aaaaaaa \"Did stuff\""), "{err}");
+    }
+}
