@@ -2,3 +2,4 @@
 
 pub mod lint;
 pub mod metadata_rules;
+pub mod registry_cmds;
