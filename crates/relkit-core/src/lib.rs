@@ -6,6 +6,7 @@
 //! - [`channel`]: which release channel a version belongs to.
 //! - [`conventional`]: conventional-commit messages and the version bump they imply.
 //! - [`config`]: the optional `.github/relkit.yml`.
+//! - [`resolved`]: the resolved-version document passed between steps.
 //! - [`github`]: the GitHub Actions context (`GITHUB_*` and the event payload).
 //! - [`actions`]: inputs, outputs, summaries and annotations under GitHub Actions.
 //! - [`error`]: the error type and its exit codes.
@@ -16,6 +17,7 @@ pub mod config;
 pub mod conventional;
 pub mod error;
 pub mod github;
+pub mod resolved;
 pub mod tagset;
 pub mod version;
 
