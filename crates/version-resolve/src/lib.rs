@@ -316,10 +316,9 @@ fn parse_candidate(facts: &Facts, c: &Candidate) -> Result<(Version, String)> {
         return Ok((tag.version, tag.name));
     }
     let tag_error = facts.grammar.parse(&c.text).unwrap_err();
-    if c.source == Source::Input || c.source == Source::DispatchInput {
-        if let Ok(version) = parse_version(&c.text) {
-            return Ok((version.clone(), facts.grammar.format(&version)));
-        }
+    let is_input = c.source == Source::Input || c.source == Source::DispatchInput;
+    if let Some(version) = parse_version(&c.text).ok().filter(|_| is_input) {
+        return Ok((version.clone(), facts.grammar.format(&version)));
     }
     Err(tag_error.context(format!("version from {}", c.origin)))
 }
