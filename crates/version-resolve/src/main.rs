@@ -7,8 +7,11 @@ use version_resolve::{BumpKind, Options};
 /// Resolve the release version: from --version, a release event, a workflow_dispatch input, a
 /// tag ref, or git (a tag on HEAD, else a development version of the next release).
 #[derive(Parser)]
-#[command(about, disable_version_flag = true)]
+#[command(about, version, disable_version_flag = true)]
 struct Cli {
+    /// Print the version of version-resolve (`--version` names the version to release).
+    #[arg(short = 'V', action = clap::ArgAction::Version)]
+    print_version: (),
     /// Repository directory [default: GITHUB_WORKSPACE or the current directory].
     #[arg(long)]
     repo: Option<PathBuf>,
