@@ -9,7 +9,7 @@ use relkit_act_tests::{
 use serde_json::Value;
 
 /// Every output version-resolve's action declares; each must equal the same key of its `json`.
-const VERSION_OUTPUTS: [&str; 18] = [
+const VERSION_OUTPUTS: [&str; 24] = [
     "version",
     "tag",
     "major",
@@ -28,6 +28,12 @@ const VERSION_OUTPUTS: [&str; 18] = [
     "short_sha",
     "namespace",
     "next_version",
+    "source",
+    "component",
+    "commit_time",
+    "branch",
+    "is_default_branch",
+    "repository_url",
 ];
 
 /// A history with a hotfix line: `v1.0.0`, `v1.9.0` and `v2.0.0` on main, then `release/1.9`
