@@ -8,34 +8,26 @@
 
 pub mod allow;
 pub mod checks;
+pub mod cli;
 pub mod compose;
 pub mod dockerfile;
 pub mod files;
 pub mod finding;
 pub mod fix;
+pub mod live;
 pub mod reference;
 pub mod workflow;
 pub mod yaml;
 
 use std::path::Path;
 
+use relkit_core::config::LintConfig;
 use relkit_core::{Error, Result};
 use serde::Serialize;
 
 pub use allow::Allowlist;
 pub use files::{FileKind, Target};
 pub use finding::{Finding, Hit, Rule, Severity};
-
-/// What to lint and what to let pass (the `lint:` configuration section).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Settings {
-    /// Images and actions that may stay unpinned.
-    pub allow: Vec<String>,
-    /// Files or directories to lint, relative to the root; the whole root when empty.
-    pub paths: Vec<String>,
-    /// Globs (relative to the root) of paths to skip.
-    pub exclude: Vec<String>,
-}
 
 /// The findings of one file.
 #[derive(Debug, Clone)]
@@ -113,7 +105,7 @@ pub fn scan(kind: FileKind, source: &str) -> Vec<Hit> {
 }
 
 /// Lints the files under `root` that `settings` select.
-pub fn lint(root: &Path, settings: &Settings) -> Result<Report> {
+pub fn lint(root: &Path, settings: &LintConfig) -> Result<Report> {
     let allow = Allowlist::new(settings.allow.iter().cloned());
     let mut report = Report::default();
     for target in files::discover(root, &settings.paths, &settings.exclude)? {
@@ -194,9 +186,9 @@ mod tests {
             ),
             ("compose.yaml", "services:\n  db:\n    image: postgres:16 # db\n"),
         ]);
-        let settings = Settings {
+        let settings = LintConfig {
             allow: vec!["ghcr.io/myorg/*".into(), "actions/checkout".into()],
-            ..Settings::default()
+            ..LintConfig::default()
         };
         let report = lint(dir.path(), &settings).unwrap();
         assert_eq!(report.to_text().lines().count(), 4, "{}", report.to_text());
@@ -228,7 +220,7 @@ mod tests {
     fn a_failed_lookup_changes_nothing() {
         let text = "FROM debian:12\nFROM missing:1\n";
         let dir = tree(&[("Dockerfile", text)]);
-        let report = lint(dir.path(), &Settings::default()).unwrap();
+        let report = lint(dir.path(), &LintConfig::default()).unwrap();
         let err = fix_report(&report, &Fixed).unwrap_err();
         assert!(err.message().contains("missing:1: manifest unknown"), "{err}");
         assert!(err.message().contains("no file was changed"));
@@ -239,7 +231,7 @@ mod tests {
     fn json_report_counts() {
         let dir = tree(&[("Dockerfile", "ARG B\nFROM $B\nFROM x:1\n"), ("bin/Dockerfile", "")]);
         std::fs::write(dir.path().join("bin/Dockerfile"), [0xffu8, 0xfe]).unwrap();
-        let report = lint(dir.path(), &Settings::default()).unwrap();
+        let report = lint(dir.path(), &LintConfig::default()).unwrap();
         let json: serde_json::Value = serde_json::from_str(&report.to_json(None)).unwrap();
         assert_eq!(json["files_checked"], 2);
         assert_eq!(json["errors"], 2);

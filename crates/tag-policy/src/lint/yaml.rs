@@ -135,17 +135,21 @@ fn char_offsets(source: &str) -> impl Fn(usize) -> usize + '_ {
     move |index| offsets.get(index).copied().unwrap_or(source.len())
 }
 
-/// The byte range of `value` inside `range`, if the source there is `value` itself or `value`
-/// in quotes.
+/// The byte range of `value` in the source when the scalar starting at `range.start` is
+/// `value` itself (plain) or `value` in quotes with nothing escaped. Only the start of the
+/// parser's span is trusted: for quoted scalars its end can run on over a trailing comment.
 fn verbatim(source: &str, range: Range<usize>, value: &str) -> Option<Range<usize>> {
-    let text = source.get(range.clone())?;
-    if text == value {
-        return Some(range);
+    let text = source.get(range.start..)?;
+    if value.is_empty() {
+        return None;
     }
-    let quoted = text.len() >= 2
-        && ((text.starts_with('"') && text.ends_with('"'))
-            || (text.starts_with('\'') && text.ends_with('\'')));
-    (quoted && &text[1..text.len() - 1] == value).then(|| range.start + 1..range.end - 1)
+    if text.starts_with(value) {
+        return Some(range.start..range.start + value.len());
+    }
+    let quote = text.chars().next().filter(|c| matches!(c, '"' | '\''))?;
+    let inner = &text[1..];
+    (inner.starts_with(value) && inner[value.len()..].starts_with(quote))
+        .then(|| range.start + 1..range.start + 1 + value.len())
 }
 
 /// Whether `path` matches `pattern`: `*` matches any key, `#` any index, other entries a key.
@@ -176,7 +180,7 @@ mod tests {
 
     #[test]
     fn scalars_carry_paths_lines_and_spans() {
-        let src = "jobs:\n  build:\n    steps:\n      - run: echo\n      - uses: \"a/b@v1\"\n        with: {x: 1}\n";
+        let src = "jobs:\n  build:\n    steps:\n      - run: echo\n      - uses: \"a/b@v1\"  # c\n        with: {x: 1}\n";
         let found = scalars(src).unwrap();
         let rows: Vec<(String, &str, usize)> =
             found.iter().map(|s| (key_path(s), s.value.as_str(), s.line)).collect();
