@@ -312,11 +312,17 @@ fn candidate(facts: &Facts) -> Option<Candidate> {
 
 /// Parses a candidate as a tag of the grammar, or (for inputs) as a bare version.
 fn parse_candidate(facts: &Facts, c: &Candidate) -> Result<(Version, String)> {
+    let is_input = c.source == Source::Input || c.source == Source::DispatchInput;
     if let Some(tag) = facts.grammar.try_parse(&c.text) {
-        return Ok((tag.version, tag.name));
+        // An input that is not an existing tag is spelled the way this repository writes tags.
+        let name = if is_input && facts.tags.get(&tag.name).is_none() {
+            facts.grammar.format(&tag.version)
+        } else {
+            tag.name
+        };
+        return Ok((tag.version, name));
     }
     let tag_error = facts.grammar.parse(&c.text).unwrap_err();
-    let is_input = c.source == Source::Input || c.source == Source::DispatchInput;
     if let Some(version) = parse_version(&c.text).ok().filter(|_| is_input) {
         return Ok((version.clone(), facts.grammar.format(&version)));
     }
