@@ -209,6 +209,7 @@ fn tag_push_of_an_invalid_tag_fails_the_job_naming_the_tag() {
 
     assert!(!run.success, "the job must fail:\n{}", run.transcript());
     assert!(run.release_plan().is_none(), "no plan may be recorded after a failed resolve");
+    assert!(run.transcript().contains("exit status 2"), "bad input must exit 2:\n{}", run.transcript());
     let errors = run.error_annotations();
     assert!(
         errors.iter().any(|message| message.contains("v01.2.3")),
