@@ -84,11 +84,17 @@ pub fn changes_of_commit(sha: &str, message: &str, author: &str, author_email: &
     let mut out = Vec::new();
     match &header {
         Some(c) => {
-            let description = PR_SUFFIX.replace(&c.description, "").to_string();
-            let repeated = squashed.iter().any(|s| same_text(&s.description, &description));
+            let repeated =
+                squashed.iter().any(|s| same_text(&s.description, &without_pr_suffix(&c.description)));
             if !repeated {
                 let notes = if c.breaking { c.breaking_notes() } else { Vec::new() };
-                out.push(base(Some(c.kind.clone()), c.scope.clone(), description, c.breaking, notes));
+                out.push(base(
+                    Some(c.kind.clone()),
+                    c.scope.clone(),
+                    c.description.clone(),
+                    c.breaking,
+                    notes,
+                ));
             }
         }
         None if squashed.is_empty() => {
@@ -98,8 +104,7 @@ pub fn changes_of_commit(sha: &str, message: &str, author: &str, author_email: &
     }
     for s in squashed {
         let notes = if s.breaking { s.breaking_notes() } else { Vec::new() };
-        let description = PR_SUFFIX.replace(&s.description, "").to_string();
-        out.push(base(Some(s.kind.clone()), s.scope.clone(), description, s.breaking, notes));
+        out.push(base(Some(s.kind.clone()), s.scope.clone(), s.description.clone(), s.breaking, notes));
     }
     // A breaking footer of the whole message belongs to the first entry when the subject itself
     // was not kept (its body lines carry the changes).
@@ -128,6 +133,12 @@ fn squash_entries(message: &str) -> Vec<ConventionalCommit> {
         }
     }
     out
+}
+
+/// The description without the ` (#123)` GitHub appends to squash-merge subjects; used once the
+/// pull request itself is linked.
+pub fn without_pr_suffix(description: &str) -> String {
+    PR_SUFFIX.replace(description, "").to_string()
 }
 
 fn same_text(a: &str, b: &str) -> bool {
@@ -163,7 +174,7 @@ mod tests {
         let s = |k: &str| Some(k.to_string());
         let cases: Vec<(&str, Summary)> = vec![
             ("feat(api): add x", vec![(s("feat"), "add x".into(), false, false)]),
-            ("fix!: drop y (#12)", vec![(s("fix"), "drop y".into(), true, false)]),
+            ("fix!: drop y (#12)", vec![(s("fix"), "drop y (#12)".into(), true, false)]),
             ("Update README", vec![(None, "Update README".into(), false, false)]),
             ("fix(security): escape html", vec![(s("fix"), "escape html".into(), false, true)]),
             (

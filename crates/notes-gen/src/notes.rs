@@ -7,7 +7,7 @@ use relkit_core::{Error, Result};
 use relkit_git::Commit;
 use serde::Serialize;
 
-use crate::changes::{Change, changes_of_commit};
+use crate::changes::{Change, changes_of_commit, without_pr_suffix};
 use crate::forge::github::PullRequest;
 use crate::sections::{Exclusion, ReleaseYml, Section, group};
 use crate::verification::Verification;
@@ -154,6 +154,9 @@ pub fn assemble(inputs: Inputs<'_>) -> Result<Notes> {
             changes_of_commit(&commit.id, &commit.message, &commit.author_name, &commit.author_email)
         {
             change.pr = pulls.get(&commit.id).cloned();
+            if change.pr.is_some() {
+                change.description = without_pr_suffix(&change.description);
+            }
             changes.push(change);
         }
     }
@@ -162,7 +165,7 @@ pub fn assemble(inputs: Inputs<'_>) -> Result<Notes> {
     if merges > 0 {
         grouped
             .excluded
-            .push(Exclusion { reason: "merge commits (their commits are listed)".into(), count: merges });
+            .push(Exclusion { reason: "merge commit(s), whose commits are listed".into(), count: merges });
     }
     let mut pull_requests: Vec<PullRequest> = Vec::new();
     for pr in pulls.values() {

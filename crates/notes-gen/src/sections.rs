@@ -124,16 +124,16 @@ pub struct Exclusion {
 /// Groups changes into sections.
 pub fn group(changes: Vec<Change>, config: &NotesConfig, release_yml: Option<&ReleaseYml>) -> Grouped {
     let mut grouped = Grouped::default();
-    let mut titles: Vec<String> = config.sections.iter().map(|s| s.title.clone()).collect();
+    let mut titles: Vec<String> = Vec::new();
     let other_title = release_yml
         .and_then(ReleaseYml::catch_all_title)
         .map(str::to_string)
         .unwrap_or_else(|| config.other_title.clone());
-    if let Some(yml) = release_yml {
-        for c in &yml.changelog.categories {
-            if !titles.contains(&c.title) && c.title != other_title {
-                titles.push(c.title.clone());
-            }
+    // `.github/release.yml` categories first, as GitHub shows them, then the configured sections.
+    let yml_titles = release_yml.iter().flat_map(|y| &y.changelog.categories).map(|c| &c.title);
+    for title in yml_titles.chain(config.sections.iter().map(|s| &s.title)) {
+        if !titles.contains(title) && *title != other_title {
+            titles.push(title.clone());
         }
     }
     let mut buckets: Vec<Vec<Change>> = vec![Vec::new(); titles.len()];
@@ -155,7 +155,7 @@ pub fn group(changes: Vec<Change>, config: &NotesConfig, release_yml: Option<&Re
             && !change.security
             && yml.excludes(&labels, login.as_deref())
         {
-            exclude(".github/release.yml changelog.exclude".to_string());
+            exclude("pull request(s) excluded by .github/release.yml".to_string());
             continue;
         }
         if let Some(kind) = &change.kind
@@ -163,7 +163,7 @@ pub fn group(changes: Vec<Change>, config: &NotesConfig, release_yml: Option<&Re
             && !change.security
             && config.exclude_types.contains(kind)
         {
-            exclude(format!("type {kind} (notes.exclude_types)"));
+            exclude(format!("change(s) of type {kind} (notes.exclude_types)"));
             continue;
         }
         let by_label =
@@ -275,7 +275,7 @@ mod tests {
         assert_eq!(g.security.len(), 1, "a security label makes a security fix");
         assert_eq!(
             g.excluded,
-            [Exclusion { reason: ".github/release.yml changelog.exclude".into(), count: 1 }]
+            [Exclusion { reason: "pull request(s) excluded by .github/release.yml".into(), count: 1 }]
         );
     }
 

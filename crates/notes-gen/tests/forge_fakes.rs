@@ -1,0 +1,735 @@
+//! The GitHub REST and GraphQL APIs and the Forgejo API as local fakes (wiremock), with bodies
+//! shaped like the documented responses (docs.github.com/rest/releases/releases,
+//! /rest/releases/assets, /rest/commits/commits#list-pull-requests-associated-with-a-commit,
+//! /graphql; Forgejo's swagger `Release` and `Attachment`). The tests assert the requests made:
+//! counts, paging, idempotency on re-run, encoded asset names, retries.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use notes_gen::forge::Forge;
+use notes_gen::forge::forgejo::ForgejoApi;
+use notes_gen::forge::github::GithubApi;
+use notes_gen::forge::http::{AuthScheme, Http, RetryPolicy};
+use notes_gen::publish::{PublishRequest, publish, revoke};
+use serde_json::{Value, json};
+use wiremock::matchers::{header, method, path, query_param};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+fn policy() -> RetryPolicy {
+    RetryPolicy {
+        max_retries: 3,
+        backoff_base: Duration::from_millis(1),
+        max_rate_limit_wait: Duration::from_secs(5),
+    }
+}
+
+fn github(server: &MockServer) -> Forge {
+    let http = Http::new("GitHub", Some("ghs_test".into()), AuthScheme::Bearer, policy()).unwrap();
+    Forge::Github(GithubApi::new(http, &server.uri(), &format!("{}/graphql", server.uri()), "acme", "app"))
+}
+
+/// A release object as `GET /repos/{owner}/{repo}/releases/{id}` documents it.
+fn gh_release(server: &str, id: u64, tag: &str, draft: bool, body: &str) -> Value {
+    json!({
+        "url": format!("{server}/repos/acme/app/releases/{id}"),
+        "html_url": format!("https://github.com/acme/app/releases/tag/{tag}"),
+        "assets_url": format!("{server}/repos/acme/app/releases/{id}/assets"),
+        "upload_url": format!("{server}/uploads/repos/acme/app/releases/{id}/assets{{?name,label}}"),
+        "tarball_url": format!("{server}/repos/acme/app/tarball/{tag}"),
+        "zipball_url": format!("{server}/repos/acme/app/zipball/{tag}"),
+        "id": id,
+        "node_id": "RE_kwDOAAAB",
+        "tag_name": tag,
+        "target_commitish": "main",
+        "name": tag,
+        "body": body,
+        "draft": draft,
+        "prerelease": false,
+        "immutable": false,
+        "created_at": "2026-11-01T10:00:00Z",
+        "published_at": if draft { Value::Null } else { json!("2026-11-01T10:00:00Z") },
+        "author": {"login": "github-actions[bot]", "id": 41898282, "type": "Bot", "site_admin": false},
+        "assets": []
+    })
+}
+
+/// A release asset as documented.
+fn gh_asset(server: &str, id: u64, name: &str) -> Value {
+    json!({
+        "url": format!("{server}/repos/acme/app/releases/assets/{id}"),
+        "browser_download_url": format!("https://github.com/acme/app/releases/download/v1.2.0/{name}"),
+        "id": id,
+        "node_id": "RA_kwDOAAAB",
+        "name": name,
+        "label": "",
+        "state": "uploaded",
+        "content_type": "application/octet-stream",
+        "size": 6,
+        "digest": null,
+        "download_count": 0,
+        "created_at": "2026-11-01T10:00:00Z",
+        "updated_at": "2026-11-01T10:00:00Z",
+        "uploader": {"login": "github-actions[bot]", "id": 41898282, "type": "Bot", "site_admin": false}
+    })
+}
+
+fn not_found() -> ResponseTemplate {
+    ResponseTemplate::new(404).set_body_json(json!({
+        "message": "Not Found",
+        "documentation_url": "https://docs.github.com/rest/releases/releases#get-a-release-by-tag-name",
+        "status": "404"
+    }))
+}
+
+fn request(tag: &str, assets: Vec<(std::path::PathBuf, String)>) -> PublishRequest {
+    PublishRequest {
+        tag: tag.into(),
+        target_commitish: Some("a".repeat(40)),
+        name: tag.into(),
+        body: "## Features\n\n- one\n".into(),
+        prerelease: false,
+        make_latest: true,
+        draft: false,
+        assets,
+    }
+}
+
+fn requests_to(all: &[Request], verb: &str, path_prefix: &str) -> Vec<Request> {
+    all.iter()
+        .filter(|r| r.method.as_str() == verb && r.url.path().starts_with(path_prefix))
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn publish_creates_once_then_updates_and_replaces_assets() {
+    let server = MockServer::start().await;
+    let uri = server.uri();
+    let dir = tempfile::tempdir().unwrap();
+    let asset = dir.path().join("app linux #1.tar.gz");
+    std::fs::write(&asset, b"binary").unwrap();
+    let assets = vec![(asset.clone(), "app linux #1.tar.gz".to_string())];
+
+    // First run: no release yet (published or draft; the list has two pages).
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/app/releases/tags/v1.2.0"))
+        .respond_with(not_found())
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/app/releases"))
+        .and(query_param("page", "2"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!([gh_release(&uri, 9, "v1.0.0", false, "old")])),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/app/releases"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header(
+                    "link",
+                    format!(
+                        "<{uri}/repos/acme/app/releases?per_page=100&page=2>; rel=\"next\", \
+                         <{uri}/repos/acme/app/releases?per_page=100&page=2>; rel=\"last\""
+                    )
+                    .as_str(),
+                )
+                .set_body_json(json!([gh_release(&uri, 8, "v1.1.0", false, "older")])),
+        )
+        .with_priority(5)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/repos/acme/app/releases"))
+        .and(header("authorization", "Bearer ghs_test"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(gh_release(&uri, 1, "v1.2.0", false, "x")))
+        .mount(&server)
+        .await;
+    // Later runs find it by tag.
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/app/releases/tags/v1.2.0"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(gh_release(&uri, 1, "v1.2.0", false, "x")))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path("/repos/acme/app/releases/1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(gh_release(&uri, 1, "v1.2.0", false, "y")))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/app/releases/1/assets"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/app/releases/1/assets"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([gh_asset(
+            &uri,
+            77,
+            "app linux #1.tar.gz"
+        )])))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path("/repos/acme/app/releases/assets/77"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/uploads/repos/acme/app/releases/1/assets"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(gh_asset(&uri, 78, "app linux #1.tar.gz")))
+        .mount(&server)
+        .await;
+
+    let forge = github(&server);
+    let first = publish(&forge, &request("v1.2.0", assets.clone())).await.unwrap();
+    assert_eq!((first.action, first.id), ("created", 1));
+    assert!(first.replaced.is_empty());
+    let second = publish(&forge, &request("v1.2.0", assets.clone())).await.unwrap();
+    assert_eq!(second.action, "updated");
+    assert_eq!(second.replaced, ["app linux #1.tar.gz"]);
+
+    let all = server.received_requests().await.unwrap();
+    assert_eq!(requests_to(&all, "POST", "/repos/acme/app/releases").len(), 1, "never a duplicate release");
+    assert_eq!(
+        requests_to(&all, "PATCH", "/repos/acme/app/releases/1").len(),
+        1,
+        "a re-run replaces the body"
+    );
+    let lists: Vec<_> = requests_to(&all, "GET", "/repos/acme/app/releases")
+        .into_iter()
+        .filter(|r| r.url.path() == "/repos/acme/app/releases")
+        .collect();
+    assert_eq!(lists.len(), 2, "both pages of the release list are read to find a draft");
+    assert_eq!(requests_to(&all, "DELETE", "/repos/acme/app/releases/assets/77").len(), 1);
+
+    let create: Value = requests_to(&all, "POST", "/repos/acme/app/releases")[0].body_json().unwrap();
+    assert_eq!(create["tag_name"], "v1.2.0");
+    assert_eq!(create["make_latest"], "true");
+    assert_eq!(create["prerelease"], false);
+    assert_eq!(create["draft"], false);
+    assert_eq!(create["body"], "## Features\n\n- one\n");
+
+    let uploads = requests_to(&all, "POST", "/uploads/");
+    assert_eq!(uploads.len(), 2);
+    for upload in &uploads {
+        assert_eq!(upload.url.query(), Some("name=app+linux+%231.tar.gz"), "the name is URL-encoded");
+        assert_eq!(upload.headers.get("content-length").unwrap(), "6");
+        assert_eq!(upload.headers.get("content-type").unwrap(), "application/octet-stream");
+        assert_eq!(upload.body, b"binary");
+    }
+}
+
+#[tokio::test]
+async fn a_draft_is_found_through_the_list_and_published_without_a_new_release() {
+    let server = MockServer::start().await;
+    let uri = server.uri();
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/app/releases/tags/v2.0.0"))
+        .respond_with(not_found())
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/app/releases"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            gh_release(&uri, 3, "v1.0.0", false, "a"),
+            gh_release(&uri, 4, "v2.0.0", true, "draft body"),
+        ])))
+        .mount(&server)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path("/repos/acme/app/releases/4"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(gh_release(&uri, 4, "v2.0.0", false, "new")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(500)).expect(0).mount(&server).await;
+    let outcome = publish(&github(&server), &request("v2.0.0", vec![])).await.unwrap();
+    assert_eq!((outcome.action, outcome.id), ("updated", 4));
+    let all = server.received_requests().await.unwrap();
+    let patch: Value = requests_to(&all, "PATCH", "/repos/acme/app/releases/4")[0].body_json().unwrap();
+    assert_eq!(patch["draft"], false, "a re-run without --draft publishes the draft");
+}
+
+#[tokio::test]
+async fn a_failed_create_is_never_repeated_blindly() {
+    let server = MockServer::start().await;
+    let uri = server.uri();
+    // Not there before the create...
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/app/releases/tags/v1.3.0"))
+        .respond_with(not_found())
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/app/releases"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    // ...the create times out at the gateway although GitHub made the release...
+    Mock::given(method("POST"))
+        .and(path("/repos/acme/app/releases"))
+        .respond_with(ResponseTemplate::new(502).set_body_string("Bad Gateway"))
+        .mount(&server)
+        .await;
+    // ...so the second lookup finds it and it is updated instead.
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/app/releases/tags/v1.3.0"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(gh_release(&uri, 5, "v1.3.0", false, "x")))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path("/repos/acme/app/releases/5"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(gh_release(&uri, 5, "v1.3.0", false, "y")))
+        .mount(&server)
+        .await;
+    let outcome = publish(&github(&server), &request("v1.3.0", vec![])).await.unwrap();
+    assert_eq!((outcome.action, outcome.id), ("updated", 5));
+    let all = server.received_requests().await.unwrap();
+    assert_eq!(requests_to(&all, "POST", "/repos/acme/app/releases").len(), 1, "the POST is sent once");
+    assert_eq!(requests_to(&all, "PATCH", "/repos/acme/app/releases/5").len(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_create_with_nothing_created_is_an_error_after_one_post() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/app/releases/tags/v1.3.0"))
+        .respond_with(not_found())
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/app/releases"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/repos/acme/app/releases"))
+        .respond_with(ResponseTemplate::new(503))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let err = publish(&github(&server), &request("v1.3.0", vec![])).await.unwrap_err();
+    assert_eq!(err.exit_code(), 1);
+    assert!(err.message().contains("not repeated"), "{err}");
+}
+
+#[tokio::test]
+async fn rate_limits_are_waited_out_from_the_headers_and_a_long_reset_fails_at_once() {
+    let server = MockServer::start().await;
+    let uri = server.uri();
+    // Secondary rate limit: 403 with retry-after, then success (the GET is retried).
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/app/releases/tags/v1.4.0"))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .insert_header("retry-after", "0")
+                .set_body_json(json!({"message": "You have exceeded a secondary rate limit."})),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/app/releases/tags/v1.4.0"))
+        .respond_with(not_found())
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/app/releases"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(&server)
+        .await;
+    // A POST rejected by a rate limit was not processed, so it is sent again.
+    Mock::given(method("POST"))
+        .and(path("/repos/acme/app/releases"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "0"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/repos/acme/app/releases"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(gh_release(&uri, 6, "v1.4.0", false, "x")))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let outcome = publish(&github(&server), &request("v1.4.0", vec![])).await.unwrap();
+    assert_eq!(outcome.action, "created");
+    let all = server.received_requests().await.unwrap();
+    assert_eq!(requests_to(&all, "GET", "/repos/acme/app/releases/tags/").len(), 2);
+    assert_eq!(requests_to(&all, "POST", "/repos/acme/app/releases").len(), 2);
+
+    // Primary limit exhausted for an hour: fail at once with the reset time, one request only.
+    let exhausted = MockServer::start().await;
+    let reset = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 3600;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .insert_header("x-ratelimit-limit", "5000")
+                .insert_header("x-ratelimit-remaining", "0")
+                .insert_header("x-ratelimit-reset", reset.to_string().as_str())
+                .set_body_json(json!({"message": "API rate limit exceeded"})),
+        )
+        .expect(1)
+        .mount(&exhausted)
+        .await;
+    let err = publish(&github(&exhausted), &request("v1.4.0", vec![])).await.unwrap_err();
+    assert!(err.message().contains("rate limit exhausted"), "{err}");
+}
+
+/// GraphQL: answers each `cN: object(oid: "…")` alias with the PRs the test gave for that commit.
+struct GraphqlFake {
+    prs: HashMap<String, Value>,
+}
+
+impl Respond for GraphqlFake {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let body: Value = request.body_json().unwrap();
+        let query = body["query"].as_str().unwrap();
+        assert_eq!(body["variables"], json!({"owner": "acme", "name": "app"}));
+        let mut repository = serde_json::Map::new();
+        for line in query.lines().filter(|l| l.contains(": object(oid: \"")) {
+            let alias = line.trim().split(':').next().unwrap().to_string();
+            let sha = line.split('"').nth(1).unwrap();
+            let nodes = self.prs.get(sha).cloned().map(|pr| vec![pr]).unwrap_or_default();
+            repository.insert(alias, json!({"associatedPullRequests": {"nodes": nodes}}));
+        }
+        ResponseTemplate::new(200).set_body_json(json!({"data": {"repository": repository}}))
+    }
+}
+
+fn graphql_pr(number: u64, labels: &[&str], login: &str) -> Value {
+    json!({
+        "number": number,
+        "title": format!("PR {number}"),
+        "url": format!("https://github.com/acme/app/pull/{number}"),
+        "mergedAt": "2026-11-01T10:00:00Z",
+        "author": {"login": login},
+        "labels": {"nodes": labels.iter().map(|l| json!({"name": l})).collect::<Vec<_>>()}
+    })
+}
+
+#[tokio::test]
+async fn pull_requests_are_looked_up_in_batches_of_100_and_only_for_the_range() {
+    let server = MockServer::start().await;
+    let shas: Vec<String> = (0..250).map(|i| format!("{i:040x}")).collect();
+    let prs = HashMap::from([
+        (shas[7].clone(), graphql_pr(12, &["enhancement"], "cy")),
+        (shas[180].clone(), graphql_pr(40, &[], "bob")),
+    ]);
+    Mock::given(method("POST")).and(path("/graphql")).respond_with(GraphqlFake { prs }).mount(&server).await;
+    let Forge::Github(api) = github(&server) else { unreachable!() };
+    let found = api.pull_requests(&shas).await.unwrap();
+    assert_eq!(found.len(), 2);
+    assert_eq!(found[&shas[7]].number, 12);
+    assert_eq!(found[&shas[7]].labels, ["enhancement"]);
+    assert_eq!(found[&shas[180]].author.as_deref(), Some("bob"));
+    let all = server.received_requests().await.unwrap();
+    assert_eq!(all.len(), 3, "250 commits take 3 queries");
+    let aliases: Vec<usize> = all
+        .iter()
+        .map(|r| r.body_json::<Value>().unwrap()["query"].as_str().unwrap().matches(": object(oid:").count())
+        .collect();
+    assert_eq!(aliases, [100, 100, 50]);
+}
+
+#[tokio::test]
+async fn rest_is_the_fallback_when_graphql_fails() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/graphql"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "errors": [{"type": "FORBIDDEN", "message": "Resource not accessible by integration"}]
+        })))
+        .mount(&server)
+        .await;
+    let shas: Vec<String> = (0..3).map(|i| format!("{i:040x}")).collect();
+    Mock::given(method("GET"))
+        .and(path(format!("/repos/acme/app/commits/{}/pulls", shas[1])))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{
+            "url": "https://api.github.com/repos/acme/app/pulls/9",
+            "id": 1, "number": 9, "state": "closed", "title": "Fix it",
+            "html_url": "https://github.com/acme/app/pull/9",
+            "user": {"login": "ann", "id": 1, "type": "User"},
+            "labels": [{"id": 1, "name": "bug", "color": "d73a4a", "default": true}],
+            "merged_at": "2026-11-01T10:00:00Z",
+            "draft": false
+        }])))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex_any_commit())
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .with_priority(10)
+        .mount(&server)
+        .await;
+    let Forge::Github(api) = github(&server) else { unreachable!() };
+    let found = api.pull_requests(&shas).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[&shas[1]].labels, ["bug"]);
+    let all = server.received_requests().await.unwrap();
+    assert_eq!(
+        requests_to(&all, "GET", "/repos/acme/app/commits/").len(),
+        3,
+        "one REST call per commit of the range"
+    );
+}
+
+fn path_regex_any_commit() -> wiremock::matchers::PathRegexMatcher {
+    wiremock::matchers::path_regex(r"^/repos/acme/app/commits/[0-9a-f]{40}/pulls$")
+}
+
+#[tokio::test]
+async fn revoke_prepends_a_notice_and_marks_a_prerelease() {
+    let server = MockServer::start().await;
+    let uri = server.uri();
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/app/releases/tags/v1.4.0"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(gh_release(
+            &uri,
+            6,
+            "v1.4.0",
+            false,
+            "## Features\n- a\n",
+        )))
+        .mount(&server)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path("/repos/acme/app/releases/6"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(gh_release(&uri, 6, "v1.4.0", false, "r")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    revoke(&github(&server), "v1.4.0", "data loss in the migration").await.unwrap();
+    let all = server.received_requests().await.unwrap();
+    let patch: Value = requests_to(&all, "PATCH", "/repos/acme/app/releases/6")[0].body_json().unwrap();
+    assert_eq!(patch["prerelease"], true);
+    assert_eq!(patch["make_latest"], "false");
+    let body = patch["body"].as_str().unwrap();
+    assert!(body.starts_with("<!-- relkit:revoked -->\n> [!CAUTION]\n> **v1.4.0 is revoked"), "{body}");
+    assert!(body.contains("Reason: data loss in the migration"));
+    assert!(body.ends_with("## Features\n- a\n"), "the rest is kept: {body}");
+    assert!(patch.get("name").is_none() && patch.get("tag_name").is_none(), "nothing else is changed");
+
+    let missing = MockServer::start().await;
+    Mock::given(method("GET")).respond_with(not_found()).mount(&missing).await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/app/releases"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .with_priority(1)
+        .mount(&missing)
+        .await;
+    let err = revoke(&github(&missing), "v9.9.9", "x").await.unwrap_err();
+    assert_eq!(err.exit_code(), 2);
+}
+
+/// A Forgejo `Release` as its swagger documents it.
+fn fj_release(server: &str, id: u64, tag: &str) -> Value {
+    json!({
+        "id": id,
+        "tag_name": tag,
+        "target_commitish": "main",
+        "name": tag,
+        "body": "",
+        "url": format!("{server}/api/v1/repos/acme/app/releases/{id}"),
+        "html_url": format!("{server}/acme/app/releases/tag/{tag}"),
+        "tarball_url": format!("{server}/acme/app/archive/{tag}.tar.gz"),
+        "zipball_url": format!("{server}/acme/app/archive/{tag}.zip"),
+        "upload_url": format!("{server}/api/v1/repos/acme/app/releases/{id}/assets"),
+        "hide_archive_links": false,
+        "draft": false,
+        "prerelease": false,
+        "created_at": "2026-11-01T10:00:00Z",
+        "published_at": "2026-11-01T10:00:00Z",
+        "author": {"id": 1, "login": "james", "full_name": "", "email": "james@noreply.example"},
+        "assets": [],
+        "archive_download_count": {"tar_gz": 0, "zip": 0}
+    })
+}
+
+fn fj_attachment(server: &str, id: u64, name: &str) -> Value {
+    json!({
+        "id": id, "name": name, "size": 6, "download_count": 0,
+        "created_at": "2026-11-01T10:00:00Z", "uuid": "0b3c7c4e-93b4-4a5b-9d2c-1f0e0f0e0f0e",
+        "browser_download_url": format!("{server}/attachments/0b3c7c4e-93b4-4a5b-9d2c-1f0e0f0e0f0e"),
+        "type": "attachment"
+    })
+}
+
+#[tokio::test]
+async fn forgejo_publish_is_idempotent_too() {
+    let server = MockServer::start().await;
+    let uri = server.uri();
+    let base = "/api/v1/repos/acme/app";
+    Mock::given(method("GET"))
+        .and(path(format!("{base}/releases/tags/v0.1.0")))
+        .respond_with(
+            ResponseTemplate::new(404)
+                .set_body_json(json!({"message": "The target couldn't be found.", "errors": []})),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{base}/releases")))
+        .and(query_param("draft", "true"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("{base}/releases")))
+        .and(header("authorization", "token fj_secret"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(fj_release(&uri, 11, "v0.1.0")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{base}/releases/tags/v0.1.0")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fj_release(&uri, 11, "v0.1.0")))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path(format!("{base}/releases/11")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fj_release(&uri, 11, "v0.1.0")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{base}/releases/11/assets")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{base}/releases/11/assets")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([fj_attachment(&uri, 5, "app.tar.gz")])))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path(format!("{base}/releases/11/assets/5")))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("{base}/releases/11/assets")))
+        .and(query_param("name", "app.tar.gz"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(fj_attachment(&uri, 6, "app.tar.gz")))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let asset = dir.path().join("app.tar.gz");
+    std::fs::write(&asset, b"binary").unwrap();
+    let http = Http::new("Forgejo", Some("fj_secret".into()), AuthScheme::Token, policy()).unwrap();
+    let forge = Forge::Forgejo(ForgejoApi::new(http, &uri, "acme", "app"));
+    let assets = vec![(asset, "app.tar.gz".to_string())];
+    assert_eq!(publish(&forge, &request("v0.1.0", assets.clone())).await.unwrap().action, "created");
+    let again = publish(&forge, &request("v0.1.0", assets)).await.unwrap();
+    assert_eq!((again.action, again.replaced.len()), ("updated", 1));
+    let all = server.received_requests().await.unwrap();
+    let create: Value = requests_to(&all, "POST", &format!("{base}/releases"))
+        .into_iter()
+        .find(|r| r.url.path() == format!("{base}/releases"))
+        .unwrap()
+        .body_json()
+        .unwrap();
+    assert!(create.get("make_latest").is_none(), "Forgejo has no make_latest");
+    assert_eq!(create["tag_name"], "v0.1.0");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_looks_up_pull_requests_and_publishes_with_release_yml_categories() {
+    let mut repo = common::GitRepo::new();
+    repo.commit("feat: base");
+    repo.annotated_tag("v1.0.0");
+    let labelled = repo.commit_as("Add the shiny thing (#12)", "Cy Contributor", "cy@example.org");
+    let excluded = repo.commit("chore: bump deps (#13)");
+    repo.commit("fix: plain git fix");
+    repo.write(
+        ".github/release.yml",
+        "changelog:\n  exclude:\n    labels: [ignore-for-release]\n  categories:\n    - title: Exciting New Features\n      labels: [enhancement]\n",
+    );
+    repo.commit("docs: release config");
+    repo.annotated_tag("v1.1.0");
+
+    let server = MockServer::start().await;
+    let uri = server.uri();
+    let prs = HashMap::from([
+        (labelled.clone(), graphql_pr(12, &["enhancement"], "cy")),
+        (excluded.clone(), graphql_pr(13, &["ignore-for-release"], "dependabot[bot]")),
+    ]);
+    Mock::given(method("POST"))
+        .and(path("/graphql"))
+        .respond_with(GraphqlFake { prs })
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/app/releases/tags/v1.1.0"))
+        .respond_with(not_found())
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/app/releases"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/repos/acme/app/releases"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(gh_release(&uri, 21, "v1.1.0", false, "x")))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let outputs = dir.path().join("outputs");
+    let path = repo.path.clone();
+    let uri2 = uri.clone();
+    let outputs2 = outputs.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        common::notes_gen(&path)
+            .env("GITHUB_TOKEN", "ghs_cli")
+            .env("GITHUB_REPOSITORY", "acme/app")
+            .env("GITHUB_API_URL", &uri2)
+            .env("GITHUB_GRAPHQL_URL", format!("{uri2}/graphql"))
+            .env("GITHUB_OUTPUT", &outputs2)
+            .args(["--tag", "v1.1.0", "--publish"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let md = String::from_utf8(out.stdout).unwrap();
+    insta::assert_snapshot!("cli_with_pull_requests", md);
+    assert!(!md.contains("ghs_cli"));
+    let all = server.received_requests().await.unwrap();
+    let create: Value = requests_to(&all, "POST", "/repos/acme/app/releases")[0].body_json().unwrap();
+    assert_eq!(create["body"], md.as_str(), "the published body is the rendered notes");
+    assert_eq!(create["make_latest"], "true");
+    let outputs = std::fs::read_to_string(outputs).unwrap();
+    assert!(outputs.contains("publish-action<<ghadelimiter_relkit_0\ncreated\n"), "{outputs}");
+    assert!(outputs.contains("release-id<<ghadelimiter_relkit_0\n21\n"), "{outputs}");
+}
