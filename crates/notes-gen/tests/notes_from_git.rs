@@ -209,7 +209,7 @@ fn schema_changes_verification_release_yml_and_custom_template() {
          security={{ security | length }} schema={{ schema_changes[0].path }}",
     )
     .unwrap();
-    let custom = stdout(notes_gen(&r.path).args(["--tag", "v1.1.0", "--template".as_ref()]).arg(&template));
+    let custom = stdout(notes_gen(&r.path).args(["--tag", "v1.1.0", "--template"]).arg(&template));
     assert_eq!(custom, "v1.1.0 since v1.0.0: Everything=1 security=1 schema=schemas/recipe.schema.json");
 }
 
