@@ -253,10 +253,10 @@ async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
     let mut outputs = Outputs::new();
     outputs
         .set("tag", notes.release.tag.clone().unwrap_or_default())
-        .set("previous-tag", notes.release.previous_tag.clone().unwrap_or_default())
+        .set("previous_tag", notes.release.previous_tag.clone().unwrap_or_default())
         .set("from", notes.release.from.clone().unwrap_or_default())
         .set("to", notes.release.to.clone())
-        .set("commit-count", notes.release.commit_count.to_string())
+        .set("commit_count", notes.release.commit_count.to_string())
         .set("body", markdown.clone())
         .set("json", json);
     if args.publish {
@@ -293,9 +293,9 @@ async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
             outcome.replaced.len()
         );
         outputs
-            .set("release-id", outcome.id.to_string())
-            .set("release-url", outcome.url.clone().unwrap_or_default())
-            .set("publish-action", outcome.action);
+            .set("release_id", outcome.id.to_string())
+            .set("release_url", outcome.url.clone().unwrap_or_default())
+            .set("publish_action", outcome.action);
     }
     outputs.write(env)?;
     if running_in_actions(env) {
@@ -329,8 +329,8 @@ async fn revoke_command(args: &RevokeArgs, env: &dyn Env) -> Result<()> {
     let mut outputs = Outputs::new();
     outputs
         .set("tag", args.tag.clone())
-        .set("release-id", release.id.to_string())
-        .set("release-url", release.html_url.unwrap_or_default());
+        .set("release_id", release.id.to_string())
+        .set("release_url", release.html_url.unwrap_or_default());
     outputs.write(env)?;
     if running_in_actions(env) {
         append_summary(env, &format!("## Release {} revoked\n\nReason: {}\n", args.tag, args.reason))?;

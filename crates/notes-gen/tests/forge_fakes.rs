@@ -730,6 +730,6 @@ async fn the_cli_looks_up_pull_requests_and_publishes_with_release_yml_categorie
     assert_eq!(create["body"], md.as_str(), "the published body is the rendered notes");
     assert_eq!(create["make_latest"], "true");
     let outputs = std::fs::read_to_string(outputs).unwrap();
-    assert!(outputs.contains("publish-action<<ghadelimiter_relkit_0\ncreated\n"), "{outputs}");
-    assert!(outputs.contains("release-id<<ghadelimiter_relkit_0\n21\n"), "{outputs}");
+    assert!(outputs.contains("publish_action<<ghadelimiter_relkit_0\ncreated\n"), "{outputs}");
+    assert!(outputs.contains("release_id<<ghadelimiter_relkit_0\n21\n"), "{outputs}");
 }

@@ -244,7 +244,7 @@ fn outputs_and_summary_under_actions() {
         .stdout(contains("::add-mask::ghs_secretvalue"));
     let outputs = std::fs::read_to_string(&out).unwrap();
     assert!(outputs.contains("tag<<ghadelimiter_relkit_0\nv1.1.0-rc.2\n"), "{outputs}");
-    assert!(outputs.contains("previous-tag<<ghadelimiter_relkit_0\nv1.1.0-rc.1\n"), "{outputs}");
-    assert!(outputs.contains("commit-count<<ghadelimiter_relkit_0\n2\n"), "{outputs}");
+    assert!(outputs.contains("previous_tag<<ghadelimiter_relkit_0\nv1.1.0-rc.1\n"), "{outputs}");
+    assert!(outputs.contains("commit_count<<ghadelimiter_relkit_0\n2\n"), "{outputs}");
     assert!(std::fs::read_to_string(&summary).unwrap().starts_with("## Release notes: v1.1.0-rc.2"));
 }
