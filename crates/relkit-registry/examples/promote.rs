@@ -19,8 +19,14 @@ async fn main() {
         let options = HttpOptions::from_env(&ProcessEnv);
         let tags = args[2..].iter().map(|t| TagRequest { name: t.clone(), rule: TagRule::Mutable }).collect();
         let promote_options = PromoteOptions { tags, concurrency: 4, ..Default::default() };
-        promote(&AnyRegistry::open(&source, &options)?, &source, &AnyRegistry::open(&dest, &options)?, &dest, &promote_options)
-            .await
+        promote(
+            &AnyRegistry::open(&source, &options)?,
+            &source,
+            &AnyRegistry::open(&dest, &options)?,
+            &dest,
+            &promote_options,
+        )
+        .await
     };
     match run.await {
         Ok(report) => println!("{}", serde_json::to_string(&report.copy).expect("counts serialize")),
