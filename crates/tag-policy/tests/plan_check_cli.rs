@@ -149,7 +149,9 @@ fn bad_input_is_one_line_exit_2_with_an_annotation() {
     std::fs::write(&bad, "{\"version\": 1").unwrap();
     let event = dir.path().join("event.json");
     std::fs::write(&event, "not json").unwrap();
-    let cases: Vec<(Vec<String>, Vec<(&str, String)>, &str)> = vec![
+    /// (arguments, extra environment, expected message)
+    type Case<'a> = (Vec<String>, Vec<(&'a str, String)>, &'a str);
+    let cases: Vec<Case> = vec![
         (vec!["plan".into(), "--from".into(), bad.display().to_string()], vec![], "not version-resolve JSON"),
         (
             vec!["plan".into(), "--from".into(), bad.display().to_string()],
