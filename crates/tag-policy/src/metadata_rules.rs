@@ -11,6 +11,7 @@
 //!   the version is the highest overall, in its major, in its minor;
 //! - `type=semver` and `type=match` take the version resolved by version-resolve when the ref
 //!   is not a tag (`release`, `workflow_dispatch`, `workflow_call`, API-created tags);
+//! - `{{raw}}` spells the build metadata separator `+` as `_` (as relkit's default policy does);
 //! - an invalid version, an unknown attribute, an unknown `{{expression}}` or a tag that a
 //!   registry would refuse is an error, not a warning.
 
@@ -1232,7 +1233,9 @@ fn semver_tag(
             Error::usage(format!("match={:?} does not match {raw:?}; fix the pattern", matcher.as_str()))
         })?;
     }
-    let raw = raw.replace('/', "-");
+    // As metadata-action: `/` becomes `-`. As relkit's own policy (and Helm): the build
+    // metadata separator `+` becomes `_`, so `v1.2.3+build.5` stays distinguishable.
+    let raw = raw.replace('/', "-").replace('+', "_");
     let (version, highest) = match (&ctx.release, from_release && matcher.is_none()) {
         (Some(release), true) => (release.version.clone(), highest_of_release(release)),
         _ => {
@@ -2207,11 +2210,11 @@ mod tests {
                 vec!["1.0.4", "1.0"],
             ),
             (
-                "build metadata: {{version}} drops it, {{raw}} keeps it",
+                "build metadata: {{version}} drops it, {{raw}} spells + as _",
                 push_tag("v1.2.3+build.5"),
                 "type=semver,pattern={{version}}\ntype=semver,pattern={{raw}}",
                 "",
-                vec!["1.2.3", "v1.2.3-build.5", "latest"],
+                vec!["1.2.3", "v1.2.3_build.5", "latest"],
             ),
             (
                 "quoted commas stay in the pattern",
