@@ -76,12 +76,18 @@ fn checked_plan(run: &ActRun) -> Value {
         Value::Array(items) => items.iter().map(as_output_text).collect(),
         other => panic!("tag-policy's json has no tags list: {other}"),
     };
-    assert_eq!(sorted_lines(tags["tags"].as_str().expect("tags output")), {
-        let mut listed = listed;
-        listed.sort();
-        listed
-    });
+    assert_eq!(sorted_lines(tags["tags"].as_str().expect("tags output")), sorted(listed));
+    let names: Vec<String> = match &tag_document["tag_names"] {
+        Value::Array(items) => items.iter().map(as_output_text).collect(),
+        other => panic!("tag-policy's json has no tag_names list: {other}"),
+    };
+    assert_eq!(sorted_lines(tags["tag-names"].as_str().expect("tag-names output")), sorted(names));
     plan
+}
+
+fn sorted(mut items: Vec<String>) -> Vec<String> {
+    items.sort();
+    items
 }
 
 /// The root action found the binaries on PATH at the workspace version and built nothing.
