@@ -209,17 +209,26 @@ impl<'a> Act<'a> {
         for (action, placeholder) in offline_action_stand_ins() {
             command.arg("--local-repository").arg(format!("{action}={}", placeholder.display()));
         }
-        // The test may itself run under Actions: none of the outer run's context may leak in.
-        for (name, _) in std::env::vars_os() {
-            let name_text = name.to_string_lossy();
-            if ["GITHUB_", "RUNNER_", "ACTIONS_", "INPUT_"].iter().any(|p| name_text.starts_with(p)) {
-                command.env_remove(&name);
-            }
-        }
-        command.env("PATH", path).env("XDG_CONFIG_HOME", scratch.path().join("config")).stdin(Stdio::null());
+        without_actions_context(&mut command)
+            .env("PATH", path)
+            .env("XDG_CONFIG_HOME", scratch.path().join("config"))
+            .stdin(Stdio::null());
         let output = run_with_time_limit(&mut command, ACT_TIME_LIMIT);
         ActRun::parse(output)
     }
+}
+
+/// Removes the GitHub Actions context (`GITHUB_*`, `RUNNER_*`, `ACTIONS_*`, `INPUT_*`) from a
+/// command's environment: the tests may themselves run under Actions, and nothing of the outer
+/// run may leak into the run under test.
+pub fn without_actions_context(command: &mut Command) -> &mut Command {
+    for (name, _) in std::env::vars_os() {
+        let text = name.to_string_lossy();
+        if ["GITHUB_", "RUNNER_", "ACTIONS_", "INPUT_"].iter().any(|prefix| text.starts_with(prefix)) {
+            command.env_remove(&name);
+        }
+    }
+    command
 }
 
 /// Every remote action that the root `action.yml` names, mapped to the placeholder action under
