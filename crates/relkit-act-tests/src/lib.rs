@@ -4,8 +4,9 @@
 //!
 //! act reports every step output as a structured `set-output` line of its `--json` log; the
 //! workflows end with a `Release plan` step (id `plan`) that re-emits the outputs of the
-//! version-resolve and tag-policy steps as one JSON document, so the tests see exactly what a
-//! later step or job of the workflow would see.
+//! version-resolve and tag-policy steps as one JSON document, so the tests see what a later step
+//! or job of the workflow would see. (act also copies the outputs of a composite action's inner
+//! steps onto the action's step; `tests/action_metadata.rs` checks the output mapping itself.)
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
