@@ -37,6 +37,7 @@ pub fn run(cli: Cli, env: &dyn Env) -> i32 {
             return relkit_core::actions::report_error(env, BIN, &Error::failed(format!("runtime: {e}")));
         }
     };
+    mask_secrets(env);
     let result = runtime.block_on(async {
         match cli.command {
             Some(Command::Revoke(args)) => revoke_command(&args, env).await,
@@ -47,6 +48,19 @@ pub fn run(cli: Cli, env: &dyn Env) -> i32 {
     match result {
         Ok(()) => 0,
         Err(e) => relkit_core::actions::report_error(env, BIN, &e),
+    }
+}
+
+/// Under Actions, asks the runner to hide every token this run may use, before anything else
+/// is printed.
+fn mask_secrets(env: &dyn Env) {
+    if !running_in_actions(env) {
+        return;
+    }
+    for name in ["INPUT_TOKEN", "GITHUB_TOKEN", "FORGEJO_TOKEN", "GITEA_TOKEN"] {
+        if let Some(value) = env.var(name).filter(|v| !v.trim().is_empty()) {
+            println!("{}", add_mask(value.trim()));
+        }
     }
 }
 
@@ -117,11 +131,6 @@ fn forge_client(args: &ForgeArgs, ctx: &GithubContext, env: &dyn Env) -> Result<
         ..RetryPolicy::default()
     };
     let token = token_for(args.forge, ctx, env);
-    if let Some(t) = &token
-        && running_in_actions(env)
-    {
-        println!("{}", add_mask(t));
-    }
     Ok(Some(match args.forge {
         ForgeKind::Github => {
             let http = Http::new("GitHub", token, AuthScheme::Bearer, policy)?;
@@ -142,7 +151,7 @@ fn forge_client(args: &ForgeArgs, ctx: &GithubContext, env: &dyn Env) -> Result<
 
 fn token_for(kind: ForgeKind, ctx: &GithubContext, env: &dyn Env) -> Option<String> {
     let var = |name: &str| env.var(name).filter(|v| !v.trim().is_empty());
-    var("NOTES_GEN_TOKEN").or_else(|| match kind {
+    var("INPUT_TOKEN").or_else(|| match kind {
         ForgeKind::Github => ctx.token.as_ref().map(|t| t.expose().to_string()),
         ForgeKind::Forgejo => var("FORGEJO_TOKEN").or_else(|| var("GITEA_TOKEN")),
     })
@@ -179,9 +188,10 @@ async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
     let commits = ws.repo.commits(&range.to, &hidden)?;
     let mut notices = range.notices.clone();
 
+    let asset_paths = file_list(&args.assets);
     let verification_input = {
-        let mut input = verification::read_inputs(&args.verification)?;
-        for path in &args.assets {
+        let mut input = verification::read_inputs(&file_list(&args.verification))?;
+        for path in &asset_paths {
             input
                 .assets
                 .push(AssetChecksum { name: asset_name(path)?, sha256: verification::sha256_file(path)? });
@@ -200,7 +210,7 @@ async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
     };
 
     let forge = forge_client(&args.forge, &ctx, env)?;
-    let pulls = match (&forge, args.no_pull_requests) {
+    let pulls = match (&forge, !args.pull_requests) {
         (_, true) => BTreeMap::new(),
         (Some(Forge::Github(api)), false) if api.has_token() => {
             let shas: Vec<String> =
@@ -250,7 +260,7 @@ async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
         if args.repo.format == Format::Json { &json } else { &markdown },
     )?;
 
-    let mut outputs = Outputs::new();
+    let mut outputs = empty_outputs();
     outputs
         .set("tag", notes.release.tag.clone().unwrap_or_default())
         .set("previous_tag", notes.release.previous_tag.clone().unwrap_or_default())
@@ -267,7 +277,7 @@ async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
         })?;
         if token_for(args.forge.forge, &ctx, env).is_none() {
             return Err(Error::usage(format!(
-                "--publish needs a {} token: set GITHUB_TOKEN (or FORGEJO_TOKEN / NOTES_GEN_TOKEN)",
+                "--publish needs a {} token: set GITHUB_TOKEN (FORGEJO_TOKEN for Forgejo), or the action input `token`",
                 forge.name()
             )));
         }
@@ -281,7 +291,7 @@ async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
             prerelease,
             make_latest: !prerelease && ws.tags.is_highest(&release.version, Scope::All),
             draft: args.draft,
-            assets: args.assets.iter().map(|p| Ok((p.clone(), asset_name(p)?))).collect::<Result<_>>()?,
+            assets: asset_paths.iter().map(|p| Ok((p.clone(), asset_name(p)?))).collect::<Result<_>>()?,
         };
         let outcome = publish(&forge, &request).await?;
         eprintln!(
@@ -307,6 +317,39 @@ async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
     Ok(())
 }
 
+/// Every step output any command writes, empty; each command fills in what it knows, so the
+/// action's outputs are always all set.
+fn empty_outputs() -> Outputs {
+    let mut outputs = Outputs::new();
+    for name in [
+        "tag",
+        "previous_tag",
+        "from",
+        "to",
+        "commit_count",
+        "body",
+        "json",
+        "release_id",
+        "release_url",
+        "publish_action",
+    ] {
+        outputs.set(name, "");
+    }
+    outputs
+}
+
+/// File lists from flags or the environment: each value may hold several paths, one per line
+/// or separated by commas.
+fn file_list(values: &[String]) -> Vec<PathBuf> {
+    values
+        .iter()
+        .flat_map(|v| v.split(['\n', ',']))
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .collect()
+}
+
 fn asset_name(path: &Path) -> Result<String> {
     path.file_name()
         .and_then(|n| n.to_str())
@@ -321,12 +364,12 @@ async fn revoke_command(args: &RevokeArgs, env: &dyn Env) -> Result<()> {
     })?;
     if token_for(args.forge.forge, &ctx, env).is_none() {
         return Err(Error::usage(
-            "revoke needs a token: set GITHUB_TOKEN (or FORGEJO_TOKEN / NOTES_GEN_TOKEN)",
+            "revoke needs a token: set GITHUB_TOKEN (FORGEJO_TOKEN for Forgejo), or the action input `token`",
         ));
     }
     let release = revoke(&forge, &args.tag, &args.reason).await?;
     eprintln!("{BIN}: revoked {} release {} (now marked as a prerelease)", forge.name(), args.tag);
-    let mut outputs = Outputs::new();
+    let mut outputs = empty_outputs();
     outputs
         .set("tag", args.tag.clone())
         .set("release_id", release.id.to_string())
@@ -357,7 +400,9 @@ fn changelog_command(args: &ChangelogArgs, env: &dyn Env) -> Result<()> {
         }
     };
     write_output(args.repo.output.as_deref(), &text)?;
-    let mut outputs = Outputs::new();
-    outputs.set("releases", releases.len().to_string());
+    let mut outputs = empty_outputs();
+    outputs
+        .set("body", text)
+        .set("commit_count", releases.iter().map(|r| r.release.commit_count).sum::<usize>().to_string());
     outputs.write(env)
 }

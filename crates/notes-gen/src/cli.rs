@@ -34,22 +34,22 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct RepoArgs {
     /// The repository (any directory inside it).
-    #[arg(long, env = "NOTES_GEN_REPO", default_value = ".")]
+    #[arg(long, env = "INPUT_WORKING-DIRECTORY", default_value = ".")]
     pub repo: PathBuf,
     /// The configuration file (default: `.github/relkit.yml` when it exists).
-    #[arg(long, env = "NOTES_GEN_CONFIG")]
+    #[arg(long, env = "INPUT_CONFIG")]
     pub config: Option<PathBuf>,
     /// Monorepo component whose tags are read (`api` for `api/v1.2.3`).
-    #[arg(long, env = "NOTES_GEN_COMPONENT")]
+    #[arg(long, env = "INPUT_COMPONENT")]
     pub component: Option<String>,
     /// A minijinja template instead of the default layout.
-    #[arg(long, env = "NOTES_GEN_TEMPLATE")]
+    #[arg(long, env = "INPUT_TEMPLATE")]
     pub template: Option<PathBuf>,
     /// Output format.
-    #[arg(long, value_enum, env = "NOTES_GEN_FORMAT", default_value = "markdown")]
+    #[arg(long, value_enum, env = "INPUT_FORMAT", default_value = "markdown")]
     pub format: Format,
     /// Write the output to this file instead of stdout.
-    #[arg(long, short, env = "NOTES_GEN_OUTPUT")]
+    #[arg(long, short, env = "INPUT_OUTPUT")]
     pub output: Option<PathBuf>,
 }
 
@@ -57,16 +57,16 @@ pub struct RepoArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ForgeArgs {
     /// `github` (github.com or GitHub Enterprise) or `forgejo` (Forgejo and Gitea).
-    #[arg(long, value_enum, env = "NOTES_GEN_FORGE", default_value = "github")]
+    #[arg(long, value_enum, env = "INPUT_FORGE", default_value = "github")]
     pub forge: ForgeKind,
     /// Forgejo server URL (e.g. https://forge.example.org); GitHub uses GITHUB_API_URL.
-    #[arg(long, env = "NOTES_GEN_SERVER")]
+    #[arg(long, env = "INPUT_SERVER")]
     pub server: Option<String>,
     /// `owner/repo` (default: GITHUB_REPOSITORY).
-    #[arg(long, env = "NOTES_GEN_REPOSITORY")]
+    #[arg(long, env = "INPUT_REPOSITORY")]
     pub repository: Option<String>,
     /// The longest wait, in seconds, for a rate limit to reset before failing.
-    #[arg(long, env = "NOTES_GEN_MAX_RATE_LIMIT_WAIT", default_value_t = 300)]
+    #[arg(long, env = "INPUT_MAX-RATE-LIMIT-WAIT", default_value_t = 300)]
     pub max_rate_limit_wait: u64,
 }
 
@@ -89,38 +89,41 @@ pub struct NotesArgs {
     #[command(flatten)]
     pub forge: ForgeArgs,
     /// The release tag (default: GITHUB_REF's tag, else the highest tag on --to).
-    #[arg(long, env = "NOTES_GEN_TAG")]
+    #[arg(long, env = "INPUT_TAG")]
     pub tag: Option<String>,
     /// Base: previous `stable` tag, previous tag of `any` kind, or `auto` (stable for a stable
     /// release, any for a prerelease).
-    #[arg(long, value_enum, env = "NOTES_GEN_SINCE", default_value = "auto")]
+    #[arg(long, value_enum, env = "INPUT_SINCE", default_value = "auto")]
     pub since: Since,
     /// An explicit base revision (exclusive).
-    #[arg(long, env = "NOTES_GEN_FROM")]
+    #[arg(long, env = "INPUT_FROM")]
     pub from: Option<String>,
     /// An explicit last revision (default: the tag's commit, else HEAD).
-    #[arg(long, env = "NOTES_GEN_TO")]
+    #[arg(long, env = "INPUT_TO")]
     pub to: Option<String>,
     /// Fail when a commit in the range is not a conventional commit.
-    #[arg(long, env = "NOTES_GEN_REQUIRE_CONVENTIONAL")]
+    #[arg(long, env = "INPUT_REQUIRE-CONVENTIONAL")]
     pub require_conventional: bool,
-    /// Do not look up pull requests even when a token is available.
-    #[arg(long, env = "NOTES_GEN_NO_PULL_REQUESTS")]
-    pub no_pull_requests: bool,
-    /// JSON outputs of `sign`/`sbom-attach` (repeatable, or comma-separated in the env var).
-    #[arg(long = "verification", env = "NOTES_GEN_VERIFICATION", value_delimiter = ',')]
-    pub verification: Vec<PathBuf>,
-    /// Files to attach to the release; their checksums go into the Verification block.
-    #[arg(long = "asset", env = "NOTES_GEN_ASSETS", value_delimiter = ',')]
-    pub assets: Vec<PathBuf>,
+    /// Look up merged pull requests when a GitHub token is available (`--pull-requests false`
+    /// keeps the notes to git alone).
+    #[arg(long, env = "INPUT_PULL-REQUESTS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub pull_requests: bool,
+    /// JSON outputs of `sign`/`sbom-attach` (repeatable; one per line or comma-separated in
+    /// the environment variable).
+    #[arg(long = "verification", env = "INPUT_VERIFICATION", value_delimiter = '\n')]
+    pub verification: Vec<String>,
+    /// Files to attach to the release (repeatable, or a list as above); their checksums go into
+    /// the Verification block.
+    #[arg(long = "asset", env = "INPUT_ASSETS", value_delimiter = '\n')]
+    pub assets: Vec<String>,
     /// Create or update the release on the forge.
-    #[arg(long, env = "NOTES_GEN_PUBLISH")]
+    #[arg(long, env = "INPUT_PUBLISH")]
     pub publish: bool,
     /// Publish as a draft (an already published release stays published).
-    #[arg(long, env = "NOTES_GEN_DRAFT")]
+    #[arg(long, env = "INPUT_DRAFT")]
     pub draft: bool,
     /// The release title (default: the tag).
-    #[arg(long, env = "NOTES_GEN_NAME")]
+    #[arg(long, env = "INPUT_NAME")]
     pub name: Option<String>,
 }
 
@@ -130,7 +133,7 @@ pub struct RevokeArgs {
     /// The release tag to revoke.
     pub tag: String,
     /// Why (shown in the notice).
-    #[arg(long, env = "NOTES_GEN_REASON")]
+    #[arg(long, env = "INPUT_REASON")]
     pub reason: String,
     /// Forge access.
     #[command(flatten)]
@@ -144,12 +147,12 @@ pub struct ChangelogArgs {
     #[command(flatten)]
     pub repo: RepoArgs,
     /// Only the newest N releases.
-    #[arg(long, env = "NOTES_GEN_LAST")]
+    #[arg(long, env = "INPUT_LAST")]
     pub last: Option<usize>,
     /// `any` lists every tag; `stable` lists stable releases only, each covering its candidates.
-    #[arg(long, value_enum, env = "NOTES_GEN_SINCE", default_value = "any")]
+    #[arg(long, value_enum, env = "INPUT_SINCE", default_value = "any")]
     pub since: Since,
     /// Add an "Unreleased" entry for commits after the newest tag.
-    #[arg(long, env = "NOTES_GEN_UNRELEASED")]
+    #[arg(long, env = "INPUT_UNRELEASED")]
     pub unreleased: bool,
 }

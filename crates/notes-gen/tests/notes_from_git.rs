@@ -158,7 +158,7 @@ fn bad_input_exits_2_without_a_panic() {
         vec!["--verification", "/nonexistent.json"],
         vec!["--publish"],
     ] {
-        let out = notes_gen(&r.path).args(&args).env("NOTES_GEN_TAG", "").assert().code(2);
+        let out = notes_gen(&r.path).args(&args).env("INPUT_TAG", "").assert().code(2);
         let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
         assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: one line: {stderr}");
@@ -196,9 +196,14 @@ fn schema_changes_verification_release_yml_and_custom_template() {
     let asset = r.path.join("app linux.tar.gz");
     std::fs::write(&asset, b"binary").unwrap();
     let md = stdout(
-        notes_gen(&r.path).args(["--tag", "v1.1.0", "--repository", "acme/app", "--no-pull-requests"]).args(
-            ["--verification".as_ref(), verification.as_os_str(), "--asset".as_ref(), asset.as_os_str()],
-        ),
+        notes_gen(&r.path)
+            .args(["--tag", "v1.1.0", "--repository", "acme/app", "--pull-requests=false"])
+            .args([
+                "--verification".as_ref(),
+                verification.as_os_str(),
+                "--asset".as_ref(),
+                asset.as_os_str(),
+            ]),
     );
     insta::assert_snapshot!("schema_verification_release_yml", md);
 
@@ -237,7 +242,7 @@ fn outputs_and_summary_under_actions() {
         .env("GITHUB_TOKEN", "ghs_secretvalue")
         .env("GITHUB_REPOSITORY", "acme/app")
         .env("GITHUB_API_URL", "http://127.0.0.1:9")
-        .args(["--no-pull-requests", "--output"])
+        .args(["--pull-requests=false", "--output"])
         .arg(dir.path().join("notes.md"))
         .assert()
         .success()
