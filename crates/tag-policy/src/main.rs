@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use relkit_core::actions::{ProcessEnv, report_error};
 use tag_policy::commands::{CheckOptions, PlanOptions, run_check, run_plan};
+use tag_policy::registry_cmds;
 
 /// Image tags, git tag rules and image reference policy for container releases.
 #[derive(Debug, Parser)]
@@ -20,6 +21,12 @@ enum Command {
     Plan(PlanArgs),
     /// Validate a git tag before it is pushed (one line per violation, exit 2).
     Check(CheckArgs),
+    /// Put tags on the digest an image reference resolves to (registry or oci:DIR).
+    Apply(registry_cmds::ApplyArgs),
+    /// Promote an image by digest to a channel, carrying signatures, SBOMs and referrers.
+    Promote(registry_cmds::PromoteArgs),
+    /// Retention and garbage collection of a repository (dry run unless --apply).
+    Prune(registry_cmds::PruneArgs),
     /// Find image and action references not pinned by digest or commit SHA (exit 2 when any).
     Lint(tag_policy::lint::cli::LintArgs),
 }
@@ -112,6 +119,9 @@ fn main() {
             },
             &env,
         ),
+        Command::Apply(a) => registry_cmds::run(&env, || registry_cmds::apply(&a, &env)),
+        Command::Promote(a) => registry_cmds::run(&env, || registry_cmds::promote(&a, &env)),
+        Command::Prune(a) => registry_cmds::run(&env, || registry_cmds::prune(&a, &env)),
         Command::Lint(args) => tag_policy::lint::cli::run(&env, &args),
     };
     std::process::exit(result.unwrap_or_else(|err| report_error(&env, "tag-policy", &err)));
