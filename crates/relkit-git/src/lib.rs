@@ -267,3 +267,29 @@ mod numstat_tests {
         );
     }
 }
+
+impl Repo {
+    /// Which of the `wanted` author emails (compared in lower case) authored a commit reachable
+    /// from `tip`. The walk decodes only author lines and stops as soon as every wanted email
+    /// was seen, so it reads the whole history only when someone is new.
+    pub fn authors_seen(
+        &self,
+        tip: &str,
+        wanted: &std::collections::BTreeSet<String>,
+    ) -> Result<std::collections::BTreeSet<String>> {
+        let mut seen = std::collections::BTreeSet::new();
+        if wanted.is_empty() {
+            return Ok(seen);
+        }
+        for info in self.walk(tip, &[])? {
+            let info = info.map_err(|e| git_error("cannot walk history", e))?;
+            let commit = info.object().map_err(|e| git_error("cannot read a commit", e))?;
+            let author = commit.author().map_err(|e| git_error("cannot read a commit author", e))?;
+            let email = author.email.to_str_lossy().to_lowercase();
+            if wanted.contains(&email) && seen.insert(email) && seen.len() == wanted.len() {
+                break;
+            }
+        }
+        Ok(seen)
+    }
+}
