@@ -202,9 +202,11 @@ async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
     let verification = verification::build(verification_input, repository.as_deref())?;
     let schema_changes =
         schema::schema_changes(&ws.repo, range.from.as_deref(), &range.to, &config.schema_globs)?;
+    // Which authors of the range committed before it: the walk stops once all of them are seen.
     let earlier_authors: Option<BTreeSet<String>> = match (&range.from, config.contributors) {
         (Some(from), true) => {
-            Some(ws.repo.commits(from, &[])?.into_iter().map(|c| c.author_email.to_lowercase()).collect())
+            let range_authors = commits.iter().map(|c| c.author_email.to_lowercase()).collect();
+            Some(ws.repo.authors_seen(from, &range_authors)?)
         }
         _ => None,
     };

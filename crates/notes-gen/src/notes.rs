@@ -99,7 +99,8 @@ pub struct Inputs<'a> {
     pub commits: &'a [Commit],
     /// Merged PR per commit id.
     pub pulls: &'a BTreeMap<String, PullRequest>,
-    /// Author emails (lower case) of every commit before the range; `None` when unknown (first release).
+    /// Author emails (lower case) of the range that also authored a commit before it; `None`
+    /// when unknown (first release).
     pub earlier_authors: Option<&'a BTreeSet<String>>,
     /// Changed files matching the schema globs.
     pub schema_changes: Vec<SchemaChange>,
