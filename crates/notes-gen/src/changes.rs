@@ -215,3 +215,42 @@ mod tests {
         assert!(advisories("CVE-21-1").is_empty());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn message() -> impl Strategy<Value = String> {
+        let line = prop_oneof![
+            "\\PC{0,40}",
+            "(feat|fix|docs|security)(\\([a-z]{1,6}\\))?!?: [a-z ]{1,20}( \\(#[0-9]{1,3}\\))?",
+            "[*-] (feat|fix): [a-z ]{1,20}",
+            "BREAKING[ -]CHANGE: [a-z ]{0,20}",
+            "(CVE-20[0-9]{2}-[0-9]{4,6}|GHSA-[2-9cfghjmpqrvwx]{4}-[2-9cfghjmpqrvwx]{4}-[2-9cfghjmpqrvwx]{4})",
+            Just(String::new()),
+        ];
+        proptest::collection::vec(line, 0..8).prop_map(|lines| lines.join("\n"))
+    }
+
+    proptest! {
+        #[test]
+        fn every_commit_gives_well_formed_entries(msg in message()) {
+            let changes = changes_of_commit(&"c".repeat(40), &msg, "A", "a@x");
+            let conventional_subject = ConventionalCommit::parse(&msg).is_some();
+            prop_assert!(!changes.is_empty(), "a commit is never dropped: {:?}", msg);
+            for c in &changes {
+                prop_assert_eq!(c.short_sha.len(), 7);
+                prop_assert_eq!(c.breaking, !c.breaking_notes.is_empty());
+                prop_assert!(c.advisories.iter().all(|a| msg.to_ascii_uppercase().contains(a.as_str())));
+                if c.kind.is_some() {
+                    prop_assert!(!c.description.trim().is_empty());
+                }
+            }
+            let non_conventional_without_list = !conventional_subject && squash_entries(&msg).is_empty();
+            if non_conventional_without_list {
+                prop_assert_eq!(changes.len(), 1, "a plain commit is one entry");
+            }
+        }
+    }
+}
