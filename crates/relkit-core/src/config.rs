@@ -31,6 +31,8 @@ pub struct Config {
     pub check: CheckConfig,
     /// What `notes-gen` puts in release notes.
     pub notes: NotesConfig,
+    /// What `tag-policy prune` keeps.
+    pub prune: PruneConfig,
 }
 
 /// `tags:` — the release tag grammar.
@@ -237,6 +239,37 @@ impl Default for NotesConfig {
     }
 }
 
+/// `prune:` — retention for `tag-policy prune`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PruneConfig {
+    /// Keep every stable release tag (`v1.2.3`) forever. Default true.
+    pub keep_stable: bool,
+    /// Prerelease tags kept per `major.minor` line (the highest ones). Default 3.
+    pub keep_prereleases: usize,
+    /// Glob patterns of build tags. Default `["sha-*", "next-*"]`.
+    pub build_tags: Vec<String>,
+    /// Build tags kept (the newest). Default 10.
+    pub keep_builds: usize,
+    /// Build tags older than this many days go even within `keep_builds`. Default none.
+    pub max_build_age_days: Option<u64>,
+    /// Glob patterns of tags never deleted.
+    pub protect: Vec<String>,
+}
+
+impl Default for PruneConfig {
+    fn default() -> Self {
+        Self {
+            keep_stable: true,
+            keep_prereleases: 3,
+            build_tags: vec!["sha-*".to_string(), "next-*".to_string()],
+            keep_builds: 10,
+            max_build_age_days: None,
+            protect: Vec::new(),
+        }
+    }
+}
+
 impl Config {
     /// Parses configuration text; `origin` names the file in errors.
     pub fn from_yaml(text: &str, origin: &str) -> Result<Self> {
@@ -362,5 +395,27 @@ mod tests {
         assert_eq!(c.notes.schema_globs, ["schemas/*.json"]);
         let err = Config::from_yaml("notes:\n  sektions: []\n", "x").unwrap_err();
         assert!(err.message().contains("sektions"), "{err}");
+    }
+
+    #[test]
+    fn prune_section_parses_and_rejects_unknown_keys() {
+        let c = Config::from_yaml(
+            "prune:\n  keep_prereleases: 5\n  keep_builds: 20\n  max_build_age_days: 30\n  protect: ['v0.*']\n",
+            "x",
+        )
+        .unwrap();
+        assert_eq!(
+            c.prune,
+            PruneConfig {
+                keep_prereleases: 5,
+                keep_builds: 20,
+                max_build_age_days: Some(30),
+                protect: vec!["v0.*".into()],
+                ..PruneConfig::default()
+            }
+        );
+        assert!(c.prune.keep_stable && c.prune.build_tags == ["sha-*", "next-*"]);
+        let err = Config::from_yaml("prune:\n  keep_build: 1\n", "x").unwrap_err();
+        assert!(err.message().contains("keep_build"), "{err}");
     }
 }

@@ -87,7 +87,7 @@ impl TagSet {
                 None => ignored.push(r.name),
             }
         }
-        entries.sort_by(|a, b| cmp_precedence(a.version(), b.version()).then_with(|| a.name().cmp(b.name())));
+        sort_entries(&mut entries);
         ignored.sort();
         Self { entries, ignored }
     }
@@ -107,8 +107,7 @@ impl TagSet {
                 self.entries.push(e);
             }
         }
-        self.entries
-            .sort_by(|a, b| cmp_precedence(a.version(), b.version()).then_with(|| a.name().cmp(b.name())));
+        sort_entries(&mut self.entries);
         self
     }
 
@@ -175,6 +174,13 @@ impl TagSet {
     pub fn best_on_commit(&self, commit: &str) -> Option<&TagEntry> {
         self.on_commit(commit).into_iter().last()
     }
+}
+
+/// Ascending precedence, ties (same precedence, e.g. `v1.0.0` and `1.0.0+b`) by name: a total order.
+fn sort_entries(entries: &mut [TagEntry]) {
+    entries.sort_unstable_by(|a, b| {
+        cmp_precedence(a.version(), b.version()).then_with(|| a.name().cmp(b.name()))
+    });
 }
 
 #[cfg(test)]

@@ -128,10 +128,7 @@ pub fn parse_version(text: &str) -> Result<Version> {
 
 /// Strict SemVer 2.0, with our own explanation of the common mistakes.
 fn parse_strict(bare: &str) -> std::result::Result<Version, String> {
-    if let Some(why) = explain_common_mistake(bare) {
-        return Err(why);
-    }
-    Version::parse(bare).map_err(|e| e.to_string())
+    Version::parse(bare).map_err(|e| explain_common_mistake(bare).unwrap_or_else(|| e.to_string()))
 }
 
 fn explain_common_mistake(bare: &str) -> Option<String> {
@@ -162,7 +159,8 @@ fn explain_common_mistake(bare: &str) -> Option<String> {
 
 /// Release ordering: SemVer precedence (build metadata ignored).
 pub fn cmp_precedence(a: &Version, b: &Version) -> Ordering {
-    a.cmp_precedence(b)
+    // The numeric triple decides almost every comparison; compare it first, cheaply.
+    (a.major, a.minor, a.patch).cmp(&(b.major, b.minor, b.patch)).then_with(|| a.cmp_precedence(b))
 }
 
 /// True for a version without prerelease identifiers.

@@ -99,34 +99,61 @@ impl Repo {
         to_commit(&commit)
     }
 
-    /// Every tag under `refs/tags/`, peeled to its commit, with annotated/signed flags. Tags
-    /// that do not point at a commit (a tagged tree or blob) have `commit: None`.
+    /// Every tag under `refs/tags/`, peeled to its commit, with the annotated flag (`signed` is
+    /// left false: see [`Repo::tag_ref`]). Fast on thousands of tags: packed refs carry their
+    /// peeled ids, and otherwise only object headers are read, except for annotated tags.
+    /// Tags that do not point at a commit (a tagged tree or blob) have `commit: None`.
     pub fn tag_refs(&self) -> Result<Vec<TagRef>> {
         let platform = self.repo.references().map_err(|e| git_error("cannot read refs", e))?;
         let tags = platform.tags().map_err(|e| git_error("cannot read tags", e))?;
         let mut out = Vec::new();
         for reference in tags {
-            let mut reference = reference.map_err(|e| git_error("cannot read a tag", e))?;
+            let reference = reference.map_err(|e| git_error("cannot read a tag", e))?;
             let name = reference.name().shorten().to_str_lossy().into_owned();
-            let mut tag = TagRef { name, ..TagRef::default() };
-            if let Some(direct) = reference.target().try_id().map(|id| id.to_owned()) {
-                let object = self.repo.find_object(direct).map_err(|e| git_error(&tag.name, e))?;
-                if object.kind == gix::object::Kind::Tag {
-                    tag.annotated = true;
-                    let tag_object = object.to_tag_ref();
-                    tag.signed = tag_object.signature.is_some()
-                        || tag_object.message.contains_str("-----BEGIN SSH SIGNATURE-----");
-                }
-            }
-            tag.commit = reference
-                .peel_to_id()
-                .ok()
-                .and_then(|id| id.object().ok())
-                .and_then(|o| o.peel_to_kind(gix::object::Kind::Commit).ok())
-                .map(|c| c.id.to_string());
-            out.push(tag);
+            let Some(target) = reference.target().try_id().map(|id| id.to_owned()) else {
+                continue;
+            };
+            let (commit, annotated) = match reference.inner.peeled {
+                Some(peeled) => (Some(hex(&peeled)), peeled != target),
+                None => self.peel_tag(target).map_err(|e| e.context(&name))?,
+            };
+            out.push(TagRef { name, commit, annotated, signed: false });
         }
         Ok(out)
+    }
+
+    /// One tag with every flag, `signed` included; `None` if it does not exist.
+    pub fn tag_ref(&self, name: &str) -> Result<Option<TagRef>> {
+        let Ok(reference) = self.repo.find_reference(format!("refs/tags/{name}").as_str()) else {
+            return Ok(None);
+        };
+        let Some(target) = reference.target().try_id().map(|id| id.to_owned()) else {
+            return Ok(None);
+        };
+        let (commit, annotated) = self.peel_tag(target).map_err(|e| e.context(name))?;
+        let mut signed = false;
+        if annotated {
+            let object = self.repo.find_object(target).map_err(|e| git_error(name, e))?;
+            let tag = object.to_tag_ref();
+            signed = tag.signature.is_some() || tag.message.contains_str("-----BEGIN SSH SIGNATURE-----");
+        }
+        Ok(Some(TagRef { name: name.to_string(), commit, annotated, signed }))
+    }
+
+    /// Peels an object id to its commit: `(commit, annotated)`. Reads only the object header
+    /// unless the id names a tag object.
+    fn peel_tag(&self, id: gix::ObjectId) -> Result<(Option<String>, bool)> {
+        let kind = self.repo.find_header(id).map_err(|e| git_error("cannot read a tag target", e))?.kind();
+        match kind {
+            gix::object::Kind::Commit => Ok((Some(hex(&id)), false)),
+            gix::object::Kind::Tag => {
+                let object =
+                    self.repo.find_object(id).map_err(|e| git_error("cannot read a tag object", e))?;
+                let commit = object.peel_to_kind(gix::object::Kind::Commit).ok().map(|c| c.id.to_string());
+                Ok((commit, true))
+            }
+            _ => Ok((None, false)),
+        }
     }
 
     /// Commits reachable from `tip` but not from any of `hidden` (`hidden..tip`), newest first.
@@ -176,6 +203,17 @@ impl Repo {
     pub fn has_branch(&self, name: &str) -> bool {
         self.repo.find_reference(format!("refs/heads/{name}").as_str()).is_ok()
     }
+}
+
+/// Lower-case hex of an object id (faster than `Display`, which matters for thousands of tags).
+fn hex(id: &gix::oid) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let bytes: Vec<u8> = id
+        .as_bytes()
+        .iter()
+        .flat_map(|b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0xf)]])
+        .collect();
+    String::from_utf8(bytes).expect("hex digits are ASCII")
 }
 
 fn parse_id(hex: &str) -> Result<gix::ObjectId> {

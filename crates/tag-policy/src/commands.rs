@@ -27,6 +27,8 @@ pub struct PlanOptions {
     pub images: Vec<String>,
     /// A file of existing image tags (one per line) that also count for "highest".
     pub existing_tags: Option<PathBuf>,
+    /// A repository (`registry/repo` or `oci:DIR`) whose tags also count for "highest".
+    pub registry_tags: Option<String>,
     /// docker/metadata-action `tags:` rules, replacing the default policy.
     pub tags: Option<String>,
     /// docker/metadata-action `flavor:` settings (with `tags`).
@@ -85,6 +87,17 @@ pub fn make_plan(options: &PlanOptions, env: &dyn Env) -> Result<Plan> {
     let existing_path =
         options.existing_tags.clone().or_else(|| actions::input(env, "existing-tags").map(PathBuf::from));
     let existing = existing_path.as_deref().map(read_existing_tags).transpose()?;
+    let existing = match &options.registry_tags {
+        Some(repository) => {
+            let names = crate::registry_cmds::registry_tags(repository, env)?;
+            let live = TagSet::from_names(&TagGrammar::plain(), names);
+            Some(match existing {
+                Some(file) => file.merge(live),
+                None => live,
+            })
+        }
+        None => existing,
+    };
     let resolved = match &existing {
         Some(set) => plan::with_existing(resolved, set)?,
         None => resolved,
@@ -260,13 +273,12 @@ pub fn run_check(options: &CheckOptions, env: &dyn Env) -> Result<i32> {
     repo.require_full_history("tag-policy check (all existing tags)")?;
     let config = Config::load(options.config.as_deref(), Some(&repo.root()))?;
     let grammar = config.tags.grammar(options.component.as_deref());
-    let refs = repo.tag_refs()?;
-    let local = refs.iter().find(|r| r.name == options.tag).map(|r| ExistingTag {
-        commit: r.commit.clone(),
+    let local = repo.tag_ref(&options.tag)?.map(|r| ExistingTag {
+        commit: r.commit,
         annotated: r.annotated,
         signed: r.signed,
     });
-    let tags = TagSet::from_refs(&grammar, refs);
+    let tags = TagSet::from_refs(&grammar, repo.tag_refs()?);
     let target = match &options.commit {
         Some(rev) => repo.resolve(rev)?,
         None => repo.head()?.id,

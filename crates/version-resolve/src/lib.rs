@@ -65,18 +65,25 @@ pub struct Facts {
     pub tags: TagSet,
     /// HEAD commit id and time (seconds).
     pub head: (String, i64),
-    /// Commits reachable from HEAD (ids), to find the last release on this line.
-    pub reachable: HashSet<String>,
-    /// Messages of the commits between the last stable release reachable from HEAD and HEAD.
-    pub messages_since_stable: Vec<String>,
-    /// Number of commits since the last release tag (any) reachable from HEAD, or all commits.
-    pub commits_since_tag: usize,
+    /// The history of HEAD, read only when the answer depends on it ([`needs_history`]).
+    pub history: Option<History>,
     /// The current branch (from `GITHUB_REF` or git).
     pub branch: Option<String>,
     /// The default branch.
     pub default_branch: String,
     /// `remote.origin.url`.
     pub origin_url: Option<String>,
+}
+
+/// What version-resolve needs from the history of HEAD.
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    /// Commits reachable from HEAD (ids), to find the last release on this line.
+    pub reachable: HashSet<String>,
+    /// Messages of the commits between the last stable release reachable from HEAD and HEAD.
+    pub messages_since_stable: Vec<String>,
+    /// Number of commits since the last release tag (any) reachable from HEAD, or all commits.
+    pub commits_since_tag: usize,
 }
 
 /// Resolves the version for `options` with the process environment.
@@ -158,15 +165,6 @@ pub fn gather(options: &Options, env: &dyn Env) -> Result<(Facts, Repo)> {
 
     let tags = TagSet::from_refs(&grammar, repo.tag_refs()?);
     let head = repo.head()?;
-    let reachable: HashSet<String> = repo.commit_ids(&head.id, &[])?.into_iter().collect();
-    let last_stable = last_reachable(&tags, &reachable, true).and_then(|e| e.commit.clone());
-    let last_any = last_reachable(&tags, &reachable, false).and_then(|e| e.commit.clone());
-    let messages_since_stable = repo
-        .commits(&head.id, &last_stable.into_iter().collect::<Vec<_>>())?
-        .into_iter()
-        .map(|c| c.message)
-        .collect();
-    let commits_since_tag = repo.commit_ids(&head.id, &last_any.into_iter().collect::<Vec<_>>())?.len();
     let branch = github
         .branch()
         .map(str::to_string)
@@ -179,7 +177,7 @@ pub fn gather(options: &Options, env: &dyn Env) -> Result<(Facts, Repo)> {
         .or_else(|| ["main", "master"].into_iter().find(|b| repo.has_branch(b)).map(str::to_string))
         .unwrap_or_else(|| "main".into());
     let origin_url = repo.origin_url();
-    let facts = Facts {
+    let mut facts = Facts {
         config,
         grammar,
         github,
@@ -187,13 +185,14 @@ pub fn gather(options: &Options, env: &dyn Env) -> Result<(Facts, Repo)> {
         bump,
         tags,
         head: (head.id, head.time),
-        reachable,
-        messages_since_stable,
-        commits_since_tag,
+        history: None,
         branch,
         default_branch,
         origin_url,
     };
+    if needs_history(&facts) {
+        facts.history = Some(read_history(&repo, &facts.tags, &facts.head.0)?);
+    }
     Ok((facts, repo))
 }
 
@@ -201,6 +200,37 @@ fn parse_bump(text: &str) -> Result<BumpKind> {
     <BumpKind as clap::ValueEnum>::from_str(text, true).map_err(|_| {
         Error::usage(format!("invalid bump {text:?}: expected auto, major, minor, patch or prerelease"))
     })
+}
+
+/// Reads the history of HEAD: what is reachable, and the commits since the last releases.
+pub fn read_history(repo: &Repo, tags: &TagSet, head: &str) -> Result<History> {
+    let reachable: HashSet<String> = repo.commit_ids(head, &[])?.into_iter().collect();
+    let last_stable = last_reachable(tags, &reachable, true).and_then(|e| e.commit.clone());
+    let last_any = last_reachable(tags, &reachable, false).and_then(|e| e.commit.clone());
+    let messages_since_stable = repo
+        .commits(head, &last_stable.into_iter().collect::<Vec<_>>())?
+        .into_iter()
+        .map(|c| c.message)
+        .collect();
+    let commits_since_tag = repo.commit_ids(head, &last_any.into_iter().collect::<Vec<_>>())?.len();
+    Ok(History { reachable, messages_since_stable, commits_since_tag })
+}
+
+/// Whether the answer depends on the history of HEAD: a bump, a development version, or a
+/// version that is not tagged yet (its `next_version` comes from the commits). A release whose
+/// tag exists needs only the tag set.
+pub fn needs_history(facts: &Facts) -> bool {
+    if facts.bump.is_some() {
+        return true;
+    }
+    match candidate(facts) {
+        Some(c) => parse_candidate(facts, &c).is_ok_and(|(_, tag)| facts.tags.get(&tag).is_none()),
+        None => facts.tags.best_on_commit(&facts.head.0).is_none(),
+    }
+}
+
+fn history(facts: &Facts) -> Result<&History> {
+    facts.history.as_ref().ok_or_else(|| Error::failed("the history of HEAD was needed but not read"))
 }
 
 /// The highest release tag (stable only, if asked) whose commit is reachable from HEAD.
@@ -219,7 +249,7 @@ struct Candidate {
 
 /// The pure core: from facts to the resolved version.
 pub fn decide(facts: &Facts) -> Result<ResolvedVersion> {
-    let next = next_version(facts, facts.bump.unwrap_or(BumpKind::Auto));
+    let next = || next_version(facts, history(facts)?, facts.bump.unwrap_or(BumpKind::Auto));
     let candidate = candidate(facts);
     let (version, tag, sha, source) = match (candidate, facts.bump) {
         (Some(c), _) => {
@@ -232,13 +262,16 @@ pub fn decide(facts: &Facts) -> Result<ResolvedVersion> {
                 .unwrap_or_else(|| facts.head.0.clone());
             (version, tag, sha, c.source)
         }
-        (None, Some(_)) => (next.clone(), facts.grammar.format(&next), facts.head.0.clone(), Source::Bump),
+        (None, Some(_)) => {
+            let next = next()?;
+            (next.clone(), facts.grammar.format(&next), facts.head.0.clone(), Source::Bump)
+        }
         (None, None) => match facts.tags.best_on_commit(&facts.head.0) {
             Some(entry) => {
                 (entry.version().clone(), entry.name().to_string(), facts.head.0.clone(), Source::GitTag)
             }
             None => {
-                let dev = development_version(facts, &next);
+                let dev = development_version(facts, history(facts)?, &next()?);
                 (dev.clone(), facts.grammar.format(&dev), facts.head.0.clone(), Source::Development)
             }
         },
@@ -254,7 +287,7 @@ pub fn decide(facts: &Facts) -> Result<ResolvedVersion> {
         // This commit is already released as `version`: a release cut from it is that release.
         version.clone()
     } else {
-        next
+        next()?
     };
     Ok(ResolvedVersion {
         version: version.to_string(),
@@ -330,10 +363,10 @@ fn parse_candidate(facts: &Facts, c: &Candidate) -> Result<(Version, String)> {
 }
 
 /// The version a release cut from HEAD would get.
-fn next_version(facts: &Facts, kind: BumpKind) -> Version {
-    let last_stable = last_reachable(&facts.tags, &facts.reachable, true).map(|e| e.version().clone());
+fn next_version(facts: &Facts, history: &History, kind: BumpKind) -> Result<Version> {
+    let last_stable = last_reachable(&facts.tags, &history.reachable, true).map(|e| e.version().clone());
     let base = last_stable.clone().unwrap_or_else(|| Version::new(0, 0, 0));
-    let auto = bump_for_messages(facts.messages_since_stable.iter().map(String::as_str));
+    let auto = bump_for_messages(history.messages_since_stable.iter().map(String::as_str));
     let released = |bump| {
         if last_stable.is_none() && bump == Bump::None {
             Version::new(0, 1, 0)
@@ -341,21 +374,16 @@ fn next_version(facts: &Facts, kind: BumpKind) -> Version {
             apply_bump(&base, bump)
         }
     };
-    match kind {
+    Ok(match kind {
         BumpKind::Auto => released(auto),
-        BumpKind::Major => {
-            let mut v = Version::new(base.major + 1, 0, 0);
-            if last_stable.is_none() {
-                v = Version::new(1, 0, 0);
-            }
-            v
-        }
+        BumpKind::Major if last_stable.is_none() => Version::new(1, 0, 0),
+        BumpKind::Major => Version::new(base.major + 1, 0, 0),
         BumpKind::Minor => apply_bump(&base, Bump::Minor),
         BumpKind::Patch => apply_bump(&base, Bump::Patch),
         BumpKind::Prerelease => {
             let target = released(auto);
             let identifier = &facts.config.version.prerelease_identifier;
-            let last_pre = last_reachable(&facts.tags, &facts.reachable, false)
+            let last_pre = last_reachable(&facts.tags, &history.reachable, false)
                 .map(|e| e.version().clone())
                 .filter(|v| {
                     !v.pre.is_empty()
@@ -366,7 +394,7 @@ fn next_version(facts: &Facts, kind: BumpKind) -> Version {
                 None => with_pre(&target, &format!("{identifier}.1")),
             }
         }
-    }
+    })
 }
 
 /// `2.0.0-rc.1` → `2.0.0-rc.2`; `2.0.0-beta` → `2.0.0-beta.1`.
@@ -387,10 +415,10 @@ fn with_pre(v: &Version, pre: &str) -> Version {
 
 /// `1.5.0-dev.12+g1a2b3c4`, or `2.0.0-rc.1.dev.3+g…` after the prerelease `2.0.0-rc.1` of the
 /// same version, so the development build sorts after the prerelease it follows.
-fn development_version(facts: &Facts, next: &Version) -> Version {
+fn development_version(facts: &Facts, history: &History, next: &Version) -> Version {
     let dev = &facts.config.version.dev_prerelease;
-    let n = facts.commits_since_tag;
-    let last_any = last_reachable(&facts.tags, &facts.reachable, false).map(|e| e.version().clone());
+    let n = history.commits_since_tag;
+    let last_any = last_reachable(&facts.tags, &history.reachable, false).map(|e| e.version().clone());
     let pre = match last_any {
         Some(p)
             if !p.pre.is_empty() && (p.major, p.minor, p.patch) == (next.major, next.minor, next.patch) =>
