@@ -733,3 +733,38 @@ async fn the_cli_looks_up_pull_requests_and_publishes_with_release_yml_categorie
     assert!(outputs.contains("publish_action<<ghadelimiter_relkit_0\ncreated\n"), "{outputs}");
     assert!(outputs.contains("release_id<<ghadelimiter_relkit_0\n21\n"), "{outputs}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_revokes_and_refuses_without_a_token() {
+    let server = MockServer::start().await;
+    let uri = server.uri();
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/app/releases/tags/v1.4.0"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(gh_release(&uri, 6, "v1.4.0", false, "notes")))
+        .mount(&server)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path("/repos/acme/app/releases/6"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(gh_release(&uri, 6, "v1.4.0", false, "r")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (uri2, path2) = (uri.clone(), dir.path().to_path_buf());
+    let (with_token, without_token) = tokio::task::spawn_blocking(move || {
+        let run = |token: Option<&str>| {
+            let mut cmd = common::notes_gen(&path2);
+            cmd.env("GITHUB_REPOSITORY", "acme/app").env("GITHUB_API_URL", &uri2);
+            if let Some(t) = token {
+                cmd.env("GITHUB_TOKEN", t);
+            }
+            cmd.args(["revoke", "v1.4.0", "--reason", "broken"]).output().unwrap()
+        };
+        (run(Some("ghs_x")), run(None))
+    })
+    .await
+    .unwrap();
+    assert!(with_token.status.success(), "{}", String::from_utf8_lossy(&with_token.stderr));
+    assert_eq!(without_token.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&without_token.stderr).contains("revoke needs a token"));
+}
