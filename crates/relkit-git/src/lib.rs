@@ -289,23 +289,6 @@ fn parse_numstat(text: &str) -> Vec<FileStat> {
         .collect()
 }
 
-#[cfg(test)]
-mod numstat_tests {
-    use super::*;
-
-    #[test]
-    fn numstat_records() {
-        let text = "3\t1\ta b/x.schema.json\0-\t-\timg.png\0";
-        assert_eq!(
-            parse_numstat(text),
-            [
-                FileStat { path: "a b/x.schema.json".into(), added: Some(3), removed: Some(1) },
-                FileStat { path: "img.png".into(), added: None, removed: None },
-            ]
-        );
-    }
-}
-
 impl Repo {
     /// Which of the `wanted` author emails (compared in lower case) authored a commit reachable
     /// from `tip`. The walk decodes only author lines and stops as soon as every wanted email
@@ -329,5 +312,22 @@ impl Repo {
             }
         }
         Ok(seen)
+    }
+}
+
+#[cfg(test)]
+mod numstat_tests {
+    use super::*;
+
+    #[test]
+    fn numstat_records() {
+        let text = "3\t1\ta b/x.schema.json\0-\t-\timg.png\0";
+        assert_eq!(
+            parse_numstat(text),
+            [
+                FileStat { path: "a b/x.schema.json".into(), added: Some(3), removed: Some(1) },
+                FileStat { path: "img.png".into(), added: None, removed: None },
+            ]
+        );
     }
 }
