@@ -59,17 +59,25 @@ fn find_on_path(tool: &str) -> Option<PathBuf> {
 
 /// Builds the relkit binaries of this workspace (once per test process) and returns the
 /// directory that holds them.
+///
+/// The build is `cargo test --workspace --no-run`, the same build `cargo test --workspace` makes
+/// (it puts every binary that has integration tests into `target/debug`): under that command it
+/// is a no-op, where a `cargo build -p …` would unify features differently and rebuild
+/// dependencies.
 pub fn relkit_bin_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut build = Command::new(cargo);
-        build.current_dir(workspace_root()).args(["build", "--quiet", "--bins"]);
-        for bin in RELKIT_BINARIES {
-            build.args(["-p", bin]);
-        }
-        let status = build.status().expect("cargo runs");
-        assert!(status.success(), "building {RELKIT_BINARIES:?} failed");
+        let build = Command::new(cargo)
+            .current_dir(workspace_root())
+            .args(["test", "--workspace", "--no-run", "--quiet"])
+            .output()
+            .expect("cargo runs");
+        assert!(
+            build.status.success(),
+            "building the workspace failed:\n{}",
+            String::from_utf8_lossy(&build.stderr)
+        );
         let dir = target_dir().join("debug");
         for bin in RELKIT_BINARIES {
             assert!(dir.join(bin).is_file(), "{bin} was not built into {}", dir.display());
