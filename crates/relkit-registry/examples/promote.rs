@@ -6,7 +6,7 @@ use relkit_registry::ops::promote::{PromoteOptions, promote};
 use relkit_registry::ops::tags::{TagRequest, TagRule};
 use relkit_registry::{AnyRegistry, HttpOptions, ImageRef};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.len() < 3 {
@@ -19,14 +19,8 @@ async fn main() {
         let options = HttpOptions::from_env(&ProcessEnv);
         let tags = args[2..].iter().map(|t| TagRequest { name: t.clone(), rule: TagRule::Mutable }).collect();
         let promote_options = PromoteOptions { tags, concurrency: 4, ..Default::default() };
-        promote(
-            &AnyRegistry::open(&source, &options)?,
-            &source,
-            &AnyRegistry::open(&dest, &options)?,
-            &dest,
-            &promote_options,
-        )
-        .await
+        let (source_registry, dest_registry) = AnyRegistry::open_pair(&source, &dest, &options)?;
+        promote(&source_registry, &source, &dest_registry, &dest, &promote_options).await
     };
     match run.await {
         Ok(report) => println!("{}", serde_json::to_string(&report.copy).expect("counts serialize")),

@@ -39,18 +39,6 @@ impl fmt::Debug for Credential {
 }
 
 impl Credential {
-    /// The equivalent oci-client setting.
-    pub fn to_oci(&self) -> oci_client::secrets::RegistryAuth {
-        use oci_client::secrets::RegistryAuth;
-        match self {
-            Credential::Anonymous => RegistryAuth::Anonymous,
-            Credential::Basic { username, password } => {
-                RegistryAuth::Basic(username.clone(), password.clone())
-            }
-            Credential::Bearer(token) => RegistryAuth::Bearer(token.clone()),
-        }
-    }
-
     /// The `Authorization` header value for HTTP basic auth, if this is a basic credential.
     pub fn basic_header(&self) -> Option<String> {
         match self {

@@ -13,12 +13,9 @@ pub struct Digest(String);
 impl Digest {
     /// The digest of `bytes`.
     pub fn of(bytes: &[u8]) -> Self {
-        let hash = Sha256::digest(bytes);
-        let mut hex = String::with_capacity(64);
-        for byte in hash.iter() {
-            hex.push_str(&format!("{byte:02x}"));
-        }
-        Self(format!("sha256:{hex}"))
+        let mut hasher = DigestHasher::default();
+        hasher.update(bytes);
+        hasher.finish()
     }
 
     /// The hex part after `sha256:`.
@@ -39,6 +36,27 @@ impl Digest {
     /// A cosign legacy attachment tag: `sha256-<hex>.<suffix>` (`sig`, `att`, `sbom`).
     pub fn cosign_tag(&self, suffix: &str) -> String {
         format!("sha256-{}.{suffix}", self.hex())
+    }
+}
+
+/// Computes a digest over content that arrives in pieces (streamed blobs).
+#[derive(Default)]
+pub struct DigestHasher(Sha256);
+
+impl DigestHasher {
+    /// Adds the next piece.
+    pub fn update(&mut self, data: &[u8]) {
+        self.0.update(data);
+    }
+
+    /// The digest of everything added.
+    pub fn finish(self) -> Digest {
+        let hash = self.0.finalize();
+        let mut hex = String::with_capacity(64);
+        for byte in hash.iter() {
+            hex.push_str(&format!("{byte:02x}"));
+        }
+        Digest(format!("sha256:{hex}"))
     }
 }
 
@@ -87,6 +105,15 @@ mod tests {
             Digest::of(b"").as_str(),
             "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
+    }
+
+    #[test]
+    fn hashing_in_pieces_equals_hashing_at_once() {
+        let mut hasher = DigestHasher::default();
+        for piece in [&b"hello "[..], b"", b"world"] {
+            hasher.update(piece);
+        }
+        assert_eq!(hasher.finish(), Digest::of(b"hello world"));
     }
 
     #[test]

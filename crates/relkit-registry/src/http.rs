@@ -1,10 +1,12 @@
-//! A registry over HTTP(S). Bearer-token exchange (challenge, realm, service) comes from
-//! oci-client; requests go through one retrying executor on reqwest, because commands need what
-//! oci-client does not expose: response headers (`Retry-After`, `ETag`, `Link`,
-//! `Docker-Content-Digest`), conditional PUTs, DELETE, and mounts that accept a 202.
+//! A registry over HTTP(S), on the process's one reqwest client: the challenge from `GET /v2/`
+//! (open, basic, or bearer with a token per scope set), one retrying executor, and what
+//! commands need from the protocol: response headers (`Retry-After`, `ETag`, `Link`,
+//! `Docker-Content-Digest`), conditional PUTs, DELETE, mounts that accept a 202, and streamed
+//! blobs.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable as _};
@@ -19,7 +21,7 @@ use url::Url;
 use crate::auth::{self, Credential};
 use crate::digest::Digest;
 use crate::manifest::{ACCEPTED_MANIFESTS, Descriptor, OCI_INDEX, RawManifest};
-use crate::registry::{Fetched, PutOutcome, Registry};
+use crate::registry::{BlobStream, Fetched, PutOutcome, Registry, verify_stream};
 
 /// Retry policy for registry requests: exponential backoff with jitter; `Retry-After` wins
 /// when the registry sends it (capped at `max_delay`).
@@ -146,15 +148,34 @@ impl Attempt {
     }
 }
 
+/// How the registry wants requests authorized, learned once from `GET /v2/`.
+#[derive(Debug, Clone)]
+enum Challenge {
+    /// Anonymous access works.
+    Open,
+    /// HTTP basic auth with the registry credentials.
+    Basic,
+    /// A token from the realm, per access scope.
+    Bearer { realm: Url, service: Option<String> },
+}
+
+/// A cached `Authorization` header for one access, fetched once even by concurrent requests.
+type TokenCell = Arc<OnceCell<Option<String>>>;
+
+/// Whether the registry serves the OCI 1.1 referrers API: unknown until first asked.
+const REFERRERS_UNKNOWN: u8 = 0;
+const REFERRERS_ABSENT: u8 = 2;
+
 /// A registry reached over HTTP(S).
 pub struct HttpRegistry {
     registry: String,
     base: Url,
     client: reqwest::Client,
-    oci: oci_client::Client,
     explicit_credential: Option<Credential>,
     credential: OnceCell<Credential>,
-    auth_cache: Mutex<HashMap<Access, Option<String>>>,
+    challenge: OnceCell<Challenge>,
+    tokens: Mutex<HashMap<Access, TokenCell>>,
+    referrers_api: AtomicU8,
     retry: RetryPolicy,
 }
 
@@ -169,40 +190,25 @@ impl std::fmt::Debug for HttpRegistry {
 
 impl HttpRegistry {
     /// A client for `registry` (host as written; `docker.io` is served by `registry-1.docker.io`).
+    /// Nothing is sent and no credential is read until the first request.
     pub fn new(registry: &str, options: &HttpOptions) -> Result<Self> {
         let endpoint = if registry == "docker.io" || registry == "index.docker.io" {
             "registry-1.docker.io"
         } else {
             registry
         };
-        let insecure = options.is_insecure(registry);
-        let scheme = if insecure { "http" } else { "https" };
+        let scheme = if options.is_insecure(registry) { "http" } else { "https" };
         let base = Url::parse(&format!("{scheme}://{endpoint}/"))
             .map_err(|e| Error::usage(format!("registry host `{registry}` is not valid: {e}")))?;
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("relkit/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(15))
-            .read_timeout(Duration::from_secs(120))
-            .build()
-            .map_err(|e| Error::failed(format!("cannot set up an HTTP client: {e}")))?;
-        let protocol = if insecure {
-            oci_client::client::ClientProtocol::Http
-        } else {
-            oci_client::client::ClientProtocol::Https
-        };
-        let oci = oci_client::Client::new(oci_client::client::ClientConfig {
-            protocol,
-            connect_timeout: Some(Duration::from_secs(15)),
-            ..Default::default()
-        });
         Ok(Self {
             registry: registry.to_string(),
             base,
-            client,
-            oci,
+            client: crate::tls::shared_client()?,
             explicit_credential: options.credentials.get(registry).cloned(),
             credential: OnceCell::new(),
-            auth_cache: Mutex::new(HashMap::new()),
+            challenge: OnceCell::new(),
+            tokens: Mutex::new(HashMap::new()),
+            referrers_api: AtomicU8::new(REFERRERS_UNKNOWN),
             retry: options.retry,
         })
     }
@@ -221,36 +227,53 @@ impl HttpRegistry {
             .cloned()
     }
 
-    /// The `Authorization` header for an access, from the cache or a fresh token exchange.
+    /// The registry's challenge, from one `GET /v2/` per registry and process.
+    async fn challenge(&self) -> Result<&Challenge> {
+        self.challenge
+            .get_or_try_init(|| async {
+                let probe = self.send_with_retry(|| self.client.get(self.url("v2/"))).await?;
+                if probe.status != StatusCode::UNAUTHORIZED {
+                    return Ok(Challenge::Open);
+                }
+                let header = probe.headers.get(WWW_AUTHENTICATE).and_then(|v| v.to_str().ok());
+                self.parse_challenge(header.unwrap_or_default())
+            })
+            .await
+    }
+
+    fn parse_challenge(&self, header: &str) -> Result<Challenge> {
+        let Some(params) = parse_bearer_challenge(header) else { return Ok(Challenge::Basic) };
+        let realm = params.get("realm").ok_or_else(|| {
+            Error::failed(format!("registry {} sent a bearer challenge without a realm", self.registry))
+        })?;
+        let realm = Url::parse(realm).map_err(|e| {
+            Error::failed(format!("registry {} sent an invalid token realm `{realm}`: {e}", self.registry))
+        })?;
+        Ok(Challenge::Bearer { realm, service: params.get("service").cloned() })
+    }
+
+    /// The `Authorization` header for an access: none for an open registry, basic auth, or a
+    /// bearer token scoped to exactly the repositories involved (cached per access).
     async fn authorization(&self, access: &Access) -> Result<Option<String>> {
-        if let Some(cached) = self.auth_cache.lock().expect("auth cache lock").get(access) {
-            return Ok(cached.clone());
-        }
-        let credential = self.credential().await?;
-        let header = match access {
-            Access::Pull(repo) | Access::Push(repo) => {
-                let op = if matches!(access, Access::Pull(_)) {
-                    oci_client::RegistryOperation::Pull
-                } else {
-                    oci_client::RegistryOperation::Push
+        let challenge = self.challenge().await?.clone();
+        self.authorize(&challenge, access, false).await
+    }
+
+    async fn authorize(&self, challenge: &Challenge, access: &Access, fresh: bool) -> Result<Option<String>> {
+        match challenge {
+            Challenge::Open => Ok(None),
+            Challenge::Basic => Ok(self.credential().await?.basic_header()),
+            Challenge::Bearer { realm, service } => {
+                let cell = {
+                    let mut tokens = self.tokens.lock().expect("token cache lock");
+                    if fresh {
+                        tokens.remove(access);
+                    }
+                    tokens.entry(access.clone()).or_default().clone()
                 };
-                let reference = oci_client::Reference::with_tag(
-                    self.registry.clone(),
-                    repo.clone(),
-                    "latest".to_string(),
-                );
-                let oci_auth = credential.to_oci();
-                let token = (|| self.oci.auth(&reference, &oci_auth, op))
-                    .retry(self.retry.backoff())
-                    .when(oci_error_is_transient)
-                    .await
-                    .map_err(|e| self.auth_error(repo, &e.to_string()))?;
-                token.map(|t| format!("Bearer {t}")).or_else(|| credential.basic_header())
+                cell.get_or_try_init(|| self.fetch_token(realm, service.as_deref(), access)).await.cloned()
             }
-            Access::Delete(_) | Access::Mount { .. } => self.scoped_token(&credential, access).await?,
-        };
-        self.auth_cache.lock().expect("auth cache lock").insert(access.clone(), header.clone());
-        Ok(header)
+        }
     }
 
     fn auth_error(&self, repo: &str, reason: &str) -> Error {
@@ -261,28 +284,22 @@ impl HttpRegistry {
         ))
     }
 
-    /// A token for several scopes at once (what oci-client cannot ask for): the challenge from
-    /// `GET /v2/`, then the realm with every scope.
-    async fn scoped_token(&self, credential: &Credential, access: &Access) -> Result<Option<String>> {
-        if let Credential::Bearer(token) = credential {
+    /// A token from the realm for every scope of `access` (two for a cross-repository mount:
+    /// push on the destination, pull on the source).
+    async fn fetch_token(
+        &self,
+        realm: &Url,
+        service: Option<&str>,
+        access: &Access,
+    ) -> Result<Option<String>> {
+        let credential = self.credential().await?;
+        if let Credential::Bearer(token) = &credential {
             return Ok(Some(format!("Bearer {token}")));
         }
-        let probe = self.send_with_retry(|| self.client.get(self.url("v2/"))).await?;
-        let Some(challenge) = probe.headers.get(WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()) else {
-            return Ok(credential.basic_header());
-        };
-        let Some(params) = parse_bearer_challenge(challenge) else {
-            return Ok(credential.basic_header());
-        };
-        let realm = params.get("realm").ok_or_else(|| {
-            Error::failed(format!("registry {} sent a bearer challenge without a realm", self.registry))
-        })?;
-        let mut url = Url::parse(realm).map_err(|e| {
-            Error::failed(format!("registry {} sent an invalid token realm `{realm}`: {e}", self.registry))
-        })?;
+        let mut url = realm.clone();
         {
             let mut query = url.query_pairs_mut();
-            if let Some(service) = params.get("service") {
+            if let Some(service) = service {
                 query.append_pair("service", service);
             }
             for scope in access.scopes() {
@@ -331,29 +348,39 @@ impl HttpRegistry {
 
     async fn send_once(&self, request: reqwest::RequestBuilder) -> std::result::Result<Response, Attempt> {
         let response = request.send().await.map_err(|e| self.transport_attempt(&e))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(|e| self.transport_attempt(&e))?;
-        Ok(Response { status, headers, body })
+        read_response(response).await.map_err(|e| self.transport_attempt(&e))
     }
 
     fn transport_attempt(&self, e: &reqwest::Error) -> Attempt {
         // reqwest errors name the URL, never headers, so no credential can leak here.
+        Attempt { error: self.transport_error(e), retry: true, after: None }
+    }
+
+    fn transport_error(&self, e: &reqwest::Error) -> Error {
         let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
         let mut detail = e.to_string();
         while let Some(s) = source {
             detail = format!("{detail}: {s}");
             source = s.source();
         }
-        Attempt {
-            error: Error::failed(format!("cannot reach registry {}: {detail}", self.registry)),
-            retry: true,
-            after: None,
-        }
+        Error::failed(format!("cannot reach registry {}: {detail}", self.registry))
     }
 
-    /// Executes an authorized request with retries; a 401 with a cached token refreshes it once.
+    /// Executes an authorized request with retries and reads the whole answer.
     async fn execute(&self, request: &Request) -> Result<Response> {
+        (|| async {
+            let response = self.attempt(request).await?;
+            read_response(response).await.map_err(|e| self.transport_attempt(&e))
+        })
+        .retry(self.retry.backoff())
+        .when(|a: &Attempt| a.retry)
+        .adjust(|a: &Attempt, next| next.map(|d| a.after.map_or(d, |after| after.min(self.retry.max_delay))))
+        .await
+        .map_err(|a| a.error)
+    }
+
+    /// Executes an authorized request with retries, leaving the body unread (blob downloads).
+    async fn execute_streaming(&self, request: &Request) -> Result<reqwest::Response> {
         (|| self.attempt(request))
             .retry(self.retry.backoff())
             .when(|a: &Attempt| a.retry)
@@ -364,23 +391,39 @@ impl HttpRegistry {
             .map_err(|a| a.error)
     }
 
-    async fn attempt(&self, request: &Request) -> std::result::Result<Response, Attempt> {
+    /// One attempt. A 401 re-authorizes once with the challenge it carries (an expired token,
+    /// or a registry whose `/v2/` is open but whose repositories are not).
+    async fn attempt(&self, request: &Request) -> std::result::Result<reqwest::Response, Attempt> {
         let authorization = self.authorization(&request.access).await.map_err(Attempt::fatal)?;
-        let mut response = self.send_once(self.build(request, authorization.as_deref())).await?;
-        if response.status == StatusCode::UNAUTHORIZED && authorization.is_some() {
-            self.auth_cache.lock().expect("auth cache lock").remove(&request.access);
-            let fresh = self.authorization(&request.access).await.map_err(Attempt::fatal)?;
-            response = self.send_once(self.build(request, fresh.as_deref())).await?;
+        let mut response = self
+            .build(request, authorization.as_deref())
+            .send()
+            .await
+            .map_err(|e| self.transport_attempt(&e))?;
+        if response.status() == StatusCode::UNAUTHORIZED {
+            let header = response.headers().get(WWW_AUTHENTICATE).and_then(|v| v.to_str().ok());
+            let challenge = self.parse_challenge(header.unwrap_or_default()).map_err(Attempt::fatal)?;
+            let fresh = self.authorize(&challenge, &request.access, true).await.map_err(Attempt::fatal)?;
+            if fresh.is_some() && fresh != authorization {
+                response = self
+                    .build(request, fresh.as_deref())
+                    .send()
+                    .await
+                    .map_err(|e| self.transport_attempt(&e))?;
+            }
         }
-        classify(response).map_err(|mut a| {
-            a.error = a.error.context(format!(
+        if retryable_status(response.status()) {
+            let response = read_response(response).await.map_err(|e| self.transport_attempt(&e))?;
+            let mut attempt = retry_attempt(&response);
+            attempt.error = attempt.error.context(format!(
                 "registry {} ({} {})",
                 self.registry,
                 request.method,
                 request.url.path()
             ));
-            a
-        })
+            return Err(attempt);
+        }
+        Ok(response)
     }
 
     fn build(&self, request: &Request, authorization: Option<&str>) -> reqwest::RequestBuilder {
@@ -437,7 +480,10 @@ impl HttpRegistry {
         Ok(())
     }
 
-    async fn upload_once(&self, repo: &str, digest: &Digest, data: &Bytes) -> Result<()> {
+    /// One monolithic upload: open a session, then PUT the content with its digest. A lost
+    /// answer to a PUT that succeeded leaves the session gone, so a failure first checks
+    /// whether the blob arrived.
+    async fn upload_once(&self, repo: &str, digest: &Digest, size: u64, data: BlobStream) -> Result<()> {
         let start =
             self.request(Method::POST, &format!("v2/{repo}/blobs/uploads/"), Access::Push(repo.to_string()));
         let response = self.execute(&start).await?;
@@ -450,12 +496,21 @@ impl HttpRegistry {
             method: Method::PUT,
             url: location,
             access: Access::Push(repo.to_string()),
-            headers: vec![("Content-Type", "application/octet-stream".to_string())],
-            body: Some(data.clone()),
+            headers: vec![
+                ("Content-Type", "application/octet-stream".to_string()),
+                ("Content-Length", size.to_string()),
+            ],
+            body: None,
         };
-        match self.execute(&put).await {
+        let authorization = self.authorization(&put.access).await?;
+        let sent =
+            self.build(&put, authorization.as_deref()).body(reqwest::Body::wrap_stream(data)).send().await;
+        let outcome = match sent {
+            Ok(r) => read_response(r).await.map_err(|e| self.transport_error(&e)),
+            Err(e) => Err(self.transport_error(&e)),
+        };
+        match outcome {
             Ok(r) if r.status == StatusCode::CREATED => Ok(()),
-            // A lost answer to a PUT that succeeded leaves the session gone: the blob may be there.
             outcome => {
                 if self.blob_exists(repo, digest).await? {
                     return Ok(());
@@ -483,30 +538,29 @@ impl HttpRegistry {
     }
 }
 
-fn oci_error_is_transient(e: &oci_client::errors::OciDistributionError) -> bool {
-    use oci_client::errors::OciDistributionError as E;
-    match e {
-        E::RequestError(_) => true,
-        E::ServerError { code, .. } => *code == 429 || *code >= 500,
-        _ => false,
-    }
+async fn read_response(response: reqwest::Response) -> std::result::Result<Response, reqwest::Error> {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.bytes().await?;
+    Ok(Response { status, headers, body })
+}
+
+/// 429 and 5xx (but 501) are worth retrying.
+fn retryable_status(status: StatusCode) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS
+        || (status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED)
+}
+
+/// The retryable attempt for a 429/5xx answer, honouring `Retry-After`.
+fn retry_attempt(response: &Response) -> Attempt {
+    let after = response.header(RETRY_AFTER.as_str()).and_then(parse_retry_after);
+    let detail = describe_body(response);
+    Attempt { error: Error::failed(format!("answered {}{detail}", response.status)), retry: true, after }
 }
 
 /// Turns 429/5xx answers into retryable attempts; everything else is returned as is.
 fn classify(response: Response) -> std::result::Result<Response, Attempt> {
-    let status = response.status;
-    if status == StatusCode::TOO_MANY_REQUESTS
-        || (status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED)
-    {
-        let after = response.header(RETRY_AFTER.as_str()).and_then(parse_retry_after);
-        let detail = describe_body(&response);
-        return Err(Attempt {
-            error: Error::failed(format!("answered {status}{detail}")),
-            retry: true,
-            after,
-        });
-    }
-    Ok(response)
+    if retryable_status(response.status) { Err(retry_attempt(&response)) } else { Ok(response) }
 }
 
 /// `Retry-After` in seconds (the HTTP-date form is rare on registries and falls back to backoff).
@@ -740,10 +794,34 @@ impl Registry for HttpRegistry {
     }
 
     async fn put_blob(&self, repo: &str, digest: &Digest, data: Bytes) -> Result<()> {
-        (|| self.upload_once(repo, digest, &data))
-            .retry(self.retry.backoff().with_max_times(2))
-            .when(|e: &Error| e.kind() == ErrorKind::Failed)
-            .await
+        (|| {
+            let chunk: BlobStream = Box::pin(futures::stream::once(std::future::ready(Ok(data.clone()))));
+            self.upload_once(repo, digest, data.len() as u64, chunk)
+        })
+        .retry(self.retry.backoff().with_max_times(2))
+        .when(|e: &Error| e.kind() == ErrorKind::Failed)
+        .await
+    }
+
+    async fn open_blob(&self, repo: &str, digest: &Digest) -> Result<BlobStream> {
+        use futures::TryStreamExt as _;
+        let request =
+            self.request(Method::GET, &format!("v2/{repo}/blobs/{digest}"), Access::Pull(repo.to_string()));
+        let response = self.execute_streaming(&request).await?;
+        if response.status() != StatusCode::OK {
+            let response = read_response(response).await.map_err(|e| self.transport_error(&e))?;
+            return Err(self.unexpected(&format!("a read of blob {digest} in {repo}"), &request, &response));
+        }
+        let registry = self.registry.clone();
+        let what = format!("blob {digest} of {repo}");
+        let chunks = response
+            .bytes_stream()
+            .map_err(move |e| Error::failed(format!("registry {registry} broke off sending {what}: {e}")));
+        Ok(verify_stream(digest.clone(), format!("registry {}", self.registry), Box::pin(chunks)))
+    }
+
+    async fn put_blob_stream(&self, repo: &str, digest: &Digest, size: u64, data: BlobStream) -> Result<()> {
+        self.upload_once(repo, digest, size, data).await
     }
 
     async fn mount_blob(&self, repo: &str, from_repo: &str, digest: &Digest) -> Result<bool> {
@@ -820,6 +898,9 @@ impl Registry for HttpRegistry {
     }
 
     async fn referrers(&self, repo: &str, digest: &Digest) -> Result<Option<Vec<Descriptor>>> {
+        if self.referrers_api.load(Ordering::Relaxed) == REFERRERS_ABSENT {
+            return Ok(None);
+        }
         let mut request = self.request(
             Method::GET,
             &format!("v2/{repo}/referrers/{digest}"),
@@ -827,6 +908,11 @@ impl Registry for HttpRegistry {
         );
         request.headers.push(("Accept", OCI_INDEX.to_string()));
         let response = self.execute(&request).await?;
+        if response.status == StatusCode::NOT_FOUND {
+            // A registry with the API answers an empty list; 404 means it has none.
+            self.referrers_api.store(REFERRERS_ABSENT, Ordering::Relaxed);
+            return Ok(None);
+        }
         if response.status != StatusCode::OK
             || !response.header(CONTENT_TYPE.as_str()).unwrap_or_default().starts_with(OCI_INDEX)
         {

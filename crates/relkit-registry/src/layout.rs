@@ -10,9 +10,9 @@ use relkit_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
-use crate::digest::Digest;
+use crate::digest::{Digest, DigestHasher};
 use crate::manifest::{Descriptor, OCI_INDEX, RawManifest};
-use crate::registry::{Fetched, PutOutcome, Registry};
+use crate::registry::{BlobStream, Fetched, PutOutcome, Registry, verify_stream};
 
 /// The annotation holding a tag in `index.json`.
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
@@ -139,13 +139,23 @@ impl LayoutRegistry {
     }
 }
 
+/// A temporary file name beside `path`, unique within the process.
+fn temp_path(path: &Path) -> PathBuf {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    path.with_file_name(format!(".{file_name}.{}.{n}.tmp", std::process::id()))
+}
+
 /// Writes `data` to a temporary file beside `path`, then renames it into place.
 async fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
+    let tmp = temp_path(path);
     tokio::fs::write(&tmp, data).await?;
     tokio::fs::rename(&tmp, path).await
 }
+
+/// Blob files are read in pieces of this size.
+const CHUNK: usize = 256 * 1024;
 
 impl Registry for LayoutRegistry {
     fn name(&self) -> String {
@@ -244,6 +254,79 @@ impl Registry for LayoutRegistry {
 
     async fn put_blob(&self, _repo: &str, digest: &Digest, data: Bytes) -> Result<()> {
         self.write_blob_file(digest, &data).await
+    }
+
+    async fn open_blob(&self, _repo: &str, digest: &Digest) -> Result<BlobStream> {
+        use tokio::io::AsyncReadExt as _;
+        let file = tokio::fs::File::open(self.blob_path(digest)).await.map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Error::failed(format!("blob {digest} is missing from OCI layout {}", self.dir.display()))
+            } else {
+                self.io_error(&format!("cannot read blob {digest}"), e)
+            }
+        })?;
+        let what = format!("blob {digest} in OCI layout {}", self.dir.display());
+        let chunks = futures::stream::try_unfold(file, move |mut file| {
+            let what = what.clone();
+            async move {
+                let mut buf = vec![0u8; CHUNK];
+                let n = file
+                    .read(&mut buf)
+                    .await
+                    .map_err(|e| Error::failed(format!("cannot read {what}: {e}")))?;
+                if n == 0 {
+                    return Ok(None);
+                }
+                buf.truncate(n);
+                Ok(Some((Bytes::from(buf), file)))
+            }
+        });
+        Ok(verify_stream(digest.clone(), format!("OCI layout {}", self.dir.display()), Box::pin(chunks)))
+    }
+
+    async fn put_blob_stream(
+        &self,
+        _repo: &str,
+        digest: &Digest,
+        _size: u64,
+        mut data: BlobStream,
+    ) -> Result<()> {
+        use futures::StreamExt as _;
+        use tokio::io::AsyncWriteExt as _;
+        let path = self.blob_path(digest);
+        if tokio::fs::try_exists(&path).await.unwrap_or(false) {
+            return Ok(());
+        }
+        self.ensure_layout().await?;
+        let tmp = temp_path(&path);
+        let written = async {
+            let mut file = tokio::fs::File::create(&tmp)
+                .await
+                .map_err(|e| self.io_error("cannot create a blob file", e))?;
+            let mut hasher = DigestHasher::default();
+            while let Some(chunk) = data.next().await {
+                let chunk = chunk?;
+                hasher.update(&chunk);
+                file.write_all(&chunk)
+                    .await
+                    .map_err(|e| self.io_error(&format!("cannot write blob {digest}"), e))?;
+            }
+            file.flush().await.map_err(|e| self.io_error(&format!("cannot write blob {digest}"), e))?;
+            let actual = hasher.finish();
+            if actual != *digest {
+                return Err(Error::failed(format!(
+                    "refusing to store blob {digest}: content does not match the digest ({actual})"
+                )));
+            }
+            tokio::fs::rename(&tmp, &path)
+                .await
+                .map_err(|e| self.io_error(&format!("cannot store blob {digest}"), e))
+        }
+        .await;
+        if written.is_err() {
+            let _ = tokio::fs::remove_file(&tmp).await;
+        }
+        written
     }
 
     async fn mount_blob(&self, _repo: &str, _from_repo: &str, digest: &Digest) -> Result<bool> {

@@ -5,20 +5,23 @@
 //! - [`reference`]: `registry/repo:tag`, `@sha256:…`, `oci:DIR[:tag]`.
 //! - [`registry`]: the trait, [`HttpRegistry`] and [`LayoutRegistry`].
 //! - [`auth`]: docker config, credential helpers, `GITHUB_TOKEN`.
+//! - [`image`]: a minimal deterministic image written into a layout (offline dry runs).
 //! - [`ops`]: copy, tags, referrers, promote, prune.
 
 pub mod auth;
 pub mod digest;
 pub mod http;
+pub mod image;
 pub mod layout;
 pub mod manifest;
 pub mod ops;
 pub mod reference;
 pub mod registry;
+mod tls;
 
 pub use digest::Digest;
 pub use http::{HttpOptions, HttpRegistry, RetryPolicy};
 pub use layout::LayoutRegistry;
 pub use manifest::{Descriptor, RawManifest};
 pub use reference::{ImageRef, Location};
-pub use registry::{AnyRegistry, Fetched, PutOutcome, Registry};
+pub use registry::{AnyRegistry, BlobStream, Fetched, PutOutcome, Registry};

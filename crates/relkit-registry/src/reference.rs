@@ -69,24 +69,10 @@ impl ImageRef {
                 "image reference `{input}` uses transport `{transport}:` which is not supported; {KNOWN_FORMS}"
             )));
         }
-        let parsed: oci_client::Reference = s.parse().map_err(|e| {
-            Error::usage(format!("image reference `{input}` is not valid ({e}); {KNOWN_FORMS}"))
+        let (registry, repository, tag, digest) = parse_registry_reference(s).map_err(|reason| {
+            Error::usage(format!("image reference `{input}` is not valid ({reason}); {KNOWN_FORMS}"))
         })?;
-        let digest = parsed
-            .digest()
-            .map(str::parse::<Digest>)
-            .transpose()
-            .map_err(|e| e.context(format!("image reference `{input}`")))?;
-        let name_part = s.split('@').next().unwrap_or(s);
-        let explicit_tag = name_part.rsplit('/').next().is_some_and(|last| last.contains(':'));
-        Ok(Self {
-            location: Location::Registry {
-                registry: parsed.registry().to_string(),
-                repository: parsed.repository().to_string(),
-            },
-            tag: if explicit_tag { parsed.tag().map(str::to_string) } else { None },
-            digest,
-        })
+        Ok(Self { location: Location::Registry { registry, repository }, tag, digest })
     }
 
     /// The same repository with another tag and no digest.
@@ -149,6 +135,111 @@ impl ImageRef {
             Location::Layout { dir } => format!("oci:{}", dir.display()),
         }
     }
+}
+
+/// `[host[:port]/]path[:tag][@digest]` per the distribution reference grammar, with Docker Hub
+/// defaults. Hand-written (no regex): it runs on every command start.
+fn parse_registry_reference(
+    s: &str,
+) -> std::result::Result<(String, String, Option<String>, Option<Digest>), String> {
+    let (name_and_tag, digest) = match s.split_once('@') {
+        Some((n, d)) => (n, Some(d.parse::<Digest>().map_err(|e| e.message().to_string())?)),
+        None => (s, None),
+    };
+    let last_slash = name_and_tag.rfind('/').map_or(0, |i| i + 1);
+    let (name, tag) = match name_and_tag[last_slash..].split_once(':') {
+        Some((_, tag)) => {
+            if !is_valid_tag(tag) {
+                return Err(format!("invalid tag `{tag}`"));
+            }
+            (&name_and_tag[..name_and_tag.len() - tag.len() - 1], Some(tag.to_string()))
+        }
+        None => (name_and_tag, None),
+    };
+    let (domain, path) = match name.split_once('/') {
+        Some((first, rest))
+            if first.contains(['.', ':'])
+                || first == "localhost"
+                || first.bytes().any(|b| b.is_ascii_uppercase()) =>
+        {
+            (first, rest)
+        }
+        _ => ("docker.io", name),
+    };
+    if !is_valid_domain(domain) {
+        return Err(format!("invalid registry host `{domain}`"));
+    }
+    let domain = if domain == "index.docker.io" { "docker.io" } else { domain };
+    let repository = if domain == "docker.io" && !path.contains('/') {
+        format!("library/{path}")
+    } else {
+        path.to_string()
+    };
+    if repository.len() > 255 {
+        return Err("repository name longer than 255 characters".to_string());
+    }
+    if let Some(bad) = repository.split('/').find(|c| !is_valid_path_component(c)) {
+        return Err(format!(
+            "repository path component `{bad}` must be lowercase letters and digits separated by `.`, `_`, `__` or `-`"
+        ));
+    }
+    Ok((domain.to_string(), repository, tag, digest))
+}
+
+/// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`
+fn is_valid_path_component(c: &str) -> bool {
+    let b = c.as_bytes();
+    let alnum = |x: u8| x.is_ascii_lowercase() || x.is_ascii_digit();
+    if b.is_empty() || !alnum(b[0]) || !alnum(b[b.len() - 1]) {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        if alnum(b[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && !alnum(b[i]) {
+            i += 1;
+        }
+        let sep = &c[start..i];
+        if !(sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|x| x == b'-')) {
+            return false;
+        }
+    }
+    true
+}
+
+/// A host name or IPv4 address, or a bracketed IPv6 address, with an optional port.
+fn is_valid_domain(domain: &str) -> bool {
+    let (host, port) = if let Some(rest) = domain.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((v6, after)) if !v6.is_empty() && v6.bytes().all(|b| b.is_ascii_hexdigit() || b == b':') => {
+                match after {
+                    "" => return true,
+                    p => return p.strip_prefix(':').is_some_and(is_port),
+                }
+            }
+            _ => return false,
+        }
+    } else {
+        match domain.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (domain, None),
+        }
+    };
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    host.split('.').all(label_ok) && port.is_none_or(is_port)
+}
+
+fn is_port(p: &str) -> bool {
+    !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn parse_layout(input: &str, rest: &str) -> Result<ImageRef> {
@@ -223,6 +314,10 @@ mod tests {
             ("localhost:5000/a:t", "localhost:5000", "a", Some("t"), false),
             (&format!("ghcr.io/o/app@sha256:{hex}"), "ghcr.io", "o/app", None, true),
             (&format!("ghcr.io/o/app:v1@sha256:{hex}"), "ghcr.io", "o/app", Some("v1"), true),
+            ("index.docker.io/acme/app:1", "docker.io", "acme/app", Some("1"), false),
+            ("acme/app", "docker.io", "acme/app", None, false),
+            ("[::1]:5000/a__b/c-d.e:x", "[::1]:5000", "a__b/c-d.e", Some("x"), false),
+            ("reg.lan/team/sub/app", "reg.lan", "team/sub/app", None, false),
         ];
         for (input, reg, repo, tag, has_digest) in cases {
             let r = ImageRef::parse(input).unwrap();
@@ -257,6 +352,10 @@ mod tests {
             "oci:",
             "oci::tag",
             "repo:bad tag",
+            "ghcr.io/o/app-",
+            "ghcr.io/o//app",
+            "ghcr.io:port/o/app",
+            "ghcr.io/o/a...b",
         ] {
             let e = ImageRef::parse(bad).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{bad}");

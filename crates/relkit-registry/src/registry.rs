@@ -5,9 +5,11 @@ use std::future::Future;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use relkit_core::Result;
+use futures::StreamExt as _;
+use futures::stream::BoxStream;
+use relkit_core::{Error, Result};
 
-use crate::digest::Digest;
+use crate::digest::{Digest, DigestHasher};
 use crate::http::{HttpOptions, HttpRegistry};
 use crate::layout::LayoutRegistry;
 use crate::manifest::{Descriptor, RawManifest};
@@ -20,6 +22,35 @@ pub struct Fetched {
     pub manifest: RawManifest,
     /// The entity tag, for conditional updates.
     pub etag: Option<String>,
+}
+
+/// A blob's content as a stream of chunks, so copies hold a bounded amount in memory.
+pub type BlobStream = BoxStream<'static, Result<Bytes>>;
+
+/// Passes `data` through, failing at its end when the content does not hash to `expected`
+/// (`source` names where it came from, for the message).
+pub fn verify_stream(expected: Digest, source: String, data: BlobStream) -> BlobStream {
+    let state = (data, Some(DigestHasher::default()), expected, source);
+    Box::pin(futures::stream::unfold(state, |(mut data, mut hasher, expected, source)| async move {
+        let h = hasher.as_mut()?;
+        match data.next().await {
+            Some(Ok(chunk)) => {
+                h.update(&chunk);
+                Some((Ok(chunk), (data, hasher, expected, source)))
+            }
+            Some(Err(e)) => Some((Err(e), (data, None, expected, source))),
+            None => {
+                let actual = hasher.take().expect("checked above").finish();
+                if actual == expected {
+                    return None;
+                }
+                let error = Error::failed(format!(
+                    "{source} sent blob {expected} with content that does not match its digest ({actual})"
+                ));
+                Some((Err(error), (data, None, expected, source)))
+            }
+        }
+    }))
 }
 
 /// The result of a conditional manifest PUT.
@@ -76,6 +107,19 @@ pub trait Registry: Send + Sync {
     /// Uploads a blob (its digest is verified by the receiver).
     fn put_blob(&self, repo: &str, digest: &Digest, data: Bytes) -> impl Future<Output = Result<()>> + Send;
 
+    /// A blob's content as a stream, verified against the digest as it flows.
+    fn open_blob(&self, repo: &str, digest: &Digest) -> impl Future<Output = Result<BlobStream>> + Send;
+
+    /// Uploads a blob of `size` bytes from a stream (one attempt: a stream cannot be replayed,
+    /// so the caller retries by opening the source again).
+    fn put_blob_stream(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        size: u64,
+        data: BlobStream,
+    ) -> impl Future<Output = Result<()>> + Send;
+
     /// Mounts a blob from another repository of the same registry. `false` when the registry
     /// declined the mount (the caller then uploads the blob).
     fn mount_blob(
@@ -107,6 +151,15 @@ pub enum AnyRegistry {
 }
 
 impl AnyRegistry {
+    /// Opens the registries of a source and a destination: one handle (one token cache, one
+    /// challenge probe) when both live in the same registry or layout.
+    pub fn open_pair(source: &ImageRef, dest: &ImageRef, options: &HttpOptions) -> Result<(Self, Self)> {
+        let source_registry = Self::open(source, options)?;
+        let dest_registry =
+            if source.same_registry(dest) { source_registry.clone() } else { Self::open(dest, options)? };
+        Ok((source_registry, dest_registry))
+    }
+
     /// Opens the registry or layout a reference points into. A layout directory is created on
     /// first write.
     pub fn open(reference: &ImageRef, options: &HttpOptions) -> Result<Self> {
@@ -161,6 +214,12 @@ impl Registry for AnyRegistry {
     }
     async fn put_blob(&self, repo: &str, digest: &Digest, data: Bytes) -> Result<()> {
         delegate!(self, r => r.put_blob(repo, digest, data).await)
+    }
+    async fn open_blob(&self, repo: &str, digest: &Digest) -> Result<BlobStream> {
+        delegate!(self, r => r.open_blob(repo, digest).await)
+    }
+    async fn put_blob_stream(&self, repo: &str, digest: &Digest, size: u64, data: BlobStream) -> Result<()> {
+        delegate!(self, r => r.put_blob_stream(repo, digest, size, data).await)
     }
     async fn mount_blob(&self, repo: &str, from_repo: &str, digest: &Digest) -> Result<bool> {
         delegate!(self, r => r.mount_blob(repo, from_repo, digest).await)

@@ -158,6 +158,8 @@ async fn prune_never_breaks_a_kept_multi_arch_image() {
 
     let dry = prune(&http, "app", &retention, None, false, now).await.unwrap();
     assert!(dry.dry_run && dry.manifests.contains(&single), "{dry:?}");
+    // The dry run reports the tag that goes while its manifest stays for `v1.0.0`.
+    assert_eq!(dry.kept_shared, vec!["next".to_string()], "{dry:?}");
     assert!(reg.digest_of("app:sha-old").is_some(), "a dry run deleted something");
 
     let report = prune(&http, "app", &retention, None, true, now).await.unwrap();
@@ -166,7 +168,7 @@ async fn prune_never_breaks_a_kept_multi_arch_image() {
     reg.assert_complete("app", "v1.0.0");
     assert_eq!(reg.digest_of(&format!("app@{referrer}")), Some(referrer));
     // `next` shares the kept index: the registry cannot delete that single tag, so it stays.
-    assert_eq!(report.kept_shared, vec!["next".to_string()]);
+    assert_eq!((report.kept_shared, report.untagged), (vec!["next".to_string()], vec![]));
     let again = prune(&http, "app", &retention, None, true, now).await.unwrap();
     assert!(again.manifests.is_empty(), "{again:?}");
 }
@@ -252,4 +254,50 @@ async fn missing_digests_and_html_servers_fail_with_one_line() {
     assert!(err.message().contains("HTML") && err.message().contains(&host), "{err}");
     let err = resolve_digest(&html, &reference).await.unwrap_err();
     assert!(err.message().contains(&host) && !err.message().contains('\n'), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promote_across_registries_streams_every_blob_once() {
+    let Some(a) = TestRegistry::start("promote_across_registries", None) else { return };
+    let Some(b) = TestRegistry::start("promote_across_registries", None) else { return };
+    let source = HttpRegistry::new(&a.host(), &options(&a)).unwrap();
+    let dest = HttpRegistry::new(&b.host(), &options(&b)).unwrap();
+    let (index, sig, referrer) = seed(&a, &source, "app").await;
+    let options = PromoteOptions { tags: release_tags("1.0.0"), concurrency: 4, ..Default::default() };
+    let first = promote(&source, &a.image("app:next"), &dest, &b.image("mirror"), &options).await.unwrap();
+    assert_eq!(first.copy.blobs_mounted, 0, "no mounts across registries: {:?}", first.copy);
+    // 4 platform images (config + layer each), the signature and the referrer (config + layer).
+    assert!(first.copy.blobs_uploaded >= 10, "{:?}", first.copy);
+    for tag in ["v1.0.0", "latest", "1", "1.0"] {
+        assert_eq!(b.digest_of(&format!("mirror:{tag}")), Some(index.clone()), "{tag}");
+    }
+    assert_eq!(b.digest_of(&format!("mirror:{}", index.cosign_tag("sig"))), Some(sig));
+    let carried = referrers::list(&dest, "mirror", &index).await.unwrap();
+    assert_eq!(carried.iter().map(|d| &d.digest).collect::<Vec<_>>(), vec![&referrer]);
+    b.assert_complete("mirror", "latest");
+
+    let again = promote(&source, &a.image("app:next"), &dest, &b.image("mirror"), &options).await.unwrap();
+    assert_eq!((again.copy.blobs_uploaded, again.copy.manifests_pushed), (0, 0), "{:?}", again.copy);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_layout_blob_is_never_uploaded() {
+    let Some(reg) = TestRegistry::start("a_corrupt_layout_blob_is_never_uploaded", None) else { return };
+    let http = HttpRegistry::new(&reg.host(), &options(&reg)).unwrap();
+    let (_tmp, path) = layout_dir();
+    let layout = layout_at(&path);
+    let image = image_manifest(&layout, 7, "1.0.0", "amd64", 300_000).await;
+    let layer = image.view().unwrap().layers[0].digest.clone();
+    let file = path.join("blobs/sha256").join(layer.hex());
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes[1000] ^= 0xff;
+    std::fs::write(&file, bytes).unwrap();
+    layout.put_manifest("", "v1", &image, None).await.unwrap();
+    let source = ImageRef::parse(&format!("oci:{}:v1", path.display())).unwrap();
+    let options = PromoteOptions { tags: tags(&[("v1", TagRule::Mutable)]), ..Default::default() };
+    let err = promote(&layout, &source, &http, &reg.image("app"), &options).await.unwrap_err();
+    // Refused by the digest check on the way (ours, or the registry's on the completed upload).
+    assert!(err.message().contains(layer.as_str()) && err.message().contains("match"), "{err}");
+    assert_eq!(reg.digest_of("app:v1"), None);
+    assert!(reg.inspect_raw(&format!("app@{}", image.digest)).is_none());
 }

@@ -1,8 +1,11 @@
 //! Copying an image by digest between repositories or registries, in the order that never
 //! exposes a manifest before its content: blobs, then child manifests, then the root.
 
-use futures::{StreamExt as _, TryStreamExt as _};
-use relkit_core::{Error, Result};
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable as _};
+use futures::{StreamExt as _, TryFutureExt as _, TryStreamExt as _};
+use relkit_core::{ErrorKind, Result};
 use serde::Serialize;
 
 use crate::digest::Digest;
@@ -24,7 +27,7 @@ pub struct CopyStats {
     pub blobs_uploaded: usize,
     /// Bytes uploaded.
     pub bytes_uploaded: u64,
-    /// Manifests pushed (the rest were already there).
+    /// Manifests pushed (none when the destination held the image already).
     pub manifests_pushed: usize,
 }
 
@@ -61,7 +64,8 @@ pub async fn copy_image<S: Registry, D: Registry>(
     Ok((tree.root().clone(), stats))
 }
 
-/// Copies a loaded tree (see [`copy_image`]).
+/// Copies a loaded tree (see [`copy_image`]). A destination that already holds the root holds
+/// everything under it (copies store the root last), so that case costs one request.
 pub async fn copy_tree<S: Registry, D: Registry>(
     source: &Endpoint<'_, S>,
     dest: &Endpoint<'_, D>,
@@ -71,6 +75,10 @@ pub async fn copy_tree<S: Registry, D: Registry>(
 ) -> Result<CopyStats> {
     let mut stats = CopyStats::default();
     if same_registry && source.repo == dest.repo {
+        return Ok(stats);
+    }
+    let root = tree.root();
+    if dest.registry.head_manifest(dest.repo, root.digest.as_str()).await?.is_some() {
         return Ok(stats);
     }
     let outcomes: Vec<BlobOutcome> = futures::stream::iter(tree.blobs.iter())
@@ -88,22 +96,22 @@ pub async fn copy_tree<S: Registry, D: Registry>(
             }
         }
     }
-    for manifest in &tree.manifests {
-        if dest.registry.head_manifest(dest.repo, manifest.digest.as_str()).await?.is_some() {
-            continue;
-        }
-        dest.registry.put_manifest(dest.repo, manifest.digest.as_str(), manifest, None).await?;
+    // Image manifests need only blobs: push them together. Indexes follow one by one, children
+    // first, and the root last.
+    let (images, indexes): (Vec<&RawManifest>, Vec<&RawManifest>) =
+        tree.manifests.iter().partition(|m| m.view().is_ok_and(|v| !v.is_index(&m.media_type)));
+    let pushed: Vec<()> = futures::stream::iter(images.iter().filter(|m| m.digest != root.digest))
+        .map(|m| dest.registry.put_manifest(dest.repo, m.digest.as_str(), m, None).map_ok(|_| ()))
+        .buffer_unordered(concurrency.max(1))
+        .try_collect()
+        .await?;
+    stats.manifests_pushed += pushed.len();
+    for m in indexes.iter().filter(|m| m.digest != root.digest) {
+        dest.registry.put_manifest(dest.repo, m.digest.as_str(), m, None).await?;
         stats.manifests_pushed += 1;
     }
-    let root = tree.root();
-    if dest.registry.head_manifest(dest.repo, root.digest.as_str()).await?.is_none() {
-        return Err(Error::failed(format!(
-            "{} does not show {} in {} after the copy",
-            dest.registry.name(),
-            root.digest,
-            dest.repo
-        )));
-    }
+    dest.registry.put_manifest(dest.repo, root.digest.as_str(), root, None).await?;
+    stats.manifests_pushed += 1;
     Ok(stats)
 }
 
@@ -113,20 +121,42 @@ enum BlobOutcome {
     Uploaded(u64),
 }
 
+/// Retries of streaming one blob across registries (each opens the source again).
+const STREAM_RETRIES: usize = 2;
+
 async fn copy_blob<S: Registry, D: Registry>(
     source: &Endpoint<'_, S>,
     dest: &Endpoint<'_, D>,
     blob: &Descriptor,
     same_registry: bool,
 ) -> Result<BlobOutcome> {
-    if dest.registry.blob_exists(dest.repo, &blob.digest).await? {
+    // Within one registry the mount answers 201 whether or not the blob was there already.
+    if same_registry {
+        if dest.registry.mount_blob(dest.repo, source.repo, &blob.digest).await? {
+            return Ok(BlobOutcome::Mounted);
+        }
+    } else if dest.registry.blob_exists(dest.repo, &blob.digest).await? {
         return Ok(BlobOutcome::Present);
     }
-    if same_registry && dest.registry.mount_blob(dest.repo, source.repo, &blob.digest).await? {
-        return Ok(BlobOutcome::Mounted);
-    }
-    let data = source.registry.get_blob(source.repo, &blob.digest).await?;
-    let size = data.len() as u64;
-    dest.registry.put_blob(dest.repo, &blob.digest, data).await?;
-    Ok(BlobOutcome::Uploaded(size))
+    (|| async {
+        let data = source.registry.open_blob(source.repo, &blob.digest).await?;
+        dest.registry.put_blob_stream(dest.repo, &blob.digest, blob.size, data).await
+    })
+    .retry(
+        ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(200))
+            .with_max_times(STREAM_RETRIES)
+            .with_jitter(),
+    )
+    .when(|e: &relkit_core::Error| e.kind() == ErrorKind::Failed)
+    .await
+    .map(|()| BlobOutcome::Uploaded(blob.size))
+    .map_err(|e| {
+        e.context(format!(
+            "copy blob {} from {} to {}",
+            blob.digest,
+            source.registry.name(),
+            dest.registry.name()
+        ))
+    })
 }

@@ -2,15 +2,16 @@
 //! registry), carry along everything that refers to it and to each child (OCI referrers and
 //! cosign's legacy `.sig/.att/.sbom` tags), then apply the channel's tags.
 
+use futures::{StreamExt as _, TryStreamExt as _};
 use relkit_core::{Error, Result};
 use semver::Version;
 use serde::Serialize;
 
 use crate::digest::Digest;
+use crate::manifest::RawManifest;
 use crate::ops::copy::{self, CopyStats, Endpoint};
 use crate::ops::referrers::{self, COSIGN_SUFFIXES};
-use crate::ops::resolve_digest;
-use crate::ops::tags::{self, ApplyTagsOptions, TagDecision, TagRequest};
+use crate::ops::tags::{self, TagDecision, TagRequest};
 use crate::ops::tree;
 use crate::reference::ImageRef;
 use crate::registry::Registry;
@@ -64,6 +65,9 @@ pub struct PromoteReport {
     pub dry_run: bool,
 }
 
+/// Lookups of attachments in flight.
+const PROBE_CONCURRENCY: usize = 8;
+
 /// Promotes `source_ref` into `dest_ref`'s repository (its tag, if any, is ignored: the tags
 /// come from `options.tags`).
 pub async fn promote<S: Registry, D: Registry>(
@@ -73,19 +77,22 @@ pub async fn promote<S: Registry, D: Registry>(
     dest_ref: &ImageRef,
     options: &PromoteOptions,
 ) -> Result<PromoteReport> {
-    let digest = resolve_digest(source, source_ref).await?;
     let src = Endpoint { registry: source, repo: source_ref.repository() };
     let dst = Endpoint { registry: dest, repo: dest_ref.repository() };
-    let image =
-        tree::load(source, src.repo, &digest).await.map_err(|e| e.context(format!("{source_ref}")))?;
-    let root = image.root().clone();
+    // One read resolves the reference and gives the root manifest.
+    let root = read_root(source, source_ref).await?;
+    let digest = root.digest.clone();
+    let (image, version) = futures::try_join!(
+        tree::load_from(source, src.repo, root.clone()),
+        tags::target_version(source, src.repo, &root, options.version.as_ref()),
+    )
+    .map_err(|e| e.context(format!("{source_ref}")))?;
 
     if !options.require_referrers.is_empty() {
         check_required(source, src.repo, &digest, &options.require_referrers)
             .await
             .map_err(|e| e.context(format!("{source_ref}")))?;
     }
-    let version = tags::target_version(source, src.repo, &root, options.version.as_ref()).await?;
     let mut report = PromoteReport {
         source: source_ref.to_string(),
         digest: digest.clone(),
@@ -97,85 +104,118 @@ pub async fn promote<S: Registry, D: Registry>(
     };
     let context =
         |e: relkit_core::Error| e.context(format!("promote {source_ref} to {}", dest_ref.repository_name()));
-    if options.dry_run {
-        report.tags =
-            tags::plan_tags(dest, dst.repo, &digest, version.as_ref(), &options.tags, options.force)
-                .await
-                .map_err(context)?;
-        return Ok(report);
-    }
-    // Refuse before writing anything.
-    tags::plan_tags(dest, dst.repo, &digest, version.as_ref(), &options.tags, options.force)
+    // Decided before anything is written: a refusal leaves the destination untouched.
+    let decisions = tags::plan_tags(dest, dst.repo, &digest, version.as_ref(), &options.tags, options.force)
         .await
         .map_err(context)?;
+    if options.dry_run {
+        report.tags = decisions;
+        return Ok(report);
+    }
 
     let same_registry = source_ref.same_registry(dest_ref);
     let same_repo = source_ref.same_repository(dest_ref);
     let concurrency = options.concurrency.max(1);
     report.copy = copy::copy_tree(&src, &dst, &image, same_registry, concurrency).await.map_err(context)?;
     if !same_repo {
-        for subject in image.manifest_digests() {
-            carry_attachments(&src, &dst, subject, same_registry, concurrency, &mut report)
-                .await
-                .map_err(context)?;
-        }
+        carry_attachments(&src, &dst, &image, same_registry, concurrency, &mut report)
+            .await
+            .map_err(context)?;
     }
-    report.tags = tags::apply_tags(
-        dest,
-        dst.repo,
-        &root,
-        version.as_ref(),
-        &options.tags,
-        ApplyTagsOptions { force: options.force, dry_run: false },
-    )
-    .await
-    .map_err(context)?;
+    report.tags =
+        tags::apply_planned(dest, dst.repo, &root, version.as_ref(), &options.tags, decisions, options.force)
+            .await
+            .map_err(context)?;
     Ok(report)
 }
 
+/// The manifest a reference names, read once (a digest reference is verified by the read).
+async fn read_root<R: Registry>(registry: &R, reference: &ImageRef) -> Result<RawManifest> {
+    let wanted = reference.manifest_reference();
+    let fetched = registry
+        .get_manifest(reference.repository(), &wanted)
+        .await
+        .map_err(|e| e.context(format!("cannot resolve {reference}")))?;
+    fetched.map(|f| f.manifest).ok_or_else(|| {
+        Error::failed(format!(
+            "{reference} does not exist on {} (no manifest for `{wanted}`); check the name, tag or digest",
+            registry.name()
+        ))
+    })
+}
+
+/// What refers to one manifest of the image at the source.
+enum Found {
+    Referrers(Digest, Vec<crate::manifest::Descriptor>),
+    Cosign { subject: Digest, suffix: &'static str, digest: Digest },
+}
+
+/// Carries along what refers to the root and to every child. All lookups (referrers and the
+/// cosign tags of every manifest) run concurrently; copies follow for what exists.
 async fn carry_attachments<S: Registry, D: Registry>(
     src: &Endpoint<'_, S>,
     dst: &Endpoint<'_, D>,
-    subject: &Digest,
+    image: &tree::ImageTree,
     same_registry: bool,
     concurrency: usize,
     report: &mut PromoteReport,
 ) -> Result<()> {
-    for referrer in referrers::list(src.registry, src.repo, subject).await? {
-        let present = dst.registry.head_manifest(dst.repo, referrer.digest.as_str()).await?.is_some();
-        let (manifest, stats) =
-            copy::copy_image(src, dst, &referrer.digest, same_registry, concurrency).await?;
-        report.copy.add(&stats);
-        referrers::register(dst.registry, dst.repo, subject, &manifest).await?;
-        report.attachments.push(Attachment {
-            subject: subject.clone(),
-            kind: "referrer".to_string(),
-            digest: referrer.digest,
-            outcome: if present { "present" } else { "copied" }.to_string(),
-        });
+    let mut probes: Vec<futures::future::BoxFuture<'_, Result<Option<Found>>>> = Vec::new();
+    for subject in image.manifest_digests() {
+        probes.push(Box::pin(async move {
+            let list = referrers::list(src.registry, src.repo, subject).await?;
+            Ok((!list.is_empty()).then(|| Found::Referrers(subject.clone(), list)))
+        }));
+        for suffix in COSIGN_SUFFIXES {
+            probes.push(Box::pin(async move {
+                let found = src.registry.head_manifest(src.repo, &subject.cosign_tag(suffix)).await?;
+                Ok(found.map(|f| Found::Cosign { subject: subject.clone(), suffix, digest: f.digest }))
+            }));
+        }
     }
-    for suffix in COSIGN_SUFFIXES {
-        let tag = subject.cosign_tag(suffix);
-        let Some(found) = src.registry.head_manifest(src.repo, &tag).await? else { continue };
-        let existing = dst.registry.head_manifest(dst.repo, &tag).await?.map(|d| d.digest);
-        let outcome = match existing {
-            Some(d) if d == found.digest => "present",
-            // A destination signature that differs was made there; never overwrite it.
-            Some(_) => "kept-existing",
-            None => {
-                let (manifest, stats) =
-                    copy::copy_image(src, dst, &found.digest, same_registry, concurrency).await?;
-                report.copy.add(&stats);
-                dst.registry.put_manifest(dst.repo, &tag, &manifest, None).await?;
-                "copied"
+    let found: Vec<Option<Found>> =
+        futures::stream::iter(probes).buffered(PROBE_CONCURRENCY).try_collect().await?;
+    for found in found.into_iter().flatten() {
+        match found {
+            Found::Referrers(subject, list) => {
+                for referrer in list {
+                    let present =
+                        dst.registry.head_manifest(dst.repo, referrer.digest.as_str()).await?.is_some();
+                    let (manifest, stats) =
+                        copy::copy_image(src, dst, &referrer.digest, same_registry, concurrency).await?;
+                    report.copy.add(&stats);
+                    referrers::register(dst.registry, dst.repo, &subject, &manifest).await?;
+                    report.attachments.push(Attachment {
+                        subject: subject.clone(),
+                        kind: "referrer".to_string(),
+                        digest: referrer.digest,
+                        outcome: if present { "present" } else { "copied" }.to_string(),
+                    });
+                }
             }
-        };
-        report.attachments.push(Attachment {
-            subject: subject.clone(),
-            kind: suffix.to_string(),
-            digest: found.digest,
-            outcome: outcome.to_string(),
-        });
+            Found::Cosign { subject, suffix, digest } => {
+                let tag = subject.cosign_tag(suffix);
+                let existing = dst.registry.head_manifest(dst.repo, &tag).await?.map(|d| d.digest);
+                let outcome = match existing {
+                    Some(d) if d == digest => "present",
+                    // A destination signature that differs was made there; never overwrite it.
+                    Some(_) => "kept-existing",
+                    None => {
+                        let (manifest, stats) =
+                            copy::copy_image(src, dst, &digest, same_registry, concurrency).await?;
+                        report.copy.add(&stats);
+                        dst.registry.put_manifest(dst.repo, &tag, &manifest, None).await?;
+                        "copied"
+                    }
+                };
+                report.attachments.push(Attachment {
+                    subject,
+                    kind: suffix.to_string(),
+                    digest,
+                    outcome: outcome.to_string(),
+                });
+            }
+        }
     }
     Ok(())
 }

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use jiff::Timestamp;
 use relkit_core::Result;
 use semver::Version;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::digest::Digest;
 use crate::ops::referrers::{self, COSIGN_SUFFIXES};
@@ -16,36 +16,8 @@ use crate::ops::tags::{parse_version, read_created};
 use crate::ops::tree;
 use crate::registry::Registry;
 
-/// Retention rules (the `prune` section of the relkit config).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default, rename_all = "kebab-case")]
-pub struct Retention {
-    /// Keep every stable release tag (`v1.2.3`). Default true.
-    pub keep_stable: bool,
-    /// Prerelease tags kept per `major.minor` line (the highest ones). Default 3.
-    pub keep_prereleases: usize,
-    /// Glob patterns of build tags (`sha-*`, `next-*`). Default `["sha-*", "next-*"]`.
-    pub build_tags: Vec<String>,
-    /// Build tags kept (the newest). Default 10.
-    pub keep_builds: usize,
-    /// Build tags older than this many days go even within `keep_builds`. Default none.
-    pub max_build_age_days: Option<u64>,
-    /// Glob patterns of tags never deleted.
-    pub protect: Vec<String>,
-}
-
-impl Default for Retention {
-    fn default() -> Self {
-        Self {
-            keep_stable: true,
-            keep_prereleases: 3,
-            build_tags: vec!["sha-*".to_string(), "next-*".to_string()],
-            keep_builds: 10,
-            max_build_age_days: None,
-            protect: Vec::new(),
-        }
-    }
-}
+/// Retention rules: the `prune:` section of the relkit configuration.
+pub use relkit_core::config::PruneConfig as Retention;
 
 /// A tag with what retention needs to know about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,9 +158,12 @@ pub struct PruneReport {
     pub tags: Vec<Verdict>,
     /// Manifests deleted (or to delete), parents before children.
     pub manifests: Vec<Digest>,
-    /// Tags that should go but stay because a kept image shares their manifest and the
-    /// registry cannot delete a single tag.
+    /// Tags that should go but whose manifest a kept tag still needs, so the manifest stays.
+    /// A dry run lists all of them; with `apply`, those the registry could not delete alone
+    /// (CNCF distribution deletes manifests, not tags) and that therefore stay.
     pub kept_shared: Vec<String>,
+    /// Tags deleted on their own (their manifest stays for a kept tag).
+    pub untagged: Vec<String>,
     /// True when nothing was deleted.
     pub dry_run: bool,
 }
@@ -242,12 +217,10 @@ pub async fn prune<R: Registry>(
         let digest = &digests[*tag];
         if needed.contains(digest) {
             if apply && registry.delete_tag(repo, tag).await? {
-                continue;
+                report.untagged.push((*tag).to_string());
+            } else {
+                report.kept_shared.push((*tag).to_string());
             }
-            if !apply {
-                continue;
-            }
-            report.kept_shared.push((*tag).to_string());
             continue;
         }
         collect_doomed(registry, repo, digest, &needed, &mut doomed_manifests).await?;

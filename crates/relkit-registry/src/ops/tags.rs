@@ -7,6 +7,7 @@
 
 use std::cmp::Ordering;
 
+use futures::{StreamExt as _, TryStreamExt as _};
 use relkit_core::{Error, Result};
 use semver::Version;
 use serde::Serialize;
@@ -262,8 +263,11 @@ pub async fn target_version<R: Registry>(
     Ok(declared.or_else(|| planned.cloned()))
 }
 
-/// Decides every tag against where it points now (no writes). A refused tag is an error
-/// (exit 2) naming the tag and the fix.
+/// Tag lookups in flight.
+const LOOKUP_CONCURRENCY: usize = 8;
+
+/// Decides every tag against where it points now (no writes; the tags are looked up
+/// concurrently). A refused tag is an error (exit 2) naming the tag and the fix.
 pub async fn plan_tags<R: Registry>(
     registry: &R,
     repo: &str,
@@ -272,11 +276,14 @@ pub async fn plan_tags<R: Registry>(
     requests: &[TagRequest],
     force: bool,
 ) -> Result<Vec<TagDecision>> {
-    let mut decisions = Vec::with_capacity(requests.len());
-    for request in requests {
-        let current = current_tag(registry, repo, &request.name).await?;
-        decisions.push(decide(request, target, version, current.as_ref(), force));
-    }
+    let decisions: Vec<TagDecision> = futures::stream::iter(requests)
+        .map(|request| async move {
+            let current = observe(registry, repo, request, target).await?;
+            Ok::<_, Error>(decide(request, target, version, current.as_ref(), force))
+        })
+        .buffered(LOOKUP_CONCURRENCY)
+        .try_collect()
+        .await?;
     if let Some(refusal) = decisions.iter().find_map(|d| match &d.action {
         TagAction::Refuse { reason, .. } => Some(reason.clone()),
         _ => None,
@@ -284,6 +291,21 @@ pub async fn plan_tags<R: Registry>(
         return Err(Error::usage(refusal));
     }
     Ok(decisions)
+}
+
+/// Where a tag points now. The held version is read only when the rule needs it: a monotonic
+/// tag on another digest.
+async fn observe<R: Registry>(
+    registry: &R,
+    repo: &str,
+    request: &TagRequest,
+    target: &Digest,
+) -> Result<Option<CurrentTag>> {
+    let Some(held) = registry.head_manifest(repo, &request.name).await? else { return Ok(None) };
+    if held.digest == *target || request.rule != TagRule::Monotonic {
+        return Ok(Some(CurrentTag { digest: held.digest, version: None }));
+    }
+    current_tag(registry, repo, &request.name).await
 }
 
 /// Applies `requests` to `target` (already stored in `repo`). Every decision is made before
@@ -297,18 +319,32 @@ pub async fn apply_tags<R: Registry>(
     requests: &[TagRequest],
     options: ApplyTagsOptions,
 ) -> Result<Vec<TagDecision>> {
-    let mut decisions = plan_tags(registry, repo, &target.digest, version, requests, options.force).await?;
+    let decisions = plan_tags(registry, repo, &target.digest, version, requests, options.force).await?;
     if options.dry_run {
         return Ok(decisions);
     }
+    apply_planned(registry, repo, target, version, requests, decisions, options.force).await
+}
+
+/// Writes the tags [`plan_tags`] decided to write. Tags that are not plainly mutable are looked
+/// up again right before their PUT (another release may have moved them meanwhile); then every
+/// tag is read back.
+pub async fn apply_planned<R: Registry>(
+    registry: &R,
+    repo: &str,
+    target: &RawManifest,
+    version: Option<&Version>,
+    requests: &[TagRequest],
+    mut decisions: Vec<TagDecision>,
+    force: bool,
+) -> Result<Vec<TagDecision>> {
     for (request, decision) in requests.iter().zip(decisions.iter_mut()) {
         if !decision.writes() {
             continue;
         }
-        if request.rule == TagRule::Monotonic {
-            // Re-check right before the PUT: another release may have moved the tag meanwhile.
-            let current = current_tag(registry, repo, &request.name).await?;
-            *decision = decide(request, &target.digest, version, current.as_ref(), options.force);
+        if request.rule != TagRule::Mutable {
+            let current = observe(registry, repo, request, &target.digest).await?;
+            *decision = decide(request, &target.digest, version, current.as_ref(), force);
             if let TagAction::Refuse { reason, .. } = &decision.action {
                 return Err(Error::failed(reason.clone()));
             }
@@ -331,30 +367,44 @@ async fn verify_tags<R: Registry>(
     version: Option<&Version>,
     decisions: &[TagDecision],
 ) -> Result<()> {
-    for decision in decisions {
-        if !matches!(decision.action, TagAction::Add | TagAction::Move { .. } | TagAction::Keep) {
-            continue;
-        }
-        let now = current_tag(registry, repo, &decision.tag).await?;
-        let ok = match &now {
-            Some(c) if c.digest == target.digest => true,
-            Some(c) => {
-                decision.rule == TagRule::Monotonic
-                    && matches!((&c.version, version), (Some(h), Some(t)) if h.cmp_precedence(t) != Ordering::Less)
-            }
-            None => false,
-        };
-        if !ok {
-            return Err(Error::failed(format!(
-                "tag `{}` in {repo} on {} points at {} after the push, expected {}",
-                decision.tag,
-                registry.name(),
-                now.map_or_else(|| "nothing".to_string(), |c| c.digest.to_string()),
-                target.digest
-            )));
-        }
-    }
+    let checked = decisions
+        .iter()
+        .filter(|d| matches!(d.action, TagAction::Add | TagAction::Move { .. } | TagAction::Keep));
+    futures::stream::iter(checked)
+        .map(|decision| verify_tag(registry, repo, target, version, decision))
+        .buffer_unordered(LOOKUP_CONCURRENCY)
+        .try_collect::<Vec<()>>()
+        .await?;
     Ok(())
+}
+
+async fn verify_tag<R: Registry>(
+    registry: &R,
+    repo: &str,
+    target: &RawManifest,
+    version: Option<&Version>,
+    decision: &TagDecision,
+) -> Result<()> {
+    let request = TagRequest { name: decision.tag.clone(), rule: decision.rule };
+    let now = observe(registry, repo, &request, &target.digest).await?;
+    let ok = match &now {
+        Some(c) if c.digest == target.digest => true,
+        Some(c) => {
+            decision.rule == TagRule::Monotonic
+                && matches!((&c.version, version), (Some(h), Some(t)) if h.cmp_precedence(t) != Ordering::Less)
+        }
+        None => false,
+    };
+    if ok {
+        return Ok(());
+    }
+    Err(Error::failed(format!(
+        "tag `{}` in {repo} on {} points at {} after the push, expected {}",
+        decision.tag,
+        registry.name(),
+        now.map_or_else(|| "nothing".to_string(), |c| c.digest.to_string()),
+        target.digest
+    )))
 }
 
 /// Where `tag` points now and which version that image declares.

@@ -1,13 +1,17 @@
 //! The manifests and blobs that make up one image: an index, its children (recursively) and
 //! every config and layer blob.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
+use futures::{StreamExt as _, TryStreamExt as _};
 use relkit_core::{Error, Result};
 
 use crate::digest::Digest;
 use crate::manifest::{Descriptor, RawManifest};
 use crate::registry::Registry;
+
+/// Manifest reads in flight while loading a tree.
+const READ_CONCURRENCY: usize = 8;
 
 /// An image's full content, manifests ordered children first so that pushing in this order
 /// never stores a manifest before what it points at.
@@ -33,38 +37,80 @@ impl ImageTree {
 
 /// Reads the tree rooted at `digest` from `repo`.
 pub async fn load<R: Registry>(registry: &R, repo: &str, digest: &Digest) -> Result<ImageTree> {
-    let mut manifests = Vec::new();
+    let root = read(registry, repo, digest).await?;
+    load_from(registry, repo, root).await
+}
+
+/// Reads the rest of the tree under an already read root. The children of each level are read
+/// concurrently.
+pub async fn load_from<R: Registry>(registry: &R, repo: &str, root: RawManifest) -> Result<ImageTree> {
+    let mut children_of: BTreeMap<Digest, Vec<Digest>> = BTreeMap::new();
+    let mut read_so_far: BTreeMap<Digest, RawManifest> = BTreeMap::new();
+    let root_digest = root.digest.clone();
+    let mut level = vec![root];
+    while !level.is_empty() {
+        let mut next = Vec::new();
+        for manifest in &level {
+            let children: Vec<Digest> = manifest.view()?.manifests.into_iter().map(|d| d.digest).collect();
+            for child in &children {
+                if !read_so_far.contains_key(child) && level.iter().all(|m| m.digest != *child) {
+                    next.push(child.clone());
+                }
+            }
+            children_of.insert(manifest.digest.clone(), children);
+        }
+        for manifest in level {
+            read_so_far.insert(manifest.digest.clone(), manifest);
+        }
+        next.sort();
+        next.dedup();
+        level = futures::stream::iter(next.iter())
+            .map(|d| read(registry, repo, d))
+            .buffered(READ_CONCURRENCY)
+            .try_collect()
+            .await?;
+    }
+    // Post-order from the root: every child before its parents, the root last.
+    let mut order = Vec::new();
+    let mut placed = BTreeSet::new();
+    let mut stack = vec![(root_digest, false)];
+    while let Some((d, expanded)) = stack.pop() {
+        if placed.contains(&d) {
+            continue;
+        }
+        if expanded {
+            placed.insert(d.clone());
+            order.push(d);
+            continue;
+        }
+        stack.push((d.clone(), true));
+        for child in children_of.get(&d).into_iter().flatten().rev() {
+            if !placed.contains(child) {
+                stack.push((child.clone(), false));
+            }
+        }
+    }
+    let mut manifests = Vec::with_capacity(order.len());
     let mut blobs = Vec::new();
     let mut seen_blobs = BTreeSet::new();
-    let mut seen_manifests = BTreeSet::new();
-    // Depth-first with an explicit stack: (digest, children already expanded).
-    let mut stack = vec![(digest.clone(), None::<RawManifest>)];
-    while let Some((d, expanded)) = stack.pop() {
-        if let Some(manifest) = expanded {
-            if seen_manifests.insert(manifest.digest.clone()) {
-                manifests.push(manifest);
-            }
-            continue;
-        }
-        if seen_manifests.contains(&d) {
-            continue;
-        }
-        let fetched = registry.get_manifest(repo, d.as_str()).await?.ok_or_else(|| {
-            Error::failed(format!(
-                "manifest {d} is missing from {repo} on {}; the image is incomplete",
-                registry.name()
-            ))
-        })?;
-        let view = fetched.manifest.view()?;
-        for blob in view.blobs() {
+    for d in order {
+        let manifest = read_so_far.remove(&d).expect("every placed manifest was read");
+        for blob in manifest.view()?.blobs() {
             if seen_blobs.insert(blob.digest.clone()) {
                 blobs.push(blob.clone());
             }
         }
-        stack.push((d, Some(fetched.manifest)));
-        for child in view.manifests.iter().rev() {
-            stack.push((child.digest.clone(), None));
-        }
+        manifests.push(manifest);
     }
     Ok(ImageTree { manifests, blobs })
+}
+
+async fn read<R: Registry>(registry: &R, repo: &str, d: &Digest) -> Result<RawManifest> {
+    let fetched = registry.get_manifest(repo, d.as_str()).await?.ok_or_else(|| {
+        Error::failed(format!(
+            "manifest {d} is missing from {repo} on {}; the image is incomplete",
+            registry.name()
+        ))
+    })?;
+    Ok(fetched.manifest)
 }
