@@ -42,6 +42,9 @@ struct PlanArgs {
     /// File of existing image tags (one per line) that also count for "highest".
     #[arg(long)]
     existing_tags: Option<PathBuf>,
+    /// Repository whose tags also count for "highest", read live (`registry/repo` or `oci:DIR`).
+    #[arg(long, value_name = "REPO")]
+    registry_tags: Option<String>,
     /// docker/metadata-action `tags:` rules (replace the default policy).
     #[arg(long)]
     tags: Option<String>,
@@ -102,6 +105,7 @@ fn main() {
                 from: a.from,
                 images: a.images,
                 existing_tags: a.existing_tags,
+                registry_tags: a.registry_tags,
                 tags: a.tags,
                 flavor: a.flavor,
                 resolve,

@@ -7,7 +7,7 @@ use relkit_core::actions::Env;
 use relkit_core::{Error, Result};
 use relkit_registry::ops::promote::{PromoteOptions, PromoteReport, promote as promote_image};
 use relkit_registry::ops::prune::{PruneReport, Retention, prune as prune_repo};
-use relkit_registry::ops::tags::{self, ApplyTagsOptions, TagDecision, TagRequest, TagRule};
+use relkit_registry::ops::tags::{self, ApplyTagsOptions, TagAction, TagDecision, TagRequest, TagRule};
 use relkit_registry::ops::{copy::DEFAULT_CONCURRENCY, resolve_digest};
 use relkit_registry::{AnyRegistry, Digest, HttpOptions, ImageRef, Registry};
 use semver::Version;
@@ -32,17 +32,21 @@ impl RegistryArgs {
     }
 }
 
-/// `tag-policy apply IMAGE --tag T…`: put tags on the digest IMAGE resolves to.
+/// `tag-policy apply IMAGE --tag T…` or `--plan FILE`: put tags on the digest IMAGE resolves to.
 #[derive(Debug, Clone, Args)]
 pub struct ApplyArgs {
     /// The image (`registry/repo:tag`, `…@sha256:…`, `oci:DIR[:tag]`).
     pub image: String,
     /// Tags to put on it (repeatable). The full version tag is immutable; `sha-*` tags are
     /// mutable; every other tag (`latest`, `X`, `X.Y`, channels) never moves to a lower version.
-    #[arg(long = "tag", required = true)]
+    #[arg(long = "tag", required_unless_present = "plan", conflicts_with = "plan")]
     pub tags: Vec<String>,
+    /// The tags, their kinds and the version from `tag-policy plan --json` output (a file, or
+    /// `-` for stdin): version and sha tags are immutable, the floating ones never move back.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<String>,
     /// The release version, when the image carries no `org.opencontainers.image.version`.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "plan")]
     pub version: Option<String>,
     /// Move immutable release tags too.
     #[arg(long)]
@@ -108,9 +112,12 @@ pub struct PruneArgs {
     /// Build tags older than this many days go.
     #[arg(long)]
     pub max_build_age_days: Option<u64>,
-    /// Tags never deleted (glob, repeatable).
+    /// Tags never deleted (glob, repeatable; added to the configured ones).
     #[arg(long)]
     pub protect: Vec<String>,
+    /// Configuration file with a `prune:` section [default: .github/relkit.yml if present].
+    #[arg(long)]
+    pub config: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }
@@ -171,12 +178,81 @@ fn validate_tags(tags: &[String]) -> Result<()> {
     }
 }
 
+/// The rule for a tag the plan chose, by its kind (`TagKind` as `plan --json` spells it).
+pub fn rule_for_kind(kind: &str, name: &str) -> Result<TagRule> {
+    Ok(match kind {
+        "version" | "sha" => TagRule::Immutable,
+        "major_minor" | "major" | "latest" | "channel" => TagRule::Monotonic,
+        "rule" => rule_for(name),
+        other => {
+            return Err(Error::usage(format!(
+                "the plan gives tag `{name}` the unknown kind `{other}`; regenerate it with `tag-policy plan --json`"
+            )));
+        }
+    })
+}
+
+/// The tags and version of a `tag-policy plan --json` document.
+pub fn read_plan(text: &str, source: &str) -> Result<(Version, Vec<TagRequest>)> {
+    #[derive(serde::Deserialize)]
+    struct PlanDocument {
+        version: String,
+        plan: Vec<PlanEntry>,
+    }
+    #[derive(serde::Deserialize)]
+    struct PlanEntry {
+        name: String,
+        kind: String,
+    }
+    let document: PlanDocument = serde_json::from_str(text).map_err(|e| {
+        Error::usage(format!(
+            "{source} is not `tag-policy plan --json` output ({e}); pass the JSON document the plan step printed"
+        ))
+    })?;
+    let version = tags::parse_version(&document.version).ok_or_else(|| {
+        Error::usage(format!("{source}: plan version `{}` is not a SemVer version", document.version))
+    })?;
+    if document.plan.is_empty() {
+        return Err(Error::usage(format!("{source}: the plan has no tags")));
+    }
+    let requests = document
+        .plan
+        .into_iter()
+        .map(|entry| Ok(TagRequest { rule: rule_for_kind(&entry.kind, &entry.name)?, name: entry.name }))
+        .collect::<Result<Vec<_>>>()?;
+    validate_tags(&requests.iter().map(|r| r.name.clone()).collect::<Vec<_>>())
+        .map_err(|e| e.context(source.to_string()))?;
+    Ok((version, requests))
+}
+
+fn read_plan_file(path: &str) -> Result<(Version, Vec<TagRequest>)> {
+    let text = if path == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|e| Error::usage(format!("cannot read the plan from stdin: {e}")))?;
+        text
+    } else {
+        std::fs::read_to_string(path).map_err(|e| Error::usage(format!("cannot read plan {path}: {e}")))?
+    };
+    read_plan(&text, if path == "-" { "stdin" } else { path })
+}
+
 /// Runs `apply`.
 pub async fn apply(args: &ApplyArgs, env: &dyn Env) -> Result<ApplyReport> {
-    validate_tags(&args.tags)?;
+    let (planned, requests) = match &args.plan {
+        Some(path) => {
+            let (version, requests) = read_plan_file(path)?;
+            (Some(version), requests)
+        }
+        None => {
+            validate_tags(&args.tags)?;
+            let requests =
+                args.tags.iter().map(|t| TagRequest { name: t.clone(), rule: rule_for(t) }).collect();
+            (parse_version_arg(args.version.as_deref())?, requests)
+        }
+    };
     let reference = ImageRef::parse(&args.image)?;
     let registry = AnyRegistry::open(&reference, &args.registry.http_options(env))?;
-    let planned = parse_version_arg(args.version.as_deref())?;
     let digest = resolve_digest(&registry, &reference).await?;
     let repo = reference.repository();
     let target = registry
@@ -187,13 +263,43 @@ pub async fn apply(args: &ApplyArgs, env: &dyn Env) -> Result<ApplyReport> {
         })?
         .manifest;
     let version = tags::target_version(&registry, repo, &target, planned.as_ref()).await?;
-    let requests: Vec<TagRequest> =
-        args.tags.iter().map(|t| TagRequest { name: t.clone(), rule: rule_for(t) }).collect();
     let options = ApplyTagsOptions { force: args.force, dry_run: args.dry_run };
     let decisions = tags::apply_tags(&registry, repo, &target, version.as_ref(), &requests, options)
         .await
         .map_err(|e| e.context(format!("apply tags to {reference}")))?;
     Ok(ApplyReport { image: args.image.clone(), digest, tags: decisions, dry_run: args.dry_run })
+}
+
+/// One line per tag for people: `add TAG -> DIGEST`, `move TAG FROM -> DIGEST`, `keep TAG`,
+/// `hold TAG (reason)`.
+pub fn decision_lines(target: &Digest, decisions: &[TagDecision]) -> Vec<String> {
+    decisions
+        .iter()
+        .map(|d| match &d.action {
+            TagAction::Add => format!("add   {} -> {target}", d.tag),
+            TagAction::Move { from } => format!("move  {} {from} -> {target}", d.tag),
+            TagAction::Keep => format!("keep  {} at {target}", d.tag),
+            TagAction::Hold { at, reason } => format!("hold  {} at {at} ({reason})", d.tag),
+            TagAction::Refuse { at, reason } => format!("refuse {} at {at} ({reason})", d.tag),
+        })
+        .collect()
+}
+
+/// The tags of a repository (`registry/repo` or `oci:DIR`), every page, for `plan
+/// --registry-tags`.
+pub fn registry_tags(repository: &str, env: &dyn Env) -> Result<Vec<String>> {
+    let reference = ImageRef::parse(repository)?;
+    let registry = AnyRegistry::open(&reference, &HttpOptions::from_env(env))?;
+    runtime()?
+        .block_on(registry.list_tags(reference.repository()))
+        .map_err(|e| e.context(format!("read the tags of {}", reference.repository_name())))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::failed(format!("cannot start the async runtime: {e}")))
 }
 
 /// Runs `promote`.
@@ -214,8 +320,7 @@ pub async fn promote(args: &PromoteArgs, env: &dyn Env) -> Result<PromoteReport>
     requests.extend(args.tags.iter().map(|t| TagRequest { name: t.clone(), rule: rule_for(t) }));
     requests.dedup_by(|a, b| a.name == b.name);
     let http = args.registry.http_options(env);
-    let source_registry = AnyRegistry::open(&source, &http)?;
-    let dest_registry = AnyRegistry::open(&dest, &http)?;
+    let (source_registry, dest_registry) = AnyRegistry::open_pair(&source, &dest, &http)?;
     let options = PromoteOptions {
         tags: requests,
         version,
@@ -231,7 +336,8 @@ pub async fn promote(args: &PromoteArgs, env: &dyn Env) -> Result<PromoteReport>
 pub async fn prune(args: &PruneArgs, env: &dyn Env) -> Result<PruneReport> {
     let reference = ImageRef::parse(&args.repository)?;
     let registry = AnyRegistry::open(&reference, &args.registry.http_options(env))?;
-    let mut retention = Retention::default();
+    let config = relkit_core::config::Config::load(args.config.as_deref(), Some(std::path::Path::new(".")))?;
+    let mut retention: Retention = config.prune;
     if let Some(n) = args.keep_prereleases {
         retention.keep_prereleases = n;
     }
@@ -252,11 +358,14 @@ pub fn run<T: Serialize + HasDigest, F: std::future::Future<Output = Result<T>>>
     env: &dyn Env,
     command: impl FnOnce() -> F,
 ) -> Result<i32> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::failed(format!("cannot start the async runtime: {e}")))?;
-    let report = runtime.block_on(command())?;
+    let report = runtime()?.block_on(command())?;
+    if report.dry_run()
+        && let Some(digest) = report.digest()
+    {
+        for line in decision_lines(digest, report.decisions()) {
+            eprintln!("dry run: {line}");
+        }
+    }
     println!("{}", serde_json::to_string_pretty(&report).expect("reports serialize"));
     if relkit_core::actions::running_in_actions(env)
         && let Some(digest) = report.digest()
@@ -272,11 +381,23 @@ pub fn run<T: Serialize + HasDigest, F: std::future::Future<Output = Result<T>>>
 pub trait HasDigest {
     /// The digest, if the command acted on one.
     fn digest(&self) -> Option<&Digest>;
+    /// The tag decisions, if the command made any.
+    fn decisions(&self) -> &[TagDecision] {
+        &[]
+    }
+    /// True when nothing was written.
+    fn dry_run(&self) -> bool;
 }
 
 impl HasDigest for ApplyReport {
     fn digest(&self) -> Option<&Digest> {
         Some(&self.digest)
+    }
+    fn decisions(&self) -> &[TagDecision] {
+        &self.tags
+    }
+    fn dry_run(&self) -> bool {
+        self.dry_run
     }
 }
 
@@ -284,11 +405,20 @@ impl HasDigest for PromoteReport {
     fn digest(&self) -> Option<&Digest> {
         Some(&self.digest)
     }
+    fn decisions(&self) -> &[TagDecision] {
+        &self.tags
+    }
+    fn dry_run(&self) -> bool {
+        self.dry_run
+    }
 }
 
 impl HasDigest for PruneReport {
     fn digest(&self) -> Option<&Digest> {
         None
+    }
+    fn dry_run(&self) -> bool {
+        self.dry_run
     }
 }
 
@@ -320,6 +450,74 @@ mod tests {
         assert_eq!(
             tags.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
             vec!["v2.1.3", "2.1", "2", "latest"]
+        );
+    }
+
+    #[test]
+    fn plan_kinds_map_to_rules() {
+        use crate::plan::TagKind;
+        for (kind, rule) in [
+            (TagKind::Version, TagRule::Immutable),
+            (TagKind::Sha, TagRule::Immutable),
+            (TagKind::MajorMinor, TagRule::Monotonic),
+            (TagKind::Major, TagRule::Monotonic),
+            (TagKind::Latest, TagRule::Monotonic),
+            (TagKind::Channel, TagRule::Monotonic),
+        ] {
+            let spelled = serde_json::to_value(kind).unwrap();
+            assert_eq!(rule_for_kind(spelled.as_str().unwrap(), "t").unwrap(), rule, "{kind:?}");
+        }
+        let spelled = serde_json::to_value(TagKind::Rule).unwrap();
+        assert_eq!(rule_for_kind(spelled.as_str().unwrap(), "sha-1").unwrap(), TagRule::Mutable);
+        assert_eq!(rule_for_kind("shiny", "t").unwrap_err().exit_code(), 2);
+    }
+
+    #[test]
+    fn plan_documents() {
+        let (version, requests) = read_plan(
+            r#"{"version":"1.4.0","plan":[{"name":"v1.4.0","kind":"version"},{"name":"latest","kind":"latest"}]}"#,
+            "plan.json",
+        )
+        .unwrap();
+        assert_eq!(version, Version::new(1, 4, 0));
+        assert_eq!(
+            requests,
+            vec![
+                TagRequest { name: "v1.4.0".into(), rule: TagRule::Immutable },
+                TagRequest { name: "latest".into(), rule: TagRule::Monotonic },
+            ]
+        );
+        for bad in [
+            "not json",
+            r#"{"version":"1.4","plan":[{"name":"x","kind":"version"}]}"#,
+            r#"{"version":"1.4.0","plan":[]}"#,
+            r#"{"version":"1.4.0","plan":[{"name":"-x","kind":"channel"}]}"#,
+        ] {
+            let e = read_plan(bad, "plan.json").unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad}");
+            assert!(e.message().contains("plan"), "{e}");
+        }
+    }
+
+    #[test]
+    fn decision_lines_name_both_digests_of_a_move() {
+        let (old, new) = (Digest::of(b"old"), Digest::of(b"new"));
+        let decisions = vec![
+            TagDecision { tag: "v1".into(), rule: TagRule::Immutable, action: TagAction::Add },
+            TagDecision {
+                tag: "latest".into(),
+                rule: TagRule::Monotonic,
+                action: TagAction::Move { from: old.clone() },
+            },
+            TagDecision { tag: "1".into(), rule: TagRule::Monotonic, action: TagAction::Keep },
+        ];
+        assert_eq!(
+            decision_lines(&new, &decisions),
+            vec![
+                format!("add   v1 -> {new}"),
+                format!("move  latest {old} -> {new}"),
+                format!("keep  1 at {new}")
+            ]
         );
     }
 
