@@ -67,7 +67,7 @@ pub struct Facts {
     pub head: (String, i64),
     /// The history of HEAD, read only when the answer depends on it ([`needs_history`]).
     pub history: Option<History>,
-    /// The current branch (from `GITHUB_REF` or git).
+    /// The current branch (from `GITHUB_REF`, `GITHUB_HEAD_REF` for a pull request, or git).
     pub branch: Option<String>,
     /// The default branch.
     pub default_branch: String,
@@ -165,9 +165,11 @@ pub fn gather(options: &Options, env: &dyn Env) -> Result<(Facts, Repo)> {
 
     let tags = TagSet::from_refs(&grammar, repo.tag_refs()?);
     let head = repo.head()?;
+    // A pull request builds on its head branch (GITHUB_HEAD_REF), not on refs/pull/N/merge.
     let branch = github
         .branch()
         .map(str::to_string)
+        .or_else(|| github.head_ref.clone())
         .or_else(|| if github.git_ref.is_some() { None } else { repo.current_branch() });
     let default_branch = github
         .default_branch()
