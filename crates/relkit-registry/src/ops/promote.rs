@@ -8,7 +8,9 @@ use semver::Version;
 use serde::Serialize;
 
 use crate::digest::Digest;
-use crate::manifest::RawManifest;
+use std::collections::BTreeSet;
+
+use crate::manifest::{Descriptor, RawManifest};
 use crate::ops::copy::{self, CopyStats, Endpoint};
 use crate::ops::referrers::{self, COSIGN_SUFFIXES};
 use crate::ops::tags::{self, TagDecision, TagRequest};
@@ -116,9 +118,18 @@ pub async fn promote<S: Registry, D: Registry>(
     let same_registry = source_ref.same_registry(dest_ref);
     let same_repo = source_ref.same_repository(dest_ref);
     let concurrency = options.concurrency.max(1);
-    report.copy = copy::copy_tree(&src, &dst, &image, same_registry, concurrency).await.map_err(context)?;
-    if !same_repo {
-        carry_attachments(&src, &dst, &image, same_registry, concurrency, &mut report)
+    if same_repo {
+        report.copy =
+            copy::copy_tree(&src, &dst, &image, same_registry, concurrency).await.map_err(context)?;
+    } else {
+        // What refers to the image is looked up at the source while the image is copied.
+        let (stats, found) = futures::try_join!(
+            copy::copy_tree(&src, &dst, &image, same_registry, concurrency),
+            find_attachments(&src, &image),
+        )
+        .map_err(context)?;
+        report.copy = stats;
+        carry_attachments(&src, &dst, found, same_registry, concurrency, &mut report)
             .await
             .map_err(context)?;
     }
@@ -146,36 +157,70 @@ async fn read_root<R: Registry>(registry: &R, reference: &ImageRef) -> Result<Ra
 
 /// What refers to one manifest of the image at the source.
 enum Found {
-    Referrers(Digest, Vec<crate::manifest::Descriptor>),
+    Referrers(Digest, Vec<Descriptor>),
     Cosign { subject: Digest, suffix: &'static str, digest: Digest },
 }
 
-/// Carries along what refers to the root and to every child. All lookups (referrers and the
-/// cosign tags of every manifest) run concurrently; copies follow for what exists.
+/// Finds what refers to the root and to every child at the source: OCI referrers (API, or the
+/// fallback tag) and cosign's tags. One tag listing tells which attachment tags exist, so a
+/// registry without the referrers API costs two requests for the whole image (the listing and
+/// one referrers probe) instead of four per manifest.
+async fn find_attachments<S: Registry>(src: &Endpoint<'_, S>, image: &tree::ImageTree) -> Result<Vec<Found>> {
+    let tags: BTreeSet<String> = src.registry.list_tags(src.repo).await?.into_iter().collect();
+    let subjects: Vec<&Digest> = image.manifest_digests().collect();
+    let mut found = Vec::new();
+    // The first subject alone: its answer tells whether the registry has the referrers API.
+    let Some((first, rest)) = subjects.split_first() else { return Ok(found) };
+    let first_list = referrers_of(src, first, &tags).await?;
+    let rest_lists: Vec<Vec<Descriptor>> = futures::stream::iter(rest.iter())
+        .map(|subject| referrers_of(src, subject, &tags))
+        .buffered(PROBE_CONCURRENCY)
+        .try_collect()
+        .await?;
+    for (subject, list) in subjects.iter().zip(std::iter::once(first_list).chain(rest_lists)) {
+        if !list.is_empty() {
+            found.push(Found::Referrers((*subject).clone(), list));
+        }
+    }
+    for subject in &subjects {
+        for suffix in COSIGN_SUFFIXES {
+            let tag = subject.cosign_tag(suffix);
+            if !tags.contains(&tag) {
+                continue;
+            }
+            if let Some(d) = src.registry.head_manifest(src.repo, &tag).await? {
+                found.push(Found::Cosign { subject: (*subject).clone(), suffix, digest: d.digest });
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The referrers of `subject`: through the API, else from the fallback tag when it exists.
+async fn referrers_of<S: Registry>(
+    src: &Endpoint<'_, S>,
+    subject: &Digest,
+    tags: &BTreeSet<String>,
+) -> Result<Vec<Descriptor>> {
+    if let Some(list) = src.registry.referrers(src.repo, subject).await? {
+        return Ok(list);
+    }
+    if !tags.contains(&subject.fallback_tag()) {
+        return Ok(Vec::new());
+    }
+    referrers::list(src.registry, src.repo, subject).await
+}
+
+/// Copies what [`find_attachments`] found, registering referrers at the destination.
 async fn carry_attachments<S: Registry, D: Registry>(
     src: &Endpoint<'_, S>,
     dst: &Endpoint<'_, D>,
-    image: &tree::ImageTree,
+    found: Vec<Found>,
     same_registry: bool,
     concurrency: usize,
     report: &mut PromoteReport,
 ) -> Result<()> {
-    let mut probes: Vec<futures::future::BoxFuture<'_, Result<Option<Found>>>> = Vec::new();
-    for subject in image.manifest_digests() {
-        probes.push(Box::pin(async move {
-            let list = referrers::list(src.registry, src.repo, subject).await?;
-            Ok((!list.is_empty()).then(|| Found::Referrers(subject.clone(), list)))
-        }));
-        for suffix in COSIGN_SUFFIXES {
-            probes.push(Box::pin(async move {
-                let found = src.registry.head_manifest(src.repo, &subject.cosign_tag(suffix)).await?;
-                Ok(found.map(|f| Found::Cosign { subject: subject.clone(), suffix, digest: f.digest }))
-            }));
-        }
-    }
-    let found: Vec<Option<Found>> =
-        futures::stream::iter(probes).buffered(PROBE_CONCURRENCY).try_collect().await?;
-    for found in found.into_iter().flatten() {
+    for found in found {
         match found {
             Found::Referrers(subject, list) => {
                 for referrer in list {

@@ -194,24 +194,34 @@ async fn read_label<R: Registry>(
         return Ok(Some(v.clone()));
     }
     if view.config.is_none() {
-        for child in view.manifests.iter().take(4) {
-            if let Some(v) = child.annotations.get(key) {
-                return Ok(Some(v.clone()));
-            }
-            if let Some(fetched) = registry.get_manifest(repo, child.digest.as_str()).await? {
-                let child_view = fetched.manifest.view()?;
-                if let Some(v) = child_view.annotations.get(key) {
-                    return Ok(Some(v.clone()));
-                }
-                if let Some(config) = child_view.config
-                    && let Some(v) =
-                        config_label(registry, repo, &config.digest, &config.media_type, key).await?
-                {
-                    return Ok(Some(v));
-                }
-            }
+        // An index: the first of its first children that declares it (read concurrently).
+        let children = &view.manifests[..view.manifests.len().min(4)];
+        if let Some(v) = children.iter().find_map(|c| c.annotations.get(key)) {
+            return Ok(Some(v.clone()));
         }
-        return Ok(None);
+        let labels: Vec<Option<String>> = futures::stream::iter(children)
+            .map(|child| child_label(registry, repo, &child.digest, key))
+            .buffered(LOOKUP_CONCURRENCY)
+            .try_collect()
+            .await?;
+        return Ok(labels.into_iter().flatten().next());
+    }
+    match view.config {
+        Some(config) => config_label(registry, repo, &config.digest, &config.media_type, key).await,
+        None => Ok(None),
+    }
+}
+
+async fn child_label<R: Registry>(
+    registry: &R,
+    repo: &str,
+    child: &Digest,
+    key: &str,
+) -> Result<Option<String>> {
+    let Some(fetched) = registry.get_manifest(repo, child.as_str()).await? else { return Ok(None) };
+    let view = fetched.manifest.view()?;
+    if let Some(v) = view.annotations.get(key) {
+        return Ok(Some(v.clone()));
     }
     match view.config {
         Some(config) => config_label(registry, repo, &config.digest, &config.media_type, key).await,
