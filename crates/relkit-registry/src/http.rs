@@ -222,7 +222,13 @@ impl HttpRegistry {
             return Ok(c.clone());
         }
         self.credential
-            .get_or_try_init(|| async { auth::lookup(&self.registry, &ProcessEnv).await })
+            .get_or_try_init(|| async {
+                let credential = auth::lookup(&self.registry, &ProcessEnv).await?;
+                if let Some(secret) = credential.secret() {
+                    mask(secret);
+                }
+                Ok::<_, Error>(credential)
+            })
             .await
             .cloned()
     }
@@ -327,7 +333,11 @@ impl HttpRegistry {
         let token: TokenAnswer = serde_json::from_slice(&answer.body).map_err(|_| {
             self.auth_error(access.repo(), "the token server answered something that is not JSON")
         })?;
-        Ok(token.token.or(token.access_token).map(|t| format!("Bearer {t}")))
+        let token = token.token.or(token.access_token);
+        if let Some(t) = &token {
+            mask(t);
+        }
+        Ok(token.map(|t| format!("Bearer {t}")))
     }
 
     /// Sends a request built by `build` with retries on connection errors, 429 and 5xx.
@@ -535,6 +545,14 @@ impl HttpRegistry {
         request.url.join(location).map_err(|e| {
             Error::failed(format!("registry {} sent an invalid Location `{location}`: {e}", self.registry))
         })
+    }
+}
+
+/// Under Actions, asks the runner to mask a secret in every log line (a workflow command on
+/// stdout, before anything could print it).
+fn mask(secret: &str) {
+    if !secret.is_empty() && relkit_core::actions::running_in_actions(&ProcessEnv) {
+        println!("{}", relkit_core::actions::add_mask(secret));
     }
 }
 

@@ -16,6 +16,10 @@ use crate::registry::Registry;
 /// Default number of blob transfers in flight.
 pub const DEFAULT_CONCURRENCY: usize = 4;
 
+/// Cross-repository mounts in flight (uploads after a declined mount still wait for one of the
+/// `concurrency` transfer slots).
+const MOUNT_CONCURRENCY: usize = 8;
+
 /// What a copy did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct CopyStats {
@@ -81,9 +85,12 @@ pub async fn copy_tree<S: Registry, D: Registry>(
     if dest.registry.head_manifest(dest.repo, root.digest.as_str()).await?.is_some() {
         return Ok(stats);
     }
+    // Mounts move no bytes: many at once. Transfers stay within `concurrency`.
+    let in_flight = if same_registry { concurrency.max(MOUNT_CONCURRENCY) } else { concurrency.max(1) };
+    let transfers = tokio::sync::Semaphore::new(concurrency.max(1));
     let outcomes: Vec<BlobOutcome> = futures::stream::iter(tree.blobs.iter())
-        .map(|blob| copy_blob(source, dest, blob, same_registry))
-        .buffer_unordered(concurrency.max(1))
+        .map(|blob| copy_blob(source, dest, blob, same_registry, &transfers))
+        .buffer_unordered(in_flight)
         .try_collect()
         .await?;
     for outcome in outcomes {
@@ -129,6 +136,7 @@ async fn copy_blob<S: Registry, D: Registry>(
     dest: &Endpoint<'_, D>,
     blob: &Descriptor,
     same_registry: bool,
+    transfers: &tokio::sync::Semaphore,
 ) -> Result<BlobOutcome> {
     // Within one registry the mount answers 201 whether or not the blob was there already.
     if same_registry {
@@ -138,6 +146,7 @@ async fn copy_blob<S: Registry, D: Registry>(
     } else if dest.registry.blob_exists(dest.repo, &blob.digest).await? {
         return Ok(BlobOutcome::Present);
     }
+    let _slot = transfers.acquire().await.expect("the transfer semaphore is never closed");
     (|| async {
         let data = source.registry.open_blob(source.repo, &blob.digest).await?;
         dest.registry.put_blob_stream(dest.repo, &blob.digest, blob.size, data).await

@@ -84,9 +84,21 @@ pub async fn promote<S: Registry, D: Registry>(
     // One read resolves the reference and gives the root manifest.
     let root = read_root(source, source_ref).await?;
     let digest = root.digest.clone();
-    let (image, version) = futures::try_join!(
+    // The tree, the version and where the destination tags point now, all at once. The image's
+    // version is read only when a rule needs it: a monotonic tag, or a planned version to match.
+    let needs_version =
+        options.version.is_some() || options.tags.iter().any(|t| t.rule == tags::TagRule::Monotonic);
+    let version = async {
+        if needs_version {
+            tags::target_version(source, src.repo, &root, options.version.as_ref()).await
+        } else {
+            Ok(None)
+        }
+    };
+    let (image, version, current) = futures::try_join!(
         tree::load_from(source, src.repo, root.clone()),
-        tags::target_version(source, src.repo, &root, options.version.as_ref()),
+        version,
+        tags::observe_tags(dest, dst.repo, &digest, &options.tags),
     )
     .map_err(|e| e.context(format!("{source_ref}")))?;
 
@@ -107,8 +119,7 @@ pub async fn promote<S: Registry, D: Registry>(
     let context =
         |e: relkit_core::Error| e.context(format!("promote {source_ref} to {}", dest_ref.repository_name()));
     // Decided before anything is written: a refusal leaves the destination untouched.
-    let decisions = tags::plan_tags(dest, dst.repo, &digest, version.as_ref(), &options.tags, options.force)
-        .await
+    let decisions = tags::decide_tags(&digest, version.as_ref(), &options.tags, &current, options.force)
         .map_err(context)?;
     if options.dry_run {
         report.tags = decisions;

@@ -286,14 +286,38 @@ pub async fn plan_tags<R: Registry>(
     requests: &[TagRequest],
     force: bool,
 ) -> Result<Vec<TagDecision>> {
-    let decisions: Vec<TagDecision> = futures::stream::iter(requests)
-        .map(|request| async move {
-            let current = observe(registry, repo, request, target).await?;
-            Ok::<_, Error>(decide(request, target, version, current.as_ref(), force))
-        })
+    let current = observe_tags(registry, repo, target, requests).await?;
+    decide_tags(target, version, requests, &current, force)
+}
+
+/// Where every requested tag points now (concurrent lookups; no decision yet, so callers can
+/// look up while they still read the target's version).
+pub async fn observe_tags<R: Registry>(
+    registry: &R,
+    repo: &str,
+    target: &Digest,
+    requests: &[TagRequest],
+) -> Result<Vec<Option<CurrentTag>>> {
+    futures::stream::iter(requests)
+        .map(|request| observe(registry, repo, request, target))
         .buffered(LOOKUP_CONCURRENCY)
         .try_collect()
-        .await?;
+        .await
+}
+
+/// The decisions for tags observed by [`observe_tags`]; a refused tag is an error (exit 2).
+pub fn decide_tags(
+    target: &Digest,
+    version: Option<&Version>,
+    requests: &[TagRequest],
+    current: &[Option<CurrentTag>],
+    force: bool,
+) -> Result<Vec<TagDecision>> {
+    let decisions: Vec<TagDecision> = requests
+        .iter()
+        .zip(current)
+        .map(|(request, current)| decide(request, target, version, current.as_ref(), force))
+        .collect();
     if let Some(refusal) = decisions.iter().find_map(|d| match &d.action {
         TagAction::Refuse { reason, .. } => Some(reason.clone()),
         _ => None,
