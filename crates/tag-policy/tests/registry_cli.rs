@@ -281,3 +281,53 @@ fn main_job_flow_on_oci_layouts_applies_the_plan_and_promotes_to_testing() {
         assert_eq!(std::fs::read(path(&testing)).unwrap(), std::fs::read(path(&registry)).unwrap(), "{blob}");
     }
 }
+
+#[test]
+fn prune_takes_retention_from_the_configuration_and_flags_override_it() {
+    let work = tempfile::tempdir().unwrap();
+    let repo = work.path().join("repo");
+    let stable = image(&repo, "1.0.0", "v1.0.0");
+    image(&repo, "1.0.0", "next");
+    let rc: Vec<String> =
+        (1..=3).map(|i| image(&repo, &format!("1.1.0-rc.{i}"), &format!("v1.1.0-rc.{i}"))).collect();
+    let config = work.path().join("relkit.yml");
+    std::fs::write(&config, "prune:\n  keep_prereleases: 1\n  build_tags: [next]\n  keep_builds: 0\n")
+        .unwrap();
+    let target = format!("oci:{}", repo.display());
+    let config_arg = config.display().to_string();
+    let deleted = |report: &Value| -> Vec<String> {
+        let tags = report["tags"].as_array().unwrap();
+        tags.iter().filter(|t| t["delete"] == true).map(|t| t["tag"].as_str().unwrap().to_string()).collect()
+    };
+
+    // Dry run with the configured rules: `next` shares v1.0.0's manifest, so only the tag would go.
+    let before = layout_tags(&repo);
+    let out = tag_policy(&["prune", &target, "--config", &config_arg]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(deleted(&report), ["next", "v1.1.0-rc.1", "v1.1.0-rc.2"]);
+    assert_eq!(report["kept_shared"], json!(["next"]));
+    assert_eq!(report["manifests"], json!([rc[0], rc[1]]), "{report}");
+    assert_eq!(layout_tags(&repo), before, "a dry run changed the layout");
+
+    // A flag overrides the configured count; --apply deletes.
+    let out = tag_policy(&["prune", &target, "--config", &config_arg, "--keep-prereleases", "2", "--apply"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(deleted(&report), ["next", "v1.1.0-rc.1"]);
+    assert_eq!(report["untagged"], json!(["next"]));
+    let left: Vec<(String, String)> = vec![
+        ("v1.0.0".into(), stable.clone()),
+        ("v1.1.0-rc.2".into(), rc[1].clone()),
+        ("v1.1.0-rc.3".into(), rc[2].clone()),
+    ];
+    assert_eq!(layout_tags(&repo), left);
+    let blob = |d: &str| repo.join("blobs/sha256").join(&d["sha256:".len()..]);
+    assert!(!blob(&rc[0]).exists() && blob(&stable).exists());
+
+    // An unknown key in the section is one line naming it, exit 2.
+    std::fs::write(&config, "prune:\n  keep_prerelease: 1\n").unwrap();
+    let out = tag_policy(&["prune", &target, "--config", &config_arg]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("keep_prerelease"), "{}", text(&out.stderr));
+}
