@@ -77,14 +77,26 @@ pub async fn copy_tree<S: Registry, D: Registry>(
     same_registry: bool,
     concurrency: usize,
 ) -> Result<CopyStats> {
-    let mut stats = CopyStats::default();
     if same_registry && source.repo == dest.repo {
-        return Ok(stats);
+        return Ok(CopyStats::default());
     }
+    if dest.registry.head_manifest(dest.repo, tree.root().digest.as_str()).await?.is_some() {
+        return Ok(CopyStats::default());
+    }
+    copy_missing_tree(source, dest, tree, same_registry, concurrency).await
+}
+
+/// Copies a tree whose root the destination lacks (the caller checked): blobs, then image
+/// manifests, then indexes, the root last.
+pub async fn copy_missing_tree<S: Registry, D: Registry>(
+    source: &Endpoint<'_, S>,
+    dest: &Endpoint<'_, D>,
+    tree: &ImageTree,
+    same_registry: bool,
+    concurrency: usize,
+) -> Result<CopyStats> {
+    let mut stats = CopyStats::default();
     let root = tree.root();
-    if dest.registry.head_manifest(dest.repo, root.digest.as_str()).await?.is_some() {
-        return Ok(stats);
-    }
     // Mounts move no bytes: many at once. Transfers stay within `concurrency`.
     let in_flight = if same_registry { concurrency.max(MOUNT_CONCURRENCY) } else { concurrency.max(1) };
     let transfers = tokio::sync::Semaphore::new(concurrency.max(1));

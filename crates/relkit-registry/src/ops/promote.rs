@@ -95,10 +95,11 @@ pub async fn promote<S: Registry, D: Registry>(
             Ok(None)
         }
     };
-    let (image, version, current) = futures::try_join!(
+    let (image, version, current, dest_has_root) = futures::try_join!(
         tree::load_from(source, src.repo, root.clone()),
         version,
         tags::observe_tags(dest, dst.repo, &digest, &options.tags),
+        async { Ok(dest.head_manifest(dst.repo, digest.as_str()).await?.is_some()) },
     )
     .map_err(|e| e.context(format!("{source_ref}")))?;
 
@@ -129,16 +130,19 @@ pub async fn promote<S: Registry, D: Registry>(
     let same_registry = source_ref.same_registry(dest_ref);
     let same_repo = source_ref.same_repository(dest_ref);
     let concurrency = options.concurrency.max(1);
+    // A destination that holds the root holds everything under it (copies store it last).
+    let copy = async {
+        if same_repo || dest_has_root {
+            Ok(CopyStats::default())
+        } else {
+            copy::copy_missing_tree(&src, &dst, &image, same_registry, concurrency).await
+        }
+    };
     if same_repo {
-        report.copy =
-            copy::copy_tree(&src, &dst, &image, same_registry, concurrency).await.map_err(context)?;
+        report.copy = copy.await.map_err(context)?;
     } else {
         // What refers to the image is looked up at the source while the image is copied.
-        let (stats, found) = futures::try_join!(
-            copy::copy_tree(&src, &dst, &image, same_registry, concurrency),
-            find_attachments(&src, &image),
-        )
-        .map_err(context)?;
+        let (stats, found) = futures::try_join!(copy, find_attachments(&src, &image)).map_err(context)?;
         report.copy = stats;
         carry_attachments(&src, &dst, found, same_registry, concurrency, &mut report)
             .await
