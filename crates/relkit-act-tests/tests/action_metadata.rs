@@ -14,8 +14,11 @@ use serde_json::Value;
 
 /// Each binary action: its directory, the id of the step that runs the binary, and the
 /// arguments that make the binary write its outputs.
-const BINARY_ACTIONS: [(&str, &str, &[&str]); 2] =
-    [("actions/version-resolve", "resolve", &[]), ("actions/tag-policy", "plan", &["plan"])];
+const BINARY_ACTIONS: [(&str, &str, &[&str]); 3] = [
+    ("actions/version-resolve", "resolve", &[]),
+    ("actions/tag-policy", "plan", &["plan"]),
+    ("actions/notes-gen", "notes", &[]),
+];
 
 fn load_yaml(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
@@ -184,7 +187,8 @@ fn binary_actions_map_exactly_the_outputs_their_binary_writes() {
             .env("GITHUB_ACTIONS", "true")
             .env("GITHUB_OUTPUT", &output_file)
             .env("GITHUB_STEP_SUMMARY", scratch.path().join(format!("{binary}.md")))
-            .env("INPUT_FROM", &resolved_json)
+            // `from` is version-resolve's JSON for tag-policy, but a git revision for notes-gen.
+            .envs((binary == "tag-policy").then_some(("INPUT_FROM", &resolved_json)))
             .output()
             .expect("binary runs");
         assert!(run.status.success(), "{binary}: {}", String::from_utf8_lossy(&run.stderr));
