@@ -1,5 +1,5 @@
-//! A registry over HTTP(S), on the process's one reqwest client: the challenge from `GET /v2/`
-//! (open, basic, or bearer with a token per scope set), one retrying executor, and what
+//! A registry over HTTP(S), on the process's one reqwest client: the challenge from the first
+//! 401 (basic, or bearer with a token per scope set), one retrying executor, and what
 //! commands need from the protocol: response headers (`Retry-After`, `ETag`, `Link`,
 //! `Docker-Content-Digest`), conditional PUTs, DELETE, mounts that accept a 202, and streamed
 //! blobs.
@@ -148,11 +148,10 @@ impl Attempt {
     }
 }
 
-/// How the registry wants requests authorized, learned once from `GET /v2/`.
+/// How the registry wants requests authorized, learned from its first 401 (requests go out
+/// anonymously until then, as container runtimes do; an open registry never sends one).
 #[derive(Debug, Clone)]
 enum Challenge {
-    /// Anonymous access works.
-    Open,
     /// HTTP basic auth with the registry credentials.
     Basic,
     /// A token from the realm, per access scope.
@@ -233,20 +232,6 @@ impl HttpRegistry {
             .cloned()
     }
 
-    /// The registry's challenge, from one `GET /v2/` per registry and process.
-    async fn challenge(&self) -> Result<&Challenge> {
-        self.challenge
-            .get_or_try_init(|| async {
-                let probe = self.send_with_retry(|| self.client.get(self.url("v2/"))).await?;
-                if probe.status != StatusCode::UNAUTHORIZED {
-                    return Ok(Challenge::Open);
-                }
-                let header = probe.headers.get(WWW_AUTHENTICATE).and_then(|v| v.to_str().ok());
-                self.parse_challenge(header.unwrap_or_default())
-            })
-            .await
-    }
-
     fn parse_challenge(&self, header: &str) -> Result<Challenge> {
         let Some(params) = parse_bearer_challenge(header) else { return Ok(Challenge::Basic) };
         let realm = params.get("realm").ok_or_else(|| {
@@ -261,13 +246,15 @@ impl HttpRegistry {
     /// The `Authorization` header for an access: none for an open registry, basic auth, or a
     /// bearer token scoped to exactly the repositories involved (cached per access).
     async fn authorization(&self, access: &Access) -> Result<Option<String>> {
-        let challenge = self.challenge().await?.clone();
-        self.authorize(&challenge, access, false).await
+        match self.challenge.get() {
+            // Not learned yet: the first requests go out anonymously and a 401 teaches it.
+            None => Ok(None),
+            Some(challenge) => self.authorize(challenge, access, false).await,
+        }
     }
 
     async fn authorize(&self, challenge: &Challenge, access: &Access, fresh: bool) -> Result<Option<String>> {
         match challenge {
-            Challenge::Open => Ok(None),
             Challenge::Basic => Ok(self.credential().await?.basic_header()),
             Challenge::Bearer { realm, service } => {
                 let cell = {
@@ -413,7 +400,11 @@ impl HttpRegistry {
         if response.status() == StatusCode::UNAUTHORIZED {
             let header = response.headers().get(WWW_AUTHENTICATE).and_then(|v| v.to_str().ok());
             let challenge = self.parse_challenge(header.unwrap_or_default()).map_err(Attempt::fatal)?;
-            let fresh = self.authorize(&challenge, &request.access, true).await.map_err(Attempt::fatal)?;
+            let _ = self.challenge.set(challenge.clone());
+            // A refused token is stale: fetch a new one. Requests that went out anonymously share
+            // one token fetch per access.
+            let stale = authorization.is_some();
+            let fresh = self.authorize(&challenge, &request.access, stale).await.map_err(Attempt::fatal)?;
             if fresh.is_some() && fresh != authorization {
                 response = self
                     .build(request, fresh.as_deref())
