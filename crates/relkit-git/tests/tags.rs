@@ -1,23 +1,7 @@
 //! Tag reading on real repositories: loose and packed refs, annotated and lightweight tags.
 
-use std::path::Path;
-use std::process::Command;
-
 use relkit_git::Repo;
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "Dev")
-        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
-        .env("GIT_COMMITTER_NAME", "Dev")
-        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}");
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
+use relkit_testkit::git;
 
 #[test]
 fn packed_and_loose_tags_peel_to_their_commits() {

@@ -1,27 +1,9 @@
 //! `tag-policy plan` and `tag-policy check` as a user runs them: real binaries, real git
 //! repositories, the Actions environment.
 
-use std::path::Path;
-use std::process::Command;
-
 use assert_cmd::cargo::cargo_bin_cmd;
+use relkit_testkit::git;
 use serde_json::{Value, json};
-
-fn git(dir: &Path, args: &[&str]) {
-    let ok = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "Dev")
-        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
-        .env("GIT_COMMITTER_NAME", "Dev")
-        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
-        .env("GIT_COMMITTER_DATE", "2026-01-02T03:04:05Z")
-        .env("GIT_AUTHOR_DATE", "2026-01-02T03:04:05Z")
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "git {args:?}");
-}
 
 /// A repository with `v1.9.0` and `v2.0.0` (annotated) and HEAD one commit after `v2.0.0`.
 fn repo() -> tempfile::TempDir {

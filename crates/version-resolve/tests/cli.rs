@@ -1,28 +1,14 @@
 //! version-resolve as a step runs it: step outputs, summary, and loud failures.
 
 use std::path::Path;
-use std::process::Command;
 
 use assert_cmd::cargo::cargo_bin_cmd;
 
 fn repo_with_tag(tag: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let run = |args: &[&str]| {
-        let ok = Command::new("git")
-            .args(args)
-            .current_dir(dir.path())
-            .env("GIT_AUTHOR_NAME", "Dev")
-            .env("GIT_AUTHOR_EMAIL", "dev@example.com")
-            .env("GIT_COMMITTER_NAME", "Dev")
-            .env("GIT_COMMITTER_EMAIL", "dev@example.com")
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "git {args:?}");
-    };
-    run(&["init", "-q", "-b", "main"]);
-    run(&["commit", "-q", "--allow-empty", "-m", "feat: first"]);
-    run(&["tag", "-a", "-m", tag, tag]);
+    relkit_testkit::init(dir.path());
+    relkit_testkit::commit(dir.path(), "feat: first");
+    relkit_testkit::git(dir.path(), &["tag", "-a", "-m", tag, tag]);
     dir
 }
 

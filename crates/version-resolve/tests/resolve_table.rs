@@ -2,9 +2,8 @@
 //! repositories built with `git`.
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::Command;
 
+use relkit_testkit::git;
 use serde_json::{Value, json};
 use version_resolve::{BumpKind, Options, resolve};
 
@@ -12,22 +11,6 @@ use version_resolve::{BumpKind, Options, resolve};
 struct RepoSpec<'a> {
     commits: &'a [&'a str],
     tags: &'a [(&'a str, usize, bool)],
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "Dev")
-        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
-        .env("GIT_COMMITTER_NAME", "Dev")
-        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
-        .env("GIT_AUTHOR_DATE", "2026-01-02T03:04:05Z")
-        .env("GIT_COMMITTER_DATE", "2026-01-02T03:04:05Z")
-        .output()
-        .expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 /// Builds the repository; returns its dir and the commit ids in order.
