@@ -132,54 +132,16 @@ impl Drop for TestRegistry {
     }
 }
 
-/// An OCI image layout holding one image tagged `tag`: a one-file tar layer, its config and
-/// manifest.
+/// An OCI image layout holding one image tagged `tag`, written by relkit's own image writer
+/// (a one-file tar layer whose content is `seed`); skopeo then pushes it independently.
 fn write_layout(dir: &Path, tag: &str, seed: &str) {
-    let blobs = dir.join("blobs/sha256");
-    std::fs::create_dir_all(&blobs).unwrap();
-    let put = |bytes: &[u8]| -> (String, usize) {
-        let digest = sha256(bytes);
-        std::fs::write(blobs.join(&digest["sha256:".len()..]), bytes).unwrap();
-        (digest, bytes.len())
+    let spec = relkit_registry::image::ImageSpec {
+        files: vec![("hello.txt".to_string(), seed.as_bytes().to_vec())],
+        ..Default::default()
     };
-    let (layer, layer_size) = put(&tar_with_file("hello.txt", seed.as_bytes()));
-    let config = format!(
-        r#"{{"architecture":"amd64","os":"linux","config":{{}},"rootfs":{{"type":"layers","diff_ids":["{layer}"]}}}}"#
-    );
-    let (config_digest, config_size) = put(config.as_bytes());
-    let manifest = format!(
-        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{config_size}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{layer}","size":{layer_size}}}]}}"#
-    );
-    let (manifest_digest, manifest_size) = put(manifest.as_bytes());
-    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
-    std::fs::write(
-        dir.join("index.json"),
-        format!(
-            r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{manifest_digest}","size":{manifest_size},"annotations":{{"org.opencontainers.image.ref.name":"{tag}"}}}}]}}"#
-        ),
-    )
-    .unwrap();
-}
-
-/// A POSIX tar archive holding one regular file.
-fn tar_with_file(name: &str, content: &[u8]) -> Vec<u8> {
-    let mut header = [0u8; 512];
-    header[..name.len()].copy_from_slice(name.as_bytes());
-    header[100..108].copy_from_slice(b"0000644\0");
-    header[108..116].copy_from_slice(b"0000000\0");
-    header[116..124].copy_from_slice(b"0000000\0");
-    header[124..136].copy_from_slice(format!("{:011o}\0", content.len()).as_bytes());
-    header[136..148].copy_from_slice(b"00000000000\0");
-    header[156] = b'0';
-    header[257..263].copy_from_slice(b"ustar\0");
-    header[263..265].copy_from_slice(b"00");
-    header[148..156].copy_from_slice(b"        ");
-    let sum: u32 = header.iter().map(|b| u32::from(*b)).sum();
-    header[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
-    let mut tar = header.to_vec();
-    tar.extend_from_slice(content);
-    tar.resize(tar.len().div_ceil(512) * 512 + 1024, 0);
-    tar
+    let layout = relkit_registry::LayoutRegistry::new(dir);
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    runtime.block_on(relkit_registry::image::write_image(&layout, &spec, Some(tag))).unwrap();
 }
 
 /// A bare git repository at `<server>/<owner>/<repo>.git` with a lightweight tag, an annotated
