@@ -50,7 +50,7 @@ async fn push_from_layout_keeps_digests_and_attachments() {
     let Some(reg) = TestRegistry::start("push_from_layout_keeps_digests_and_attachments", None) else {
         return;
     };
-    let http = HttpRegistry::new(&reg.host(), &options(&reg)).unwrap();
+    let http = HttpRegistry::new(&reg.host, &options(&reg)).unwrap();
     let (index, sig, referrer) = seed(&reg, &http, "app").await;
     assert_eq!(reg.digest_of("app:next"), Some(index.clone()));
     assert_eq!(reg.digest_of(&format!("app:{}", index.cosign_tag("sig"))), Some(sig));
@@ -63,7 +63,7 @@ async fn push_from_layout_keeps_digests_and_attachments() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn promote_within_a_registry_mounts_every_blob_and_is_idempotent() {
     let Some(reg) = TestRegistry::start("promote_within_a_registry", None) else { return };
-    let http = HttpRegistry::new(&reg.host(), &options(&reg)).unwrap();
+    let http = HttpRegistry::new(&reg.host, &options(&reg)).unwrap();
     let (index, sig, referrer) = seed(&reg, &http, "app").await;
     let options = PromoteOptions { tags: release_tags("1.0.0"), concurrency: 4, ..Default::default() };
     let first = promote(&http, &reg.image("app:next"), &http, &reg.image("stable"), &options).await.unwrap();
@@ -90,7 +90,7 @@ async fn promote_within_a_registry_mounts_every_blob_and_is_idempotent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn latest_never_moves_backwards_and_release_tags_are_immutable() {
     let Some(reg) = TestRegistry::start("latest_never_moves_backwards", None) else { return };
-    let http = HttpRegistry::new(&reg.host(), &options(&reg)).unwrap();
+    let http = HttpRegistry::new(&reg.host, &options(&reg)).unwrap();
     let (_tmp, path) = layout_dir();
     let layout = layout_at(&path);
     let v2 = image_manifest(&layout, 2, "2.0.0", "amd64", 1024).await;
@@ -141,7 +141,7 @@ async fn latest_never_moves_backwards_and_release_tags_are_immutable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prune_never_breaks_a_kept_multi_arch_image() {
     let Some(reg) = TestRegistry::start("prune_never_breaks_a_kept_multi_arch_image", None) else { return };
-    let http = HttpRegistry::new(&reg.host(), &options(&reg)).unwrap();
+    let http = HttpRegistry::new(&reg.host, &options(&reg)).unwrap();
     let (index, _sig, referrer) = seed(&reg, &http, "app").await;
     // `v1.0.0` keeps the index; `sha-old` and the untagged-by-release single image go.
     let index_manifest = http.get_manifest("app", index.as_str()).await.unwrap().unwrap().manifest;
@@ -178,7 +178,7 @@ async fn faults_never_leave_a_tag_on_an_incomplete_image() {
     let Some(reg) = TestRegistry::start("faults_never_leave_a_tag_on_an_incomplete_image", None) else {
         return;
     };
-    let direct = HttpRegistry::new(&reg.host(), &options(&reg)).unwrap();
+    let direct = HttpRegistry::new(&reg.host, &options(&reg)).unwrap();
     let (index, _, _) = seed(&reg, &direct, "app").await;
     let proxy = FaultProxy::start(reg.port, 25, 7).await;
     let host = format!("127.0.0.1:{}", proxy.port);
@@ -212,26 +212,26 @@ async fn faults_never_leave_a_tag_on_an_incomplete_image() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn basic_auth_registry_with_and_without_credentials() {
     let Some(reg) = TestRegistry::start("basic_auth_registry", Some(("ci", "pw-secret"))) else { return };
-    let http = HttpRegistry::new(&reg.host(), &options(&reg)).unwrap();
+    let http = HttpRegistry::new(&reg.host, &options(&reg)).unwrap();
     let (index, _, _) = seed(&reg, &http, "app").await;
     assert_eq!(reg.digest_of("app:next"), Some(index));
 
-    let anonymous = HttpRegistry::new(&reg.host(), &Default::default()).unwrap();
+    let anonymous = HttpRegistry::new(&reg.host, &Default::default()).unwrap();
     let reference = reg.image("app:next");
     let err = resolve_digest(&anonymous, &reference).await.unwrap_err();
     let msg = err.message();
-    assert!(msg.contains("401") && msg.contains(&reg.host()) && msg.contains("app:next"), "{msg}");
+    assert!(msg.contains("401") && msg.contains(&reg.host) && msg.contains("app:next"), "{msg}");
     assert!(!msg.contains("pw-secret") && !msg.contains('\n'));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_digests_and_html_servers_fail_with_one_line() {
     let Some(reg) = TestRegistry::start("missing_digests_and_html_servers", None) else { return };
-    let http = HttpRegistry::new(&reg.host(), &options(&reg)).unwrap();
+    let http = HttpRegistry::new(&reg.host, &options(&reg)).unwrap();
     let missing = reg.image(&format!("app@sha256:{}", "0".repeat(64)));
     let err = resolve_digest(&http, &missing).await.unwrap_err();
     assert_eq!(err.exit_code(), 1);
-    assert!(err.message().contains(&missing.to_string()) && err.message().contains(&reg.host()), "{err}");
+    assert!(err.message().contains(&missing.to_string()) && err.message().contains(&reg.host), "{err}");
 
     // A web server that answers every request with an HTML page.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -260,8 +260,8 @@ async fn missing_digests_and_html_servers_fail_with_one_line() {
 async fn promote_across_registries_streams_every_blob_once() {
     let Some(a) = TestRegistry::start("promote_across_registries", None) else { return };
     let Some(b) = TestRegistry::start("promote_across_registries", None) else { return };
-    let source = HttpRegistry::new(&a.host(), &options(&a)).unwrap();
-    let dest = HttpRegistry::new(&b.host(), &options(&b)).unwrap();
+    let source = HttpRegistry::new(&a.host, &options(&a)).unwrap();
+    let dest = HttpRegistry::new(&b.host, &options(&b)).unwrap();
     let (index, sig, referrer) = seed(&a, &source, "app").await;
     let options = PromoteOptions { tags: release_tags("1.0.0"), concurrency: 4, ..Default::default() };
     let first = promote(&source, &a.image("app:next"), &dest, &b.image("mirror"), &options).await.unwrap();
@@ -283,7 +283,7 @@ async fn promote_across_registries_streams_every_blob_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_corrupt_layout_blob_is_never_uploaded() {
     let Some(reg) = TestRegistry::start("a_corrupt_layout_blob_is_never_uploaded", None) else { return };
-    let http = HttpRegistry::new(&reg.host(), &options(&reg)).unwrap();
+    let http = HttpRegistry::new(&reg.host, &options(&reg)).unwrap();
     let (_tmp, path) = layout_dir();
     let layout = layout_at(&path);
     let image = image_manifest(&layout, 7, "1.0.0", "amd64", 300_000).await;

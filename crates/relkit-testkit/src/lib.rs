@@ -1,5 +1,9 @@
 //! Test support: runs the real `git` with a fixed identity and date, so that tests build
-//! repositories whose commit ids are the same on every run.
+//! repositories whose commit ids are the same on every run; [`tools`] decides whether a test
+//! whose tool is missing skips or fails; [`registry`] runs a real OCI registry on loopback.
+
+pub mod registry;
+pub mod tools;
 
 use std::path::Path;
 use std::process::Command;

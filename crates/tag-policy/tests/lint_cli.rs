@@ -126,7 +126,7 @@ fn bad_paths_are_usage_errors() {
 
 #[test]
 fn fix_pins_uses_through_git_ls_remote() {
-    if !lint_support::require_tool("fix_pins_uses_through_git_ls_remote", "git") {
+    if !relkit_testkit::tools::require_tool("fix_pins_uses_through_git_ls_remote", "git") {
         return;
     }
     let server = tempfile::tempdir().unwrap();

@@ -4,7 +4,7 @@
 mod lint_support;
 
 use assert_cmd::Command;
-use lint_support::{TestRegistry, tree};
+use lint_support::{PushImage as _, TestRegistry, tree};
 
 fn lint(root: &std::path::Path, args: &[&str]) -> assert_cmd::assert::Assert {
     Command::cargo_bin("tag-policy")
@@ -19,7 +19,7 @@ fn lint(root: &std::path::Path, args: &[&str]) -> assert_cmd::assert::Assert {
 
 #[test]
 fn fix_pins_tags_to_the_digests_the_registry_serves_and_is_idempotent() {
-    let Some(registry) = TestRegistry::start("fix_pins_tags_to_the_digests_the_registry_serves") else {
+    let Some(registry) = TestRegistry::start("fix_pins_tags_to_the_digests_the_registry_serves", None) else {
         return;
     };
     registry.push_image("lint/base", "1.0", "base");
@@ -55,7 +55,9 @@ fn fix_pins_tags_to_the_digests_the_registry_serves_and_is_idempotent() {
 
 #[test]
 fn fix_changes_nothing_when_a_tag_is_missing() {
-    let Some(registry) = TestRegistry::start("fix_changes_nothing_when_a_tag_is_missing") else { return };
+    let Some(registry) = TestRegistry::start("fix_changes_nothing_when_a_tag_is_missing", None) else {
+        return;
+    };
     registry.push_image("lint/base", "1.0", "base");
     let host = &registry.host;
     let dockerfile = format!("FROM {host}/lint/base:1.0\nFROM {host}/lint/base:nope\n");

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 use assert_cmd::cargo::cargo_bin_cmd;
-use lint_support::TestRegistry;
+use lint_support::{PushImage as _, TestRegistry};
 use relkit_registry::LayoutRegistry;
 use relkit_registry::image::{ImageSpec, write_image};
 use serde_json::{Value, json};
@@ -74,7 +74,7 @@ fn text(bytes: &[u8]) -> String {
 
 #[test]
 fn apply_with_a_plan_keeps_release_tags_immutable_and_floating_tags_monotonic() {
-    let Some(registry) = TestRegistry::start("apply_with_a_plan") else { return };
+    let Some(registry) = TestRegistry::start("apply_with_a_plan", None) else { return };
     let layout = tempfile::tempdir().unwrap();
     image(layout.path(), "2.0.0", "build-2");
     image(layout.path(), "1.9.1", "build-191");
@@ -187,7 +187,9 @@ fn plan_tags(from: &Path, registry_tags: &str) -> Vec<String> {
 
 #[test]
 fn plan_reads_highest_from_the_registry_tag_list() {
-    let Some(registry) = TestRegistry::start("plan_reads_highest_from_the_registry_tag_list") else { return };
+    let Some(registry) = TestRegistry::start("plan_reads_highest_from_the_registry_tag_list", None) else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let from = dir.path().join("version.json");
     std::fs::write(&from, resolved("1.9.1").to_string()).unwrap();

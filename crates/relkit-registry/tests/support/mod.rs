@@ -4,10 +4,10 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use relkit_registry::manifest::{OCI_INDEX, OCI_MANIFEST};
 use relkit_registry::ops::copy::Endpoint;
@@ -16,126 +16,29 @@ use relkit_registry::{Digest, HttpOptions, ImageRef, LayoutRegistry, RawManifest
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-/// True under CI, where a missing tool fails instead of skipping.
-pub fn in_ci() -> bool {
-    std::env::var("CI").as_deref() == Ok("true")
-}
+pub use relkit_testkit::registry::TestRegistry;
 
-/// True when `tool` is on PATH; otherwise a loud SKIPPED line (or a panic under CI).
-pub fn require_tool(test: &str, tool: &str) -> bool {
-    let found = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-        .unwrap_or(false);
-    if !found {
-        if in_ci() {
-            panic!("{test}: {tool} is not installed and CI=true (run scripts/install-test-deps)");
-        }
-        eprintln!("SKIPPED: {test}: {tool} not installed (run scripts/install-test-deps)");
-    }
-    found
-}
-
-/// A running `docker-registry serve` on a free loopback port, stopped on drop.
-pub struct TestRegistry {
-    pub port: u16,
-    pub dir: TempDir,
-    pub creds: Option<(String, String)>,
-    child: Child,
-}
-
-impl TestRegistry {
-    /// Starts a registry (with htpasswd basic auth when `creds` is set). `None` when the tools
-    /// are missing outside CI.
-    pub fn start(test: &str, creds: Option<(&str, &str)>) -> Option<Self> {
-        if !require_tool(test, "docker-registry") || !require_tool(test, "skopeo") {
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let mut config = format!(
-            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
-            dir.path().join("data").display()
-        );
-        if let Some((user, pass)) = creds {
-            if !require_tool(test, "htpasswd") {
-                return None;
-            }
-            let out = Command::new("htpasswd").args(["-Bbn", user, pass]).output().unwrap();
-            assert!(out.status.success());
-            std::fs::write(dir.path().join("htpasswd"), out.stdout).unwrap();
-            config.push_str(&format!(
-                "auth:\n  htpasswd:\n    realm: relkit-test\n    path: {}\n",
-                dir.path().join("htpasswd").display()
-            ));
-        }
-        std::fs::write(dir.path().join("config.yml"), config).unwrap();
-        let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(dir.path().join("config.yml"))
-            .stdout(Stdio::from(log.try_clone().unwrap()))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .unwrap();
-        let registry = Self { port, dir, creds: creds.map(|(u, p)| (u.to_string(), p.to_string())), child };
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "docker-registry did not start: {}", registry.log());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Some(registry)
-    }
-
-    pub fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    pub fn image(&self, repo_and_tag: &str) -> ImageRef {
-        ImageRef::parse(&format!("{}/{repo_and_tag}", self.host())).unwrap()
-    }
-
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
-    }
-
-    fn skopeo(&self, args: &[&str]) -> std::process::Output {
-        let mut cmd = Command::new("skopeo");
-        cmd.args(args).env("HOME", self.dir.path());
-        if let Some((u, p)) = &self.creds {
-            cmd.arg(format!("--creds={u}:{p}"));
-        }
-        cmd.output().unwrap()
-    }
-
-    /// The exact manifest bytes skopeo reads for `repo:tag` or `repo@digest`, or `None`.
-    pub fn inspect_raw(&self, reference: &str) -> Option<Vec<u8>> {
-        let target = format!("docker://{}/{reference}", self.host());
-        let out = self.skopeo(&["inspect", "--raw", "--tls-verify=false", &target]);
-        out.status.success().then_some(out.stdout)
-    }
-
+/// What the registry tests ask of the test registry in relkit's own types.
+pub trait RegistryExt {
+    /// `127.0.0.1:PORT/repo:tag` as a reference.
+    fn image(&self, repo_and_tag: &str) -> ImageRef;
     /// The digest skopeo sees for `repo:tag`.
-    pub fn digest_of(&self, reference: &str) -> Option<Digest> {
+    fn digest_of(&self, reference: &str) -> Option<Digest>;
+    /// Every manifest and blob of the image at `reference` exists (checked with skopeo for
+    /// manifests and plain HEAD requests for blobs).
+    fn assert_complete(&self, repo: &str, reference: &str);
+}
+
+impl RegistryExt for TestRegistry {
+    fn image(&self, repo_and_tag: &str) -> ImageRef {
+        ImageRef::parse(&format!("{}/{repo_and_tag}", self.host)).unwrap()
+    }
+
+    fn digest_of(&self, reference: &str) -> Option<Digest> {
         self.inspect_raw(reference).map(|b| Digest::of(&b))
     }
 
-    /// The tags skopeo lists for `repo`.
-    pub fn tags(&self, repo: &str) -> Vec<String> {
-        let target = format!("docker://{}/{repo}", self.host());
-        let out = self.skopeo(&["list-tags", "--tls-verify=false", &target]);
-        if !out.status.success() {
-            return Vec::new();
-        }
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        let mut tags: Vec<String> =
-            v["Tags"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_string()).collect();
-        tags.sort();
-        tags
-    }
-
-    /// Every manifest and blob of the image at `reference` exists (checked with skopeo for
-    /// manifests and plain HEAD requests for blobs).
-    pub fn assert_complete(&self, repo: &str, reference: &str) {
+    fn assert_complete(&self, repo: &str, reference: &str) {
         let raw = self
             .inspect_raw(&format!(
                 "{repo}{}{reference}",
@@ -156,7 +59,7 @@ impl TestRegistry {
             blobs.push(c);
         }
         for blob in blobs {
-            let url = format!("http://{}/v2/{repo}/blobs/{blob}", self.host());
+            let url = format!("http://{}/v2/{repo}/blobs/{blob}", self.host);
             let mut cmd = Command::new("curl");
             cmd.args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-I", &url]);
             if let Some((u, p)) = &self.creds {
@@ -167,17 +70,6 @@ impl TestRegistry {
             assert_eq!(code, "200", "blob {blob} of {repo} {reference} is missing");
         }
     }
-}
-
-impl Drop for TestRegistry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// Fast retries for tests.
@@ -192,7 +84,7 @@ pub fn options(registry: &TestRegistry) -> HttpOptions {
     };
     if let Some((u, p)) = &registry.creds {
         options.credentials.insert(
-            registry.host(),
+            registry.host.clone(),
             relkit_registry::auth::Credential::Basic { username: u.clone(), password: p.clone() },
         );
     }

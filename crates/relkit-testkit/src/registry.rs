@@ -1,0 +1,148 @@
+//! A real OCI registry for tests: Debian's `docker-registry` (CNCF distribution) on a free
+//! loopback port, optionally with htpasswd basic auth, and skopeo as the independent judge of
+//! what it holds.
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+use crate::tools::{free_port, require_tool, sha256_digest};
+
+/// A running `docker-registry serve`, stopped when dropped.
+pub struct TestRegistry {
+    /// The port on 127.0.0.1.
+    pub port: u16,
+    /// `127.0.0.1:PORT`.
+    pub host: String,
+    /// Storage, config and the access log (`registry.log`).
+    pub dir: TempDir,
+    /// Basic-auth user and password, when the registry requires them.
+    pub creds: Option<(String, String)>,
+    child: Child,
+}
+
+impl TestRegistry {
+    /// Starts a registry (with htpasswd basic auth when `creds` is set). `None`, after a SKIPPED
+    /// line, when docker-registry or skopeo is missing outside CI.
+    pub fn start(test: &str, creds: Option<(&str, &str)>) -> Option<Self> {
+        if !require_tool(test, "docker-registry") || !require_tool(test, "skopeo") {
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let host = format!("127.0.0.1:{port}");
+        let mut config = format!(
+            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {host}\n",
+            dir.path().join("data").display()
+        );
+        if let Some((user, pass)) = creds {
+            if !require_tool(test, "htpasswd") {
+                return None;
+            }
+            let out = Command::new("htpasswd").args(["-Bbn", user, pass]).output().unwrap();
+            assert!(out.status.success());
+            std::fs::write(dir.path().join("htpasswd"), out.stdout).unwrap();
+            config.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: relkit-test\n    path: {}\n",
+                dir.path().join("htpasswd").display()
+            ));
+        }
+        std::fs::write(dir.path().join("config.yml"), config).unwrap();
+        let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(dir.path().join("config.yml"))
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("docker-registry starts");
+        let registry =
+            Self { port, host, dir, creds: creds.map(|(u, p)| (u.to_string(), p.to_string())), child };
+        registry.wait_ready();
+        Some(registry)
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(mut stream) = TcpStream::connect(&self.host) {
+                let _ = stream.write_all(b"GET /v2/ HTTP/1.0\r\n\r\n");
+                let mut reply = String::new();
+                let _ = stream.read_to_string(&mut reply);
+                // 200 without auth, 401 with it: either way the registry answers.
+                if reply.starts_with("HTTP/1.0 200")
+                    || reply.starts_with("HTTP/1.1 200")
+                    || reply.contains(" 401 ")
+                {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("docker-registry on {} did not answer /v2/ within 20 s: {}", self.host, self.log());
+    }
+
+    /// The registry's own log (access log included).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
+    }
+
+    /// Runs skopeo with this registry's credentials.
+    pub fn skopeo(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new("skopeo");
+        cmd.args(args).env("HOME", self.dir.path());
+        if let Some((u, p)) = &self.creds {
+            cmd.arg(format!("--creds={u}:{p}"));
+        }
+        cmd.output().unwrap()
+    }
+
+    /// The exact manifest bytes skopeo reads for `repo:tag` or `repo@digest`, or `None`.
+    pub fn inspect_raw(&self, reference: &str) -> Option<Vec<u8>> {
+        let target = format!("docker://{}/{reference}", self.host);
+        let out = self.skopeo(&["inspect", "--raw", "--tls-verify=false", &target]);
+        out.status.success().then_some(out.stdout)
+    }
+
+    /// `sha256:<hex>` of the manifest skopeo reads for `repo:tag`, or `None`.
+    pub fn manifest_digest(&self, reference: &str) -> Option<String> {
+        self.inspect_raw(reference).map(|raw| sha256_digest(&raw))
+    }
+
+    /// The tags skopeo lists for `repo`, sorted.
+    pub fn tags(&self, repo: &str) -> Vec<String> {
+        let target = format!("docker://{}/{repo}", self.host);
+        let out = self.skopeo(&["list-tags", "--tls-verify=false", &target]);
+        if !out.status.success() {
+            return Vec::new();
+        }
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let mut tags: Vec<String> =
+            v["Tags"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_string()).collect();
+        tags.sort();
+        tags
+    }
+
+    /// Pushes the image tagged `tag` in the OCI layout `layout` to `repo:tag` with skopeo.
+    pub fn push_layout(&self, layout: &Path, tag: &str, repo: &str) {
+        let source = format!("oci:{}:{tag}", layout.display());
+        let dest = format!("docker://{}/{repo}:{tag}", self.host);
+        let out = self.skopeo(&["copy", "--quiet", "--dest-tls-verify=false", &source, &dest]);
+        assert!(
+            out.status.success(),
+            "skopeo copy {source} {dest}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for TestRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,30 @@
+//! External tools in tests: a test whose tool is missing skips with a loud line, and fails under
+//! `CI=true`.
+
+/// True under CI (`CI=true`), where a missing tool fails the test instead of skipping it.
+pub fn in_ci() -> bool {
+    std::env::var("CI").as_deref() == Ok("true")
+}
+
+/// True when `tool` is on `PATH`; otherwise prints a SKIPPED line naming `test` (or panics
+/// under CI).
+pub fn require_tool(test: &str, tool: &str) -> bool {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()));
+    if !found {
+        assert!(!in_ci(), "{test}: {tool} is not installed and CI=true (run scripts/install-test-deps)");
+        eprintln!("SKIPPED: {test}: {tool} not installed (run scripts/install-test-deps)");
+    }
+    found
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// `sha256:<hex>` of some bytes (an OCI digest).
+pub fn sha256_digest(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    format!("sha256:{}", sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
