@@ -23,83 +23,11 @@ use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::path::Path;
 
+pub use relkit_core::verification::AssetChecksum;
+use relkit_core::verification::{ImageInput, VerificationInput, commands};
 use relkit_core::{Error, Result};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sha2::{Digest as _, Sha256};
-
-/// The accepted input: what `sign` and `sbom-attach` write with `--json`.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct VerificationInput {
-    /// Published images.
-    #[serde(default)]
-    pub images: Vec<ImageInput>,
-    /// Release files and their checksums.
-    #[serde(default)]
-    pub assets: Vec<AssetChecksum>,
-}
-
-/// One published image.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct ImageInput {
-    /// Repository without tag or digest, e.g. `ghcr.io/acme/app`.
-    pub image: String,
-    /// `sha256:<64 hex>`.
-    pub digest: String,
-    /// Tags pushed for this digest.
-    #[serde(default)]
-    pub tags: Vec<String>,
-    /// How it was signed, when it was.
-    #[serde(default)]
-    pub signature: Option<SignatureInput>,
-    /// Attestations attached to it.
-    #[serde(default)]
-    pub attestations: Vec<AttestationInput>,
-    /// The attestations were also stored in GitHub's attestation API (`gh attestation verify`).
-    #[serde(default)]
-    pub github_attestations: bool,
-}
-
-/// Keyless (certificate identity + issuer, or an identity regexp) or key-based signing.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct SignatureInput {
-    /// The signer identity (the workflow URI for GitHub Actions).
-    #[serde(default)]
-    pub certificate_identity: Option<String>,
-    /// A regular expression for the identity, instead of the exact identity.
-    #[serde(default)]
-    pub certificate_identity_regexp: Option<String>,
-    /// The OIDC issuer.
-    #[serde(default)]
-    pub certificate_oidc_issuer: Option<String>,
-    /// The public key (path or KMS URI) for key-based signatures.
-    #[serde(default)]
-    pub key: Option<String>,
-}
-
-/// One attestation.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct AttestationInput {
-    /// cosign's `--type` (`spdxjson`, `slsaprovenance1`, `cyclonedx`, or a predicate URI).
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// The in-toto predicate type URI, used for `gh attestation verify --predicate-type`.
-    #[serde(default)]
-    pub predicate_type: Option<String>,
-}
-
-/// A checksum line.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord)]
-#[serde(deny_unknown_fields)]
-pub struct AssetChecksum {
-    /// The file name.
-    pub name: String,
-    /// Lower-case hex SHA-256.
-    pub sha256: String,
-}
 
 /// The Verification block as templates see it.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
@@ -233,61 +161,6 @@ fn is_hex64(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-fn commands(reference: &str, image: &ImageInput, repository: Option<&str>) -> Vec<String> {
-    let mut out = Vec::new();
-    let identity = image.signature.as_ref().map(identity_flags);
-    if let Some(flags) = &identity {
-        out.push(format!("cosign verify {flags}{}", shell_quote(reference)));
-        for a in &image.attestations {
-            out.push(format!(
-                "cosign verify-attestation --type {} {flags}{}",
-                shell_quote(&a.kind),
-                shell_quote(reference)
-            ));
-        }
-    }
-    if image.github_attestations
-        && let Some(repo) = repository
-    {
-        let oci = format!("oci://{reference}");
-        out.push(format!("gh attestation verify {} --repo {}", shell_quote(&oci), shell_quote(repo)));
-        for a in &image.attestations {
-            if let Some(p) = &a.predicate_type {
-                out.push(format!(
-                    "gh attestation verify {} --repo {} --predicate-type {}",
-                    shell_quote(&oci),
-                    shell_quote(repo),
-                    shell_quote(p)
-                ));
-            }
-        }
-    }
-    out
-}
-
-fn identity_flags(sig: &SignatureInput) -> String {
-    let mut flags = String::new();
-    if let Some(key) = &sig.key {
-        flags.push_str(&format!("--key {} ", shell_quote(key)));
-        return flags;
-    }
-    if let Some(id) = &sig.certificate_identity {
-        flags.push_str(&format!("--certificate-identity {} ", shell_quote(id)));
-    } else if let Some(re) = &sig.certificate_identity_regexp {
-        flags.push_str(&format!("--certificate-identity-regexp {} ", shell_quote(re)));
-    }
-    if let Some(issuer) = &sig.certificate_oidc_issuer {
-        flags.push_str(&format!("--certificate-oidc-issuer {} ", shell_quote(issuer)));
-    }
-    flags
-}
-
-/// Quotes a word for POSIX shells only when it needs it.
-pub fn shell_quote(s: &str) -> String {
-    let plain = !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"@%+=:,./-_".contains(&b));
-    if plain { s.to_string() } else { format!("'{}'", s.replace('\'', r"'\''")) }
-}
-
 /// SHA-256 of a file, streamed.
 pub fn sha256_file(path: &Path) -> Result<String> {
     let mut file = std::fs::File::open(path)
@@ -309,6 +182,7 @@ pub fn sha256_file(path: &Path) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use relkit_core::verification::shell_quote;
 
     const D: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
@@ -369,7 +243,6 @@ mod tests {
             let err = build(input(json), None).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{json}");
         }
-        assert!(serde_json::from_str::<VerificationInput>(r#"{"imagez":[]}"#).is_err());
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! - [`resolved`]: the resolved-version document passed between steps.
 //! - [`github`]: the GitHub Actions context (`GITHUB_*` and the event payload).
 //! - [`actions`]: inputs, outputs, summaries and annotations under GitHub Actions.
+//! - [`verification`]: the verification contract between sign, sbom-attach and notes-gen.
 //! - [`error`]: the error type and its exit codes.
 
 pub mod actions;
@@ -19,6 +20,7 @@ pub mod error;
 pub mod github;
 pub mod resolved;
 pub mod tagset;
+pub mod verification;
 pub mod version;
 
 pub use error::{Error, ErrorKind, Result};

@@ -9,7 +9,7 @@ use relkit_core::{Error, Result};
 
 use crate::digest::Digest;
 use crate::layout::LayoutRegistry;
-use crate::manifest::{CREATED_ANNOTATION, OCI_MANIFEST, RawManifest};
+use crate::manifest::{CREATED_ANNOTATION, OCI_INDEX, OCI_MANIFEST, RawManifest};
 use crate::registry::Registry;
 
 /// Layer media type: a plain tar.
@@ -63,6 +63,30 @@ pub async fn write_image(
     layout.put_blob("", &config_digest, config.into()).await?;
     layout.put_manifest("", tag.unwrap_or(manifest.digest.as_str()), &manifest, None).await?;
     Ok(manifest)
+}
+
+/// Writes one image per architecture (linux) and an OCI index over them into `layout` (the
+/// index tagged `tag` when given); returns the index. Deterministic like [`write_image`].
+pub async fn write_index(
+    layout: &LayoutRegistry,
+    images: &[(&str, ImageSpec)],
+    tag: Option<&str>,
+) -> Result<RawManifest> {
+    let mut manifests = Vec::new();
+    for (architecture, spec) in images {
+        let spec = ImageSpec { architecture: Some(architecture.to_string()), ..spec.clone() };
+        let manifest = write_image(layout, &spec, None).await?;
+        manifests.push(serde_json::json!({
+            "mediaType": OCI_MANIFEST,
+            "digest": manifest.digest.as_str(),
+            "size": manifest.bytes.len(),
+            "platform": {"architecture": architecture, "os": "linux"},
+        }));
+    }
+    let index = serde_json::json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests});
+    let index = RawManifest::new(serde_json::to_vec(&index).expect("an index serializes"), Some(OCI_INDEX))?;
+    layout.put_manifest("", tag.unwrap_or(index.digest.as_str()), &index, None).await?;
+    Ok(index)
 }
 
 /// A POSIX (ustar) archive of regular files, mode 0644, owner 0, time 0, in the given order.

@@ -127,11 +127,12 @@ impl TestRegistry {
         tags
     }
 
-    /// Pushes the image tagged `tag` in the OCI layout `layout` to `repo:tag` with skopeo.
+    /// Pushes the image (or index, with all its platforms) tagged `tag` in the OCI layout `layout`
+    /// to `repo:tag` with skopeo.
     pub fn push_layout(&self, layout: &Path, tag: &str, repo: &str) {
         let source = format!("oci:{}:{tag}", layout.display());
         let dest = format!("docker://{}/{repo}:{tag}", self.host);
-        let out = self.skopeo(&["copy", "--quiet", "--dest-tls-verify=false", &source, &dest]);
+        let out = self.skopeo(&["copy", "--all", "--quiet", "--dest-tls-verify=false", &source, &dest]);
         assert!(
             out.status.success(),
             "skopeo copy {source} {dest}: {}",

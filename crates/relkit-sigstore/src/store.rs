@@ -1,0 +1,340 @@
+//! Signatures and attestations in a registry (or an OCI layout), through relkit-registry: cosign
+//! v3 referrers (a v0.3 bundle per referrer manifest, with the `sha256-<hex>` fallback index
+//! where the registry has no referrers API) and cosign's legacy `.sig`/`.att` tags (one layer per
+//! signature, appended with a re-read check so concurrent writers never lose one).
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use relkit_core::{Error, Result};
+use relkit_registry::manifest::OCI_MANIFEST;
+use relkit_registry::ops::referrers;
+use relkit_registry::{Descriptor, Digest, PutOutcome, RawManifest, Registry};
+use serde_json::Value;
+use sigstore_types::Bundle;
+
+use crate::cosign::{
+    ANNOTATION_BUNDLE, ANNOTATION_BUNDLE_PREDICATE_TYPE, ANNOTATION_CERTIFICATE, ANNOTATION_CHAIN,
+    ANNOTATION_PREDICATE_TYPE, ANNOTATION_RFC3161, ANNOTATION_SIGNATURE, BUNDLE_MEDIA_TYPE_PREFIX,
+    DSSE_MEDIA_TYPE, EMPTY_CONFIG, Envelope, EnvelopeSignature, LegacyLayer, RekorBundle, RekorPayload,
+    Rfc3161Annotation, SIGN_PREDICATE_TYPE, legacy_manifest, pem, referrer_manifest,
+};
+use crate::signer::{Material, Signed};
+use crate::verify::{legacy_layer_bundle, parse_bundle};
+
+/// Where a signature or attestation is stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "scheme", rename_all = "lowercase")]
+pub enum Location {
+    /// A cosign v3 referrer manifest.
+    Referrer {
+        /// The referrer manifest's digest.
+        digest: String,
+    },
+    /// A layer of a legacy `.sig`/`.att` manifest.
+    Legacy {
+        /// `sha256-<hex>.sig` or `.att`.
+        tag: String,
+        /// The layer blob's digest.
+        layer: String,
+    },
+}
+
+/// A signature or attestation found for a subject, as a bundle ready to verify.
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// Where it lives.
+    pub location: Location,
+    /// The bundle (legacy layers converted).
+    pub bundle: Bundle,
+    /// For a legacy `.sig` layer: the simple-signing payload the signature covers.
+    pub payload: Option<Vec<u8>>,
+}
+
+/// One repository's signatures, with the referrers-API probe done once per run.
+pub struct SignatureStore<'a, R: Registry> {
+    registry: &'a R,
+    repo: String,
+    referrers_api: tokio::sync::OnceCell<bool>,
+    config_present: tokio::sync::OnceCell<()>,
+}
+
+impl<'a, R: Registry> SignatureStore<'a, R> {
+    /// A store for `repo` of `registry`.
+    pub fn new(registry: &'a R, repo: &str) -> Self {
+        Self {
+            registry,
+            repo: repo.to_string(),
+            referrers_api: tokio::sync::OnceCell::new(),
+            config_present: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// True when the registry serves the OCI referrers API (probed once, on `subject`).
+    pub async fn has_referrers_api(&self, subject: &Digest) -> Result<bool> {
+        self.referrers_api
+            .get_or_try_init(|| async { Ok(self.registry.referrers(&self.repo, subject).await?.is_some()) })
+            .await
+            .copied()
+    }
+
+    /// Every cosign signature and attestation of `subject`: bundle referrers, then the layers
+    /// of the legacy `.sig` and `.att` tags. Unreadable entries are errors naming them.
+    pub async fn find(&self, subject: &Digest) -> Result<Vec<Found>> {
+        let mut found = Vec::new();
+        let listed = if self.has_referrers_api(subject).await? {
+            self.registry.referrers(&self.repo, subject).await?.unwrap_or_default()
+        } else {
+            referrers::list(self.registry, &self.repo, subject).await?
+        };
+        for descriptor in listed.iter().filter(|d| may_hold_bundle(d)) {
+            let Some(fetched) = self.registry.get_manifest(&self.repo, descriptor.digest.as_str()).await?
+            else {
+                continue; // listed in a stale fallback index: nothing to verify
+            };
+            let view = fetched.manifest.view()?;
+            let [layer] = view.layers.as_slice() else { continue };
+            if !layer.media_type.starts_with(BUNDLE_MEDIA_TYPE_PREFIX) {
+                continue;
+            }
+            let blob = self.registry.get_blob(&self.repo, &layer.digest).await?;
+            let text = String::from_utf8_lossy(&blob);
+            let bundle = parse_bundle(&text, &format!("referrer {}", descriptor.digest))?;
+            found.push(Found {
+                location: Location::Referrer { digest: descriptor.digest.to_string() },
+                bundle,
+                payload: None,
+            });
+        }
+        for suffix in ["sig", "att"] {
+            let tag = subject.cosign_tag(suffix);
+            let Some(fetched) = self.registry.get_manifest(&self.repo, &tag).await? else { continue };
+            for layer in fetched.manifest.view()?.layers {
+                let blob = self.registry.get_blob(&self.repo, &layer.digest).await?;
+                let bundle = legacy_layer_bundle(&layer.media_type, &blob, &layer.annotations)
+                    .map_err(|e| e.context(format!("layer {} of {tag}", layer.digest)))?;
+                found.push(Found {
+                    location: Location::Legacy { tag: tag.clone(), layer: layer.digest.to_string() },
+                    bundle,
+                    payload: (suffix == "sig").then(|| blob.to_vec()),
+                });
+            }
+        }
+        Ok(found)
+    }
+
+    /// Stores a bundle as a cosign v3 referrer of `subject` and records it in the fallback
+    /// index when the registry has no referrers API. Returns the referrer's digest.
+    pub async fn put_referrer(
+        &self,
+        subject: &Descriptor,
+        signed: &Signed,
+        predicate_type: &str,
+        created: &str,
+    ) -> Result<Digest> {
+        let bundle = bundle_bytes(&signed.bundle)?;
+        let content =
+            if matches!(signed.bundle.content, sigstore_types::bundle::SignatureContent::DsseEnvelope(_)) {
+                "dsse-envelope"
+            } else {
+                "message-signature"
+            };
+        self.put_blob_once(&Digest::of(EMPTY_CONFIG), EMPTY_CONFIG).await?;
+        self.registry.put_blob(&self.repo, &Digest::of(&bundle), bundle.clone().into()).await?;
+        let bytes = referrer_manifest(
+            &bundle,
+            &subject.media_type,
+            &subject.digest,
+            subject.size,
+            content,
+            predicate_type,
+            created,
+        );
+        let manifest = RawManifest::new(bytes, Some(OCI_MANIFEST))?;
+        self.registry.put_manifest(&self.repo, manifest.digest.as_str(), &manifest, None).await?;
+        if !self.has_referrers_api(&subject.digest).await? {
+            self.register_checked(&subject.digest, &manifest).await?;
+        }
+        Ok(manifest.digest)
+    }
+
+    async fn put_blob_once(&self, digest: &Digest, data: &'static [u8]) -> Result<()> {
+        self.config_present
+            .get_or_try_init(|| async {
+                if !self.registry.blob_exists(&self.repo, digest).await? {
+                    self.registry.put_blob(&self.repo, digest, data.into()).await?;
+                }
+                Ok::<_, Error>(())
+            })
+            .await
+            .map(|_| ())
+    }
+
+    /// Adds `referrer` to the fallback index, then re-reads it: a registry that ignores
+    /// `If-Match` may have let a concurrent writer drop it, and then it is added again.
+    async fn register_checked(&self, subject: &Digest, referrer: &RawManifest) -> Result<()> {
+        for _ in 0..8 {
+            referrers::register(self.registry, &self.repo, subject, referrer).await?;
+            let listed = referrers::list(self.registry, &self.repo, subject).await?;
+            if listed.iter().any(|d| d.digest == referrer.digest) {
+                return Ok(());
+            }
+        }
+        Err(concurrent_writers(&subject.fallback_tag(), &self.repo))
+    }
+
+    /// Appends a layer to the legacy `sha256-<hex>.<suffix>` manifest, creating it when absent.
+    /// Concurrent writers: `If-Match` where honoured, and everywhere a re-read after the write
+    /// that appends again when another writer's manifest replaced ours.
+    pub async fn append_legacy(&self, subject: &Digest, suffix: &str, layer: &LegacyLayer) -> Result<String> {
+        let tag = subject.cosign_tag(suffix);
+        let layer_digest = Digest::of(&layer.blob);
+        self.registry.put_blob(&self.repo, &layer_digest, layer.blob.clone().into()).await?;
+        for _ in 0..8 {
+            let current = self.registry.get_manifest(&self.repo, &tag).await?;
+            let (mut layers, etag) = match &current {
+                Some(f) => {
+                    let v: Value = serde_json::from_slice(&f.manifest.bytes)
+                        .map_err(|e| Error::failed(format!("{tag} in {} is not JSON ({e})", self.repo)))?;
+                    (v["layers"].as_array().cloned().unwrap_or_default(), f.etag.clone())
+                }
+                None => (Vec::new(), None),
+            };
+            if !layers.iter().any(|l| l["digest"] == layer_digest.as_str()) {
+                layers.push(layer.descriptor());
+                let (bytes, config) = legacy_manifest(&layers);
+                self.registry.put_blob(&self.repo, &Digest::of(&config), config.into()).await?;
+                let manifest = RawManifest::new(bytes, Some(OCI_MANIFEST))?;
+                if self.registry.put_manifest(&self.repo, &tag, &manifest, etag.as_deref()).await?
+                    == PutOutcome::PreconditionFailed
+                {
+                    continue;
+                }
+            }
+            let reread = self.registry.get_manifest(&self.repo, &tag).await?;
+            let present = reread.is_some_and(|f| {
+                f.manifest.view().is_ok_and(|v| v.layers.iter().any(|l| l.digest == layer_digest))
+            });
+            if present {
+                return Ok(tag);
+            }
+        }
+        Err(concurrent_writers(&tag, &self.repo))
+    }
+}
+
+fn concurrent_writers(tag: &str, repo: &str) -> Error {
+    Error::failed(format!(
+        "{tag} in {repo} kept changing under concurrent writers; re-run the step (it is safe) or serialize signing with a workflow `concurrency:` group"
+    ))
+}
+
+/// True unless the descriptor says it is some other kind of artifact (readers must accept every
+/// bundle media type version, and cosign wrote `artifactType` inconsistently).
+fn may_hold_bundle(descriptor: &Descriptor) -> bool {
+    match &descriptor.artifact_type {
+        Some(t) => t.starts_with(BUNDLE_MEDIA_TYPE_PREFIX),
+        None => true,
+    }
+}
+
+/// The bundle as the compact JSON stored in registries and files.
+pub fn bundle_bytes(bundle: &Bundle) -> Result<Vec<u8>> {
+    bundle
+        .to_json()
+        .map(String::into_bytes)
+        .map_err(|e| Error::failed(format!("cannot serialize the bundle ({e})")))
+}
+
+/// The predicate type a found bundle carries (`None` for a message signature).
+pub fn predicate_type_of(found: &Found) -> Option<String> {
+    match &found.bundle.content {
+        sigstore_types::bundle::SignatureContent::DsseEnvelope(envelope) => {
+            crate::cosign::StatementView::parse(envelope.payload.as_bytes()).ok().map(|s| s.predicate_type)
+        }
+        _ => None,
+    }
+}
+
+/// True when a found entry is an image signature (a legacy `.sig` layer or a sign/v1 bundle).
+pub fn is_signature(found: &Found) -> bool {
+    found.payload.is_some() || predicate_type_of(found).as_deref() == Some(SIGN_PREDICATE_TYPE)
+}
+
+/// cosign's legacy layer annotations for a signed payload: certificate and chain (keyless), the
+/// Rekor inclusion promise, the RFC 3161 timestamp, and for `.sig` layers the signature itself.
+pub fn legacy_annotations(
+    signed: &Signed,
+    material: &Material,
+    with_signature: bool,
+) -> Result<BTreeMap<String, String>> {
+    let mut annotations = BTreeMap::new();
+    if with_signature {
+        annotations.insert(ANNOTATION_SIGNATURE.to_string(), B64.encode(signed.signature.as_bytes()));
+    }
+    if let Material::Certificate(chain) = material {
+        annotations.insert(ANNOTATION_CERTIFICATE.to_string(), pem("CERTIFICATE", chain[0].as_bytes()));
+        let rest: String = chain[1..].iter().map(|c| pem("CERTIFICATE", c.as_bytes())).collect();
+        annotations.insert(ANNOTATION_CHAIN.to_string(), rest);
+    }
+    let json: Value = serde_json::from_slice(&bundle_bytes(&signed.bundle)?)
+        .map_err(|e| Error::failed(format!("cannot read back the bundle ({e})")))?;
+    let material_json = &json["verificationMaterial"];
+    if let Some(entry) = material_json["tlogEntries"].as_array().and_then(|a| a.first())
+        && let Some(set) = entry["inclusionPromise"]["signedEntryTimestamp"].as_str()
+    {
+        let number =
+            |v: &Value| v.as_str().and_then(|s| s.parse::<i64>().ok()).or_else(|| v.as_i64()).unwrap_or(0);
+        let log_id = B64
+            .decode(entry["logId"]["keyId"].as_str().unwrap_or_default())
+            .map_err(|e| Error::failed(format!("the log id is not base64 ({e})")))?;
+        let rekor = RekorBundle {
+            signed_entry_timestamp: set.to_string(),
+            payload: RekorPayload {
+                body: entry["canonicalizedBody"].as_str().unwrap_or_default().to_string(),
+                integrated_time: number(&entry["integratedTime"]),
+                log_index: number(&entry["logIndex"]),
+                log_id: log_id.iter().map(|b| format!("{b:02x}")).collect(),
+            },
+        };
+        annotations.insert(
+            ANNOTATION_BUNDLE.to_string(),
+            String::from_utf8(crate::cosign::go_json(&rekor)).unwrap_or_default(),
+        );
+    }
+    if let Some(ts) =
+        material_json["timestampVerificationData"]["rfc3161Timestamps"][0]["signedTimestamp"].as_str()
+    {
+        let value = Rfc3161Annotation { signed_rfc3161_timestamp: ts.to_string() };
+        annotations.insert(
+            ANNOTATION_RFC3161.to_string(),
+            String::from_utf8(crate::cosign::go_json(&value)).unwrap_or_default(),
+        );
+    }
+    Ok(annotations)
+}
+
+/// A legacy `.att` layer for a DSSE-signed statement.
+pub fn legacy_attestation_layer(
+    signed: &Signed,
+    material: &Material,
+    predicate_type: &str,
+) -> Result<LegacyLayer> {
+    let sigstore_types::bundle::SignatureContent::DsseEnvelope(envelope) = &signed.bundle.content else {
+        return Err(Error::failed("an attestation layer needs a DSSE-signed statement"));
+    };
+    let blob = crate::cosign::go_json(&Envelope {
+        payload: B64.encode(envelope.payload.as_bytes()),
+        payload_type: envelope.payload_type.clone(),
+        signatures: vec![EnvelopeSignature { keyid: None, sig: B64.encode(signed.signature.as_bytes()) }],
+    });
+    let mut annotations = legacy_annotations(signed, material, false)?;
+    annotations.insert(ANNOTATION_PREDICATE_TYPE.to_string(), predicate_type.to_string());
+    Ok(LegacyLayer { media_type: DSSE_MEDIA_TYPE.to_string(), blob, annotations })
+}
+
+/// The predicate-type annotation of a referrer descriptor, when the registry copied it.
+pub fn referrer_predicate_type(descriptor: &Descriptor) -> Option<&str> {
+    descriptor.annotations.get(ANNOTATION_BUNDLE_PREDICATE_TYPE).map(String::as_str)
+}
