@@ -101,7 +101,7 @@ pub async fn resolve_targets<R: Registry>(registry: &R, reference: &ImageRef) ->
     }];
     if view.is_index(&fetched.manifest.media_type) {
         for child in view.manifests {
-            if child.extra.get("platform").is_none() && child.artifact_type.is_some() {
+            if !child.extra.contains_key("platform") && child.artifact_type.is_some() {
                 continue; // an attached artifact listed in the index, not a platform image
             }
             let platform = child.extra.get("platform").map(platform_name);
@@ -352,8 +352,7 @@ impl Run<'_> {
             if report.bundles.is_empty() {
                 report.bundles.push(signed.bundle);
             }
-            let tag = store.append_legacy(digest, suffix, &layer).await?;
-            report.locations.push(Location::Legacy { tag, layer: Digest::of(&layer.blob).to_string() });
+            report.locations.push(store.append_legacy(digest, suffix, &layer).await?);
         }
         self.read_back(store, digest, &report.locations).await?;
         Ok(report)

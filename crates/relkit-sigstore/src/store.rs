@@ -38,6 +38,9 @@ pub enum Location {
         tag: String,
         /// The layer blob's digest.
         layer: String,
+        /// The signature annotation (`.sig` layers of one payload differ only by it).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        signature: Option<String>,
     },
 }
 
@@ -115,7 +118,11 @@ impl<'a, R: Registry> SignatureStore<'a, R> {
                 let bundle = legacy_layer_bundle(&layer.media_type, &blob, &layer.annotations)
                     .map_err(|e| e.context(format!("layer {} of {tag}", layer.digest)))?;
                 found.push(Found {
-                    location: Location::Legacy { tag: tag.clone(), layer: layer.digest.to_string() },
+                    location: Location::Legacy {
+                        tag: tag.clone(),
+                        layer: layer.digest.to_string(),
+                        signature: layer.annotations.get(ANNOTATION_SIGNATURE).cloned(),
+                    },
                     bundle,
                     payload: (suffix == "sig").then(|| blob.to_vec()),
                 });
@@ -176,8 +183,13 @@ impl<'a, R: Registry> SignatureStore<'a, R> {
     async fn register_checked(&self, subject: &Digest, referrer: &RawManifest) -> Result<()> {
         for _ in 0..8 {
             referrers::register(self.registry, &self.repo, subject, referrer).await?;
-            let listed = referrers::list(self.registry, &self.repo, subject).await?;
-            if listed.iter().any(|d| d.digest == referrer.digest) {
+            let present = self
+                .settled(|| async {
+                    let listed = referrers::list(self.registry, &self.repo, subject).await?;
+                    Ok(listed.iter().any(|d| d.digest == referrer.digest))
+                })
+                .await?;
+            if present {
                 return Ok(());
             }
         }
@@ -187,9 +199,19 @@ impl<'a, R: Registry> SignatureStore<'a, R> {
     /// Appends a layer to the legacy `sha256-<hex>.<suffix>` manifest, creating it when absent.
     /// Concurrent writers: `If-Match` where honoured, and everywhere a re-read after the write
     /// that appends again when another writer's manifest replaced ours.
-    pub async fn append_legacy(&self, subject: &Digest, suffix: &str, layer: &LegacyLayer) -> Result<String> {
+    pub async fn append_legacy(
+        &self,
+        subject: &Digest,
+        suffix: &str,
+        layer: &LegacyLayer,
+    ) -> Result<Location> {
         let tag = subject.cosign_tag(suffix);
         let layer_digest = Digest::of(&layer.blob);
+        let signature = layer.annotations.get(ANNOTATION_SIGNATURE).cloned();
+        // Layers of one payload differ only by their annotations: match on both.
+        let same = |d: &Descriptor| {
+            d.digest == layer_digest && d.annotations.get(ANNOTATION_SIGNATURE) == signature.as_ref()
+        };
         self.registry.put_blob(&self.repo, &layer_digest, layer.blob.clone().into()).await?;
         for _ in 0..8 {
             let current = self.registry.get_manifest(&self.repo, &tag).await?;
@@ -201,8 +223,12 @@ impl<'a, R: Registry> SignatureStore<'a, R> {
                 }
                 None => (Vec::new(), None),
             };
-            if !layers.iter().any(|l| l["digest"] == layer_digest.as_str()) {
-                layers.push(layer.descriptor());
+            let descriptor = layer.descriptor();
+            if !layers
+                .iter()
+                .any(|l| l["digest"] == descriptor["digest"] && l["annotations"] == descriptor["annotations"])
+            {
+                layers.push(descriptor);
                 let (bytes, config) = legacy_manifest(&layers);
                 self.registry.put_blob(&self.repo, &Digest::of(&config), config.into()).await?;
                 let manifest = RawManifest::new(bytes, Some(OCI_MANIFEST))?;
@@ -212,16 +238,47 @@ impl<'a, R: Registry> SignatureStore<'a, R> {
                     continue;
                 }
             }
-            let reread = self.registry.get_manifest(&self.repo, &tag).await?;
-            let present = reread.is_some_and(|f| {
-                f.manifest.view().is_ok_and(|v| v.layers.iter().any(|l| l.digest == layer_digest))
-            });
-            if present {
-                return Ok(tag);
+            if self
+                .settled(|| async {
+                    let reread = self.registry.get_manifest(&self.repo, &tag).await?;
+                    Ok(reread.is_some_and(|f| f.manifest.view().is_ok_and(|v| v.layers.iter().any(same))))
+                })
+                .await?
+            {
+                return Ok(Location::Legacy { tag, layer: layer_digest.to_string(), signature });
             }
         }
         Err(concurrent_writers(&tag, &self.repo))
     }
+}
+
+impl<R: Registry> SignatureStore<'_, R> {
+    /// True when `present` holds right after a write and still holds after a short, jittered
+    /// pause: a concurrent writer that read before our write has written by then, and if it
+    /// dropped our entry the caller appends it again. Registries that honour `If-Match` make this
+    /// exact; on the others it closes the window for any writer faster than the pause.
+    async fn settled<F, Fut>(&self, present: F) -> Result<bool>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<bool>>,
+    {
+        if !present().await? {
+            return Ok(false);
+        }
+        tokio::time::sleep(settle_pause()).await;
+        present().await
+    }
+}
+
+/// 300–600 ms.
+fn settle_pause() -> std::time::Duration {
+    use aws_lc_rs::rand::SecureRandom as _;
+    let mut byte = [0u8; 2];
+    let jitter = aws_lc_rs::rand::SystemRandom::new()
+        .fill(&mut byte)
+        .map(|()| u16::from_le_bytes(byte) % 300)
+        .unwrap_or(150);
+    std::time::Duration::from_millis(300 + u64::from(jitter))
 }
 
 fn concurrent_writers(tag: &str, repo: &str) -> Error {

@@ -80,9 +80,17 @@ pub struct Trust {
 
 /// Loads the trust a run needs. With `trusted_root` and `signing_config` files, exactly those;
 /// otherwise the public-good instance (TUF, or the embedded snapshot with a warning on stderr
-/// when TUF is unreachable).
-pub async fn load(trusted_root: Option<&Path>, signing_config: Option<&Path>) -> Result<Trust> {
+/// when TUF is unreachable). `offline` runs (key signatures kept out of the log) never touch the
+/// network: the embedded root, and services only from an explicit signing config.
+pub async fn load(
+    trusted_root: Option<&Path>,
+    signing_config: Option<&Path>,
+    offline: bool,
+) -> Result<Trust> {
     let (root, root_source) = match trusted_root {
+        None if offline => {
+            (instance_trusted_root(false)?, "the public-good Sigstore instance (embedded root)".to_string())
+        }
         Some(path) => (
             TrustedRoot::from_file(path).map_err(|e| {
                 Error::usage(format!(
@@ -107,7 +115,7 @@ pub async fn load(trusted_root: Option<&Path>, signing_config: Option<&Path>) ->
     };
     let services = match signing_config {
         Some(path) => Services::from_file(path)?,
-        None if trusted_root.is_some() => Services::default(),
+        None if trusted_root.is_some() || offline => Services::default(),
         None => Services::from_signing_config(&instance_signing_config(false)?),
     };
     Ok(Trust { trusted_root: root, services, source: root_source })

@@ -84,12 +84,18 @@ impl BundleVerifier {
                         "key check failed: the signature was made keyless (it carries a certificate), not with --key",
                     ));
                 }
-                let mut key_policy = PublicKeyVerificationPolicy::new(key.clone());
-                if !require_tlog {
-                    key_policy = key_policy.skip_tlog_unsafe();
+                let logged = !bundle.verification_material.tlog_entries.is_empty();
+                if !logged && require_tlog {
+                    return Err(Error::failed(
+                        "transparency log check failed: the key signature is in no log; pass --insecure-ignore-tlog if it was made with --tlog-upload=false",
+                    ));
                 }
-                let result = self.inner.verify(artifact, bundle, &key_policy).map_err(fail)?;
-                let _ = result;
+                if logged {
+                    let policy = PublicKeyVerificationPolicy::new(key.clone());
+                    self.inner.verify(artifact, bundle, &policy).map_err(fail)?;
+                } else {
+                    verify_unlogged(key, subject, bundle)?;
+                }
                 (None, None, log_index(bundle))
             }
             _ => {
@@ -110,6 +116,47 @@ impl BundleVerifier {
             _ => None,
         };
         Ok(Verified { identity, issuer, log_index, statement })
+    }
+}
+
+/// A key signature that was kept out of the log: the signature itself, and that it is about the
+/// subject (sigstore-verify insists on a log entry or a timestamp).
+fn verify_unlogged(key: &sigstore_types::DerPublicKey, subject: Subject<'_>, bundle: &Bundle) -> Result<()> {
+    let verification_key = sigstore_crypto::VerificationKey::from_spki(key)
+        .map_err(|e| Error::usage(format!("key check failed: the public key cannot be used ({e})")))?;
+    let bad_signature = |e: sigstore_crypto::Error| Error::failed(format!("signature check failed: {e}"));
+    match &bundle.content {
+        SignatureContent::MessageSignature(message) => match subject {
+            Subject::Bytes(bytes) => {
+                verification_key.verify(bytes, &message.signature).map_err(bad_signature)
+            }
+            Subject::Digest(digest) => verification_key
+                .verify_prehashed(digest.as_bytes(), &message.signature)
+                .map_err(bad_signature),
+        },
+        SignatureContent::DsseEnvelope(envelope) => {
+            let pae = sigstore_types::dsse::pae(&envelope.payload_type, envelope.payload.as_bytes());
+            verification_key.verify(&pae, &envelope.signature.sig).map_err(bad_signature)?;
+            let statement = StatementView::parse(envelope.payload.as_bytes())?;
+            let wanted = match subject {
+                Subject::Digest(digest) => digest.to_hex(),
+                Subject::Bytes(bytes) => {
+                    use sha2::Digest as _;
+                    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+                }
+            };
+            if !statement
+                .subject
+                .iter()
+                .any(|s| s.digest.get("sha256").is_some_and(|h| h.eq_ignore_ascii_case(&wanted)))
+            {
+                return Err(Error::failed(format!(
+                    "digest check failed: no statement subject has sha256 {wanted}"
+                )));
+            }
+            Ok(())
+        }
+        _ => Err(Error::failed("signature check failed: the bundle holds no signature")),
     }
 }
 

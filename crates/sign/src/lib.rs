@@ -20,7 +20,7 @@ use relkit_sigstore::provenance::{BuildFacts, SLSA_PROVENANCE_V1, github_predica
 use relkit_sigstore::signer::{Material, SigningSession};
 use relkit_sigstore::store::{Found, SignatureStore, bundle_bytes, is_signature, predicate_type_of};
 use relkit_sigstore::token::{self, IdentityToken};
-use relkit_sigstore::trust::{self, Trust};
+use relkit_sigstore::trust;
 use relkit_sigstore::verify::{BundleVerifier, Subject, parse_bundle};
 use serde::Serialize;
 use sha2::Digest as _;
@@ -43,6 +43,8 @@ pub struct KeyOptions {
     pub identity_token: Option<String>,
     /// Log key-based signatures in Rekor (keyless ones always are).
     pub tlog_upload: bool,
+    /// The Sigstore instance.
+    pub trust: TrustOptions,
 }
 
 /// Options of `sign image` and `sign attest`.
@@ -56,10 +58,8 @@ pub struct ImageOptions {
     pub force: bool,
     /// Plain-HTTP registries.
     pub insecure_registries: Vec<String>,
-    /// Key or keyless.
+    /// Key or keyless, and the instance.
     pub key: KeyOptions,
-    /// Trust.
-    pub trust: TrustOptions,
     /// Also write the JSON report here.
     pub output: Option<PathBuf>,
 }
@@ -102,6 +102,12 @@ fn server_url(env: &dyn Env) -> String {
     env.var("GITHUB_SERVER_URL").filter(|s| !s.is_empty()).unwrap_or_else(|| "https://github.com".into())
 }
 
+/// The trust a signing run needs: none from the network for key signatures kept out of the log.
+async fn load_trust(key: &KeyOptions) -> Result<trust::Trust> {
+    let offline = key.key.is_some() && !key.tlog_upload;
+    trust::load(key.trust.trusted_root.as_deref(), key.trust.signing_config.as_deref(), offline).await
+}
+
 /// The signer of a run and who it signs as.
 struct Signing {
     source: SignerSource,
@@ -109,39 +115,48 @@ struct Signing {
     token: Option<IdentityToken>,
     key_path: Option<PathBuf>,
     tlog: bool,
+    verifier: BundleVerifier,
 }
 
-async fn signing(
-    options: &KeyOptions,
-    trust: &Trust,
-    env: &dyn Env,
-    http: &reqwest::Client,
-) -> Result<Signing> {
-    if let Some(path) = &options.key {
-        let password = env.var("COSIGN_PASSWORD");
-        let key = PrivateKey::from_pem(
-            &read_text(path, "the key")?,
-            password.as_deref(),
-            &path.display().to_string(),
-        )?;
+async fn signing(options: &KeyOptions, env: &dyn Env, http: &reqwest::Client) -> Result<Signing> {
+    // Credentials first: a missing token or a wrong password fails before any network request.
+    let key = match &options.key {
+        Some(path) => {
+            let password = env.var("COSIGN_PASSWORD");
+            let text = read_text(path, "the key")?;
+            Some((
+                PrivateKey::from_pem(&text, password.as_deref(), &path.display().to_string())?,
+                path.clone(),
+            ))
+        }
+        None => None,
+    };
+    let token = match key {
+        Some(_) => None,
+        None => Some(token::acquire(options.identity_token.as_deref(), env, http).await?),
+    };
+    let trust = load_trust(options).await?;
+    let verifier = BundleVerifier::new(&trust.trusted_root)?;
+    if let Some((key, path)) = key {
         let policy = Policy::Key(key.public_key.clone());
-        let session = SigningSession::with_key(key, &trust.services, options.tlog_upload, http)?;
         let tlog = options.tlog_upload && trust.services.rekor.is_some();
+        let session = SigningSession::with_key(key, &trust.services, options.tlog_upload, http)?;
         return Ok(Signing {
             source: SignerSource::key(session),
             policy,
             token: None,
-            key_path: Some(path.clone()),
+            key_path: Some(path),
             tlog,
+            verifier,
         });
     }
-    let token = token::acquire(options.identity_token.as_deref(), env, http).await?;
+    let token = token.expect("keyless has a token");
     let policy = Policy::Identity {
         identity: IdentityMatch::Exact(token.expected_identity(&server_url(env))),
         issuer: token.claims().iss.clone(),
     };
     let source = SignerSource::keyless(token.clone(), trust.services.clone(), http.clone());
-    Ok(Signing { source, policy, token: Some(token), key_path: None, tlog: true })
+    Ok(Signing { source, policy, token: Some(token), key_path: None, tlog: true, verifier })
 }
 
 impl Signing {
@@ -198,18 +213,14 @@ pub fn run_images(
     let rt = runtime()?;
     rt.block_on(async {
         let http = http_client()?;
-        let trust =
-            trust::load(options.trust.trusted_root.as_deref(), options.trust.signing_config.as_deref())
-                .await?;
-        let signing = signing(&options.key, &trust, env, &http).await?;
+        let signing = signing(&options.key, env, &http).await?;
         let predicate = match predicate {
             None => None,
             Some(source) => Some(load_predicate(source, signing.token.as_ref(), env)?),
         };
-        let verifier = BundleVerifier::new(&trust.trusted_root)?;
         let run = Run {
             signer: &signing.source,
-            verifier: &verifier,
+            verifier: &signing.verifier,
             own_policy: &signing.policy,
             storage: options.storage,
             force: options.force,
@@ -226,11 +237,15 @@ pub fn run_images(
             let targets = resolve_targets(&registry, &reference).await?;
             let store = SignatureStore::new(&registry, reference.repository());
             let tags: Vec<String> = reference.tag.iter().cloned().collect();
-            for (i, target) in targets.iter().enumerate() {
-                let done = match &predicate {
-                    None => run.sign(&store, target).await?,
-                    Some(p) => run.attest(&store, target, p).await?,
-                };
+            // Every digest at once: the registry round trips and settle pauses overlap.
+            let done = futures::future::try_join_all(targets.iter().map(|target| async {
+                match &predicate {
+                    None => run.sign(&store, target).await,
+                    Some(p) => run.attest(&store, target, p).await,
+                }
+            }))
+            .await?;
+            for (i, done) in done.into_iter().enumerate() {
                 eprintln!(
                     "sign: {} {}@{}{}",
                     done.status,
@@ -380,26 +395,18 @@ pub struct BlobReport {
 }
 
 /// `sign blob`: a `FILE.sigstore.json` bundle (v0.3) per file, verified after writing.
-pub fn run_blobs(
-    files: &[PathBuf],
-    key: &KeyOptions,
-    trust_options: &TrustOptions,
-    env: &dyn Env,
-) -> Result<Vec<BlobReport>> {
+pub fn run_blobs(files: &[PathBuf], key: &KeyOptions, env: &dyn Env) -> Result<Vec<BlobReport>> {
     runtime()?.block_on(async {
         let http = http_client()?;
-        let trust =
-            trust::load(trust_options.trusted_root.as_deref(), trust_options.signing_config.as_deref())
-                .await?;
-        let signing = signing(key, &trust, env, &http).await?;
-        let verifier = BundleVerifier::new(&trust.trusted_root)?;
+        let signing = signing(key, env, &http).await?;
+        let verifier = &signing.verifier;
         let session = signing.source.session().await?;
         let policy = session_policy(session)?;
         let mut reports = Vec::new();
         for file in files {
             let digest = sha256_file(file)?;
             let hash = relkit_sigstore::image::sha256_of(&format!("sha256:{}", hex(&digest)).parse()?)?;
-            let signed = session.sign_digest(hash.clone()).await?;
+            let signed = session.sign_digest(hash).await?;
             verifier
                 .verify(Subject::Digest(&hash), &signed.bundle, &policy, signing.tlog)
                 .map_err(|e| e.context(format!("the bundle made for {} does not verify", file.display())))?;
@@ -471,7 +478,6 @@ pub fn run_checksums(
     files: &[PathBuf],
     output: &Path,
     key: &KeyOptions,
-    trust: &TrustOptions,
     env: &dyn Env,
 ) -> Result<Vec<BlobReport>> {
     let mut text = String::new();
@@ -479,7 +485,7 @@ pub fn run_checksums(
         text.push_str(&format!("{}  {}\n", hex(&sha256_file(file)?), file.display()));
     }
     write_file(output, text.as_bytes())?;
-    run_blobs(&[output.to_path_buf()], key, trust, env)
+    run_blobs(&[output.to_path_buf()], key, env)
 }
 
 /// `sign generate-key-pair`: `PREFIX.key` (encrypted with `COSIGN_PASSWORD`) and `PREFIX.pub`,
@@ -540,6 +546,11 @@ pub struct PolicyOptions {
 }
 
 impl PolicyOptions {
+    /// True when verification needs nothing from the network (a key, no log).
+    fn offline(&self) -> bool {
+        self.key.is_some() && self.ignore_tlog
+    }
+
     /// The policy, or a usage error naming the flags to give.
     pub fn policy(&self, env: &dyn Env) -> Result<Policy> {
         if let Some(path) = &self.key {
@@ -609,7 +620,7 @@ pub fn run_verify_images(
     let wanted_type = attestation_type.map(|t| predicate_type_for(t).to_string());
     runtime()?.block_on(async {
         let rule = policy.policy(env)?;
-        let trust = trust::load(trust_options.trusted_root.as_deref(), None).await?;
+        let trust = trust::load(trust_options.trusted_root.as_deref(), None, policy.offline()).await?;
         let verifier = BundleVerifier::new(&trust.trusted_root)?;
         let mut http_options = HttpOptions::from_env(env);
         http_options.insecure_registries.extend(insecure_registries.iter().cloned());
@@ -668,7 +679,7 @@ pub fn run_verify_blob(
         .unwrap_or_else(|| PathBuf::from(format!("{}.sigstore.json", file.display())));
     runtime()?.block_on(async {
         let rule = policy.policy(env)?;
-        let trust = trust::load(trust_options.trusted_root.as_deref(), None).await?;
+        let trust = trust::load(trust_options.trusted_root.as_deref(), None, policy.offline()).await?;
         let verifier = BundleVerifier::new(&trust.trusted_root)?;
         let bundle =
             parse_bundle(&read_text(&bundle_path, "the bundle")?, &bundle_path.display().to_string())?;

@@ -75,6 +75,7 @@ impl KeyArgs {
             key: self.key.clone(),
             identity_token: self.identity_token.clone(),
             tlog_upload: self.tlog_upload,
+            trust: self.trust.options(),
         }
     }
 }
@@ -274,7 +275,6 @@ fn image_options(args: &ImageArgs) -> Result<ImageOptions> {
         force: args.force,
         insecure_registries: args.insecure_registries.clone(),
         key: args.key.options(),
-        trust: args.key.trust.options(),
         output: args.output.clone(),
     })
 }
@@ -331,18 +331,12 @@ fn run(cli: Cli, env: &dyn Env) -> Result<i32> {
             images(&args.image, Some(&source), args.github_attestations, env)
         }
         Command::Blob(args) => {
-            let reports = sign::run_blobs(&args.files, &args.key.options(), &args.key.trust.options(), env)?;
+            let reports = sign::run_blobs(&args.files, &args.key.options(), env)?;
             println!("{}", print_json(&reports)?);
             Ok(0)
         }
         Command::Checksums(args) => {
-            let reports = sign::run_checksums(
-                &args.files,
-                &args.output,
-                &args.key.options(),
-                &args.key.trust.options(),
-                env,
-            )?;
+            let reports = sign::run_checksums(&args.files, &args.output, &args.key.options(), env)?;
             println!("{}", print_json(&reports)?);
             Ok(0)
         }

@@ -89,7 +89,9 @@ fn key_signing_covers_every_platform_in_both_schemes_and_is_idempotent() {
     }
     // The legacy manifest is what cosign reads: one simple-signing layer with its signature.
     let hex = index_digest.trim_start_matches("sha256:");
-    let sig: Value = serde_json::from_slice(&registry.inspect_raw(&format!("acme/app:sha256-{hex}.sig")).unwrap()).unwrap();
+    let sig: Value =
+        serde_json::from_slice(&registry.inspect_raw(&format!("acme/app:sha256-{hex}.sig")).unwrap())
+            .unwrap();
     assert_eq!(sig["layers"][0]["mediaType"], "application/vnd.dev.cosign.simplesigning.v1+json");
     assert!(sig["layers"][0]["annotations"]["dev.cosignproject.cosign/signature"].is_string());
 
@@ -126,21 +128,39 @@ fn key_signing_covers_every_platform_in_both_schemes_and_is_idempotent() {
 
 #[test]
 fn a_signature_moved_to_another_digest_is_refused() {
-    let Some(registry) = TestRegistry::start("a_signature_moved_to_another_digest_is_refused", None) else { return };
+    let Some(registry) = TestRegistry::start("a_signature_moved_to_another_digest_is_refused", None) else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let layout = index_layout(dir.path(), "v1", "two");
     registry.push_layout(&layout, "v1", "acme/moved");
     let (key, public) = key_pair(dir.path(), "cosign");
     let image = format!("{}/acme/moved:v1", registry.host);
     let entries = report(&ok(sign_cmd(dir.path(), Some(&registry))
-        .args(["image", &image, "--key", key.to_str().unwrap(), "--tlog-upload=false", "--storage", "legacy", "--json"])
+        .args([
+            "image",
+            &image,
+            "--key",
+            key.to_str().unwrap(),
+            "--tlog-upload=false",
+            "--storage",
+            "legacy",
+            "--json",
+        ])
         .output()
         .unwrap()));
     // Put platform 1's signature manifest on platform 2's tag.
     let hex = |i: usize| entries[i]["digest"].as_str().unwrap().trim_start_matches("sha256:").to_string();
     let src = format!("docker://{}/acme/moved:sha256-{}.sig", registry.host, hex(1));
     let dst = format!("docker://{}/acme/moved:sha256-{}.sig", registry.host, hex(2));
-    let out = registry.skopeo(&["copy", "--quiet", "--src-tls-verify=false", "--dest-tls-verify=false", &src, &dst]);
+    let out = registry.skopeo(&[
+        "copy",
+        "--quiet",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        &src,
+        &dst,
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let target = format!("{}/acme/moved@sha256:{}", registry.host, hex(2));
     let out = sign_cmd(dir.path(), Some(&registry))
@@ -165,7 +185,15 @@ fn concurrent_signers_both_land_in_the_legacy_manifest() {
         let image = format!("{}/{repo}:v1", registry.host);
         let spawn = |key: &PathBuf| {
             sign_cmd(dir.path(), Some(&registry))
-                .args(["image", &image, "--key", key.to_str().unwrap(), "--tlog-upload=false", "--storage", "legacy"])
+                .args([
+                    "image",
+                    &image,
+                    "--key",
+                    key.to_str().unwrap(),
+                    "--tlog-upload=false",
+                    "--storage",
+                    "legacy",
+                ])
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::piped())
                 .spawn()
@@ -176,7 +204,14 @@ fn concurrent_signers_both_land_in_the_legacy_manifest() {
         ok(b.wait_with_output().unwrap());
         for public in [&pub_a, &pub_b] {
             ok(sign_cmd(dir.path(), Some(&registry))
-                .args(["verify", "image", &image, "--key", public.to_str().unwrap(), "--insecure-ignore-tlog"])
+                .args([
+                    "verify",
+                    "image",
+                    &image,
+                    "--key",
+                    public.to_str().unwrap(),
+                    "--insecure-ignore-tlog",
+                ])
                 .output()
                 .unwrap());
         }
@@ -206,10 +241,18 @@ fn layouts_blobs_and_checksum_files() {
     std::fs::write(dir.path().join("app-linux-amd64.tar.gz"), b"binary one").unwrap();
     std::fs::write(dir.path().join("app-linux-arm64.tar.gz"), b"binary two").unwrap();
     ok(sign_cmd(dir.path(), None)
-        .args(["checksums", "app-linux-amd64.tar.gz", "app-linux-arm64.tar.gz", "--key", key, "--tlog-upload=false"])
+        .args([
+            "checksums",
+            "app-linux-amd64.tar.gz",
+            "app-linux-arm64.tar.gz",
+            "--key",
+            key,
+            "--tlog-upload=false",
+        ])
         .output()
         .unwrap());
-    let check = Command::new("sha256sum").args(["-c", "SHA256SUMS"]).current_dir(dir.path()).output().unwrap();
+    let check =
+        Command::new("sha256sum").args(["-c", "SHA256SUMS"]).current_dir(dir.path()).output().unwrap();
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
     ok(sign_cmd(dir.path(), None)
         .args(["verify", "blob", "SHA256SUMS", "--key", public, "--insecure-ignore-tlog"])
@@ -221,7 +264,11 @@ fn layouts_blobs_and_checksum_files() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("failed"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("failed"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -229,12 +276,32 @@ fn bad_input_is_one_line_with_the_fix() {
     let dir = tempfile::tempdir().unwrap();
     let (key, _) = key_pair(dir.path(), "cosign");
     let cases: Vec<(Vec<&str>, Option<&str>, &str)> = vec![
-        (vec!["image", "oci:/nonexistent:v1", "--key", key.to_str().unwrap()], Some("test-password"), "does not exist"),
-        (vec!["image", "oci:/nonexistent:v1", "--key", key.to_str().unwrap()], Some("wrong"), "wrong password"),
+        (
+            vec!["image", "oci:/nonexistent:v1", "--key", key.to_str().unwrap(), "--tlog-upload=false"],
+            Some("test-password"),
+            "does not exist",
+        ),
+        (
+            vec!["image", "oci:/nonexistent:v1", "--key", key.to_str().unwrap()],
+            Some("wrong"),
+            "wrong password",
+        ),
         (vec!["image", "oci:/nonexistent:v1"], None, "id-token: write"),
         (vec!["image", "x", "--storage", "sideways", "--key", "k"], None, "--storage `sideways`"),
         (vec!["verify", "image", "oci:/x:v1"], None, "--github-repo owner/repo"),
-        (vec!["verify", "image", "oci:/x:v1", "--certificate-identity-regexp", "(", "--certificate-oidc-issuer", "i"], None, "not a valid regular expression"),
+        (
+            vec![
+                "verify",
+                "image",
+                "oci:/x:v1",
+                "--certificate-identity-regexp",
+                "(",
+                "--certificate-oidc-issuer",
+                "i",
+            ],
+            None,
+            "not a valid regular expression",
+        ),
     ];
     for (args, password, expected) in cases {
         let mut cmd = sign_cmd(dir.path(), None);
