@@ -7,13 +7,15 @@
 // @sigstore/verify checks a message signature over the artifact bytes). For DSSE the artifact's
 // digest must be a subject of the in-toto statement (checked here: @sigstore/verify does not).
 // The identity is matched exactly (the library treats it as an unanchored regular expression, so
-// it is escaped and anchored here). Exit 0 and one JSON line on success; exit 1 and the failed
+// it is escaped and anchored here). Exit 0 and one JSON line on success (identity, issuer and the
+// leaf's Fulcio extensions by name, e.g. buildSignerURI, buildConfigURI); exit 1 and the failed
 // check on stderr otherwise; exit 2 on bad arguments.
 'use strict';
 
 const crypto = require('crypto');
 const fs = require('fs');
 const { bundleFromJSON } = require('@sigstore/bundle');
+const { ASN1Obj } = require('@sigstore/core');
 const { TrustedRoot } = require('@sigstore/protobuf-specs');
 const { Verifier, toSignedEntity, toTrustMaterial } = require('@sigstore/verify');
 
@@ -40,6 +42,25 @@ function parseArgs(argv) {
 function usage(problem) {
   process.stderr.write(`verify.js: ${problem}\nusage: node verify.js --trusted-root F --bundle B (--identity SAN --issuer URL | --key PEM) FILE_OR_DIGEST\n`);
   process.exit(2);
+}
+
+// Fulcio's certificate extensions 1.3.6.1.4.1.57264.1.N (DER UTF8String values), by the names
+// sigstore's clients use for them.
+const FULCIO_EXTENSIONS = {
+  8: 'issuer', 9: 'buildSignerURI', 10: 'buildSignerDigest', 11: 'runnerEnvironment',
+  12: 'sourceRepositoryURI', 13: 'sourceRepositoryDigest', 14: 'sourceRepositoryRef',
+  15: 'sourceRepositoryIdentifier', 16: 'sourceRepositoryOwnerURI', 17: 'sourceRepositoryOwnerIdentifier',
+  18: 'buildConfigURI', 19: 'buildConfigDigest', 20: 'buildTrigger', 21: 'runInvocationURI',
+  22: 'sourceRepositoryVisibilityAtSigning', 23: 'deploymentEnvironment',
+};
+
+function fulcioExtensions(certificate) {
+  const found = {};
+  for (const [n, name] of Object.entries(FULCIO_EXTENSIONS)) {
+    const ext = certificate.extension(`1.3.6.1.4.1.57264.1.${n}`);
+    if (ext) found[name] = ASN1Obj.parseBuffer(ext.value).value.toString('utf8');
+  }
+  return found;
 }
 
 const escapeRegExp = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
@@ -70,9 +91,16 @@ function main() {
     subjectAlternativeName: `^${escapeRegExp(opts.identity)}$`,
     extensions: { issuer: opts.issuer },
   };
-  const signer = verifier.verify(toSignedEntity(bundle, artifact), policy);
+  const entity = toSignedEntity(bundle, artifact);
+  const signer = verifier.verify(entity, policy);
   const identity = signer.identity || {};
-  process.stdout.write(`${JSON.stringify({ verified: true, identity: identity.subjectAlternativeName, issuer: (identity.extensions || {}).issuer })}\n`);
+  const certificate = entity.key.$case === 'certificate' ? fulcioExtensions(entity.key.certificate) : undefined;
+  process.stdout.write(`${JSON.stringify({
+    verified: true,
+    identity: identity.subjectAlternativeName,
+    issuer: (identity.extensions || {}).issuer,
+    certificate,
+  })}\n`);
 }
 
 function fail(message) {
