@@ -26,6 +26,9 @@ const crypto = require('crypto');
 const fs = require('fs');
 const http = require('http');
 const path = require('path');
+require('reflect-metadata');
+const { Crypto } = require('@peculiar/webcrypto');
+const x509 = require('@peculiar/x509');
 const asn1js = require('asn1js');
 const pkijs = require('pkijs');
 const mock = require('@sigstore/mock');
@@ -33,6 +36,7 @@ const mock = require('@sigstore/mock');
 const GITHUB_ISSUER = 'https://token.actions.githubusercontent.com';
 const OID_DEPLOYMENT_ENVIRONMENT = '1.3.6.1.4.1.57264.1.23';
 const OID_TSA_POLICY = '1.3.6.1.4.1.57264.2';
+const DAY_MS = 24 * 60 * 60 * 1000;
 
 function parseArgs(argv) {
   const opts = { port: 0, requestToken: crypto.randomBytes(16).toString('hex'), stopOnEof: false };
@@ -123,11 +127,14 @@ async function main() {
   const keyPair = () => crypto.generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const ctlog = await mock.initializeCTLog(keyPair());
   const ca = await mock.initializeCA(keyPair(), ctlog);
+  await backdateRoot(ca);
   const tlogKeys = keyPair();
   const tlog = await mock.initializeTLog(base, tlogKeys);
   const tsa = await mock.initializeTSA(keyPair());
   patchTsa(tsa);
-  const started = new Date(Date.now() - 60_000).toISOString();
+  // The instance is trusted from a day back, so certificates issued in the past (a negative
+  // Fulcio clock offset) chain to it and fail only on their own validity.
+  const started = new Date(Date.now() - DAY_MS).toISOString();
 
   const rekorKey = tlogKeys.publicKey.export({ format: 'der', type: 'spki' });
   const service = (url) => ({ url, majorApiVersion: 1, validFor: { start: started }, operator: 'sigstore.mock' });
@@ -174,7 +181,7 @@ async function main() {
   const entries = new Map();
   const routes = {
     'POST /api/v2/signingCert': (req, body, log) => fulcio(ca, body, files, log),
-    'POST /api/v1/log/entries': (req, body) => rekor(tlog, entries, body),
+    'POST /api/v1/log/entries': (req, body, log) => rekor(tlog, entries, body, log),
     'POST /api/v1/timestamp': (req, body) => timestamp(tsa, req, body),
     'GET /oidc/token': (req, body, log, url) => oidcToken(req, url, opts.requestToken, files, log),
   };
@@ -250,8 +257,29 @@ async function fulcio(ca, body, files, log) {
   return mock.fulcioHandler(facade).fn(body);
 }
 
+// The mock's CA root is valid from the moment it starts; re-issue it (same key and name, so
+// leaves still chain to it) valid from a day back.
+async function backdateRoot(ca) {
+  const crypto = new Crypto();
+  const now = Date.now();
+  ca.root = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: '01',
+    name: 'CN=sigstore,O=sigstore.mock',
+    notBefore: new Date(now - DAY_MS),
+    notAfter: new Date(now + 365 * DAY_MS),
+    signingAlgorithm: { name: 'ECDSA', hash: 'SHA-384' },
+    keys: ca.keyPair,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.keyCertSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(ca.keyPair.publicKey, false, crypto),
+      await x509.AuthorityKeyIdentifierExtension.create(ca.keyPair.publicKey, false, crypto),
+    ],
+  }, crypto);
+}
+
 // Rekor v1: canonicalise what the mock would log verbatim, then keep the entry for GET by uuid.
-async function rekor(tlog, entries, body) {
+async function rekor(tlog, entries, body, log) {
   const entry = JSON.parse(body.toString('utf8'));
   if (entry.kind === 'hashedrekord' && entry.spec && entry.spec.signature && entry.spec.signature.publicKey) {
     entry.spec.signature.publicKey.content = canonicalPem(entry.spec.signature.publicKey.content);
@@ -267,7 +295,10 @@ async function rekor(tlog, entries, body) {
   }
   const result = await mock.rekorHandler(tlog).fn(JSON.stringify(entry));
   if (result.statusCode === 201) {
-    for (const [uuid, logged] of Object.entries(JSON.parse(result.response))) entries.set(uuid, logged);
+    for (const [uuid, logged] of Object.entries(JSON.parse(result.response))) {
+      entries.set(uuid, logged);
+      log.uuid = uuid;
+    }
   }
   return result;
 }

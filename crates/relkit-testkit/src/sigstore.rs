@@ -139,9 +139,16 @@ impl MockSigstore {
         reply["value"].as_str().expect("{\"value\": JWT}").to_string()
     }
 
-    /// Every request the server answered, in order: `method`, `path`, `status`, and for the
-    /// token endpoint `audience`, `bearer`, `authorized`, `claims`; for Fulcio the token's
-    /// `iss`/`sub`/`aud`/`exp`.
+    /// The Rekor v1 entry `uuid` as `GET /api/v1/log/entries/{uuid}` returns it
+    /// (`{uuid: {body, integratedTime, logID, logIndex, verification}}`), or `None` (404).
+    pub fn rekor_entry(&self, uuid: &str) -> Option<Value> {
+        let (status, body) = http_get(&format!("{}/api/v1/log/entries/{uuid}", self.url), None);
+        (status == 200).then(|| serde_json::from_str(&body).unwrap())
+    }
+
+    /// Every request the server answered, in order: `method`, `path`, `status` (`error` when it
+    /// failed), and for the token endpoint `audience`, `bearer`, `authorized`, `claims`; for
+    /// Fulcio the token's `iss`/`sub`/`aud`/`exp`; for a Rekor entry its `uuid`.
     pub fn requests(&self) -> Vec<Value> {
         std::fs::read_to_string(&self.request_log)
             .unwrap_or_default()

@@ -61,6 +61,15 @@ fn blob_signed_against_the_mock_passes_both_judges_and_tampering_fails() {
     assert_eq!(token_request["authorized"], true);
     let paths: Vec<Value> = mock.requests().iter().map(|r| r["path"].clone()).collect();
     assert_eq!(paths, ["/oidc/token", "/api/v2/signingCert", "/api/v1/log/entries", "/api/v1/timestamp"]);
+    // The logged entry can be read back, and is the one in the bundle.
+    let uuid = mock.requests()[2]["uuid"].as_str().unwrap().to_string();
+    let entry = mock.rekor_entry(&uuid).expect("GET by uuid");
+    let bundle_json: Value = serde_json::from_slice(&std::fs::read(&bundle).unwrap()).unwrap();
+    assert_eq!(
+        entry[&uuid]["body"],
+        bundle_json["verificationMaterial"]["tlogEntries"][0]["canonicalizedBody"]
+    );
+    assert!(mock.rekor_entry(&"0".repeat(64)).is_none());
 
     let file = artifact.to_str().unwrap();
     let tampered = work.path().join("tampered.tar.gz");
@@ -206,4 +215,25 @@ fn oidc_endpoint_requires_the_request_token_and_serves_the_claims_tests_set() {
     let jwt = unsigned_jwt(&json!({ "iss": GITHUB_ISSUER, "sub": "x", "exp": 1 }));
     assert_eq!(jwt.split('.').count(), 3);
     assert_eq!(claims(&jwt)["sub"], "x");
+}
+
+#[test]
+fn certificate_issued_in_the_past_is_expired_for_both_judges() {
+    let Some(mock) = start("certificate_issued_in_the_past_is_expired_for_both_judges") else {
+        return;
+    };
+    // Fulcio's clock an hour back: the 10-minute certificate ended before the log entry and
+    // the timestamp were made.
+    mock.set_fulcio_clock_offset(-3600);
+    let work = tempfile::tempdir().unwrap();
+    let artifact = work.path().join("app.tar.gz");
+    std::fs::write(&artifact, b"release artifact\n").unwrap();
+    let bundle = work.path().join("app.tar.gz.sigstore.json");
+    assert_ok("sign.js", &mock.js_sign(&artifact, &bundle, false, true));
+    let file = artifact.to_str().unwrap();
+    let [py, js] = in_parallel([&|| python(&mock, &bundle, file, DEFAULT_IDENTITY, GITHUB_ISSUER), &|| {
+        js_identity(&mock, &bundle, file, DEFAULT_IDENTITY)
+    }]);
+    assert_rejected("sigstore-python, expired certificate", &py, "not valid at validation time");
+    assert_rejected("@sigstore/verify, expired certificate", &js, "CERTIFICATE_ERROR");
 }
