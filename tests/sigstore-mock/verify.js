@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 // The sigstore-js judge: verifies a Sigstore bundle with @sigstore/verify against a trusted root.
 //
-//   node verify.js --trusted-root F --bundle B (--identity SAN --issuer URL | --key PEM) FILE_OR_DIGEST
+//   node verify.js --trusted-root F --bundle B (--identity SAN --issuer URL | --key PEM [--no-tlog])
+//                  FILE_OR_DIGEST
 //
+// --no-tlog (with --key) accepts a bundle without a transparency log entry or timestamp, as a
+// key-based signature made with the log upload turned off.
 // FILE_OR_DIGEST is the artifact, or `sha256:<hex>` when it is not a file (DSSE bundles only:
 // @sigstore/verify checks a message signature over the artifact bytes). For DSSE the artifact's
 // digest must be a subject of the in-toto statement (checked here: @sigstore/verify does not).
@@ -29,6 +32,7 @@ function parseArgs(argv) {
     else if (arg === '--identity') opts.identity = value();
     else if (arg === '--issuer') opts.issuer = value();
     else if (arg === '--key') opts.key = value();
+    else if (arg === '--no-tlog') opts.noTlog = true;
     else if (!arg.startsWith('--') && opts.input === undefined) opts.input = arg;
     else usage(`unexpected argument ${arg}`);
   }
@@ -36,11 +40,12 @@ function parseArgs(argv) {
   if (!opts.trustedRoot || !opts.bundle || opts.input === undefined || keyless === (opts.key !== undefined)) {
     usage('--trusted-root, --bundle, FILE_OR_DIGEST and either --identity with --issuer or --key are required');
   }
+  if (opts.noTlog && !opts.key) usage('--no-tlog needs --key');
   return opts;
 }
 
 function usage(problem) {
-  process.stderr.write(`verify.js: ${problem}\nusage: node verify.js --trusted-root F --bundle B (--identity SAN --issuer URL | --key PEM) FILE_OR_DIGEST\n`);
+  process.stderr.write(`verify.js: ${problem}\nusage: node verify.js --trusted-root F --bundle B (--identity SAN --issuer URL | --key PEM [--no-tlog]) FILE_OR_DIGEST\n`);
   process.exit(2);
 }
 
@@ -86,7 +91,8 @@ function main() {
   const keys = opts.key
     ? () => ({ publicKey: crypto.createPublicKey(fs.readFileSync(opts.key)), validFor: () => true })
     : undefined;
-  const verifier = new Verifier(toTrustMaterial(root, keys));
+  const thresholds = opts.noTlog ? { tlogThreshold: 0, timestampThreshold: 0 } : {};
+  const verifier = new Verifier(toTrustMaterial(root, keys), thresholds);
   const policy = opts.key ? undefined : {
     subjectAlternativeName: `^${escapeRegExp(opts.identity)}$`,
     extensions: { issuer: opts.issuer },

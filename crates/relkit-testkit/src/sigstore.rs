@@ -157,21 +157,40 @@ impl MockSigstore {
             .collect()
     }
 
-    /// Signs `file` with sigstore-js (`sign.js`) against this instance, with a token from the
-    /// OIDC endpoint: a DSSE envelope of the statement in `file` when `in_toto`, else a message
-    /// signature; an RFC 3161 timestamp when `tsa`. Writes the bundle to `bundle`.
-    pub fn js_sign(&self, file: &Path, bundle: &Path, in_toto: bool, tsa: bool) -> Output {
+    /// Signs `file` with sigstore-js (`sign.js`) against this instance and writes the bundle to
+    /// `bundle`: keyless with a token from the OIDC endpoint, or with `options.key`.
+    pub fn js_sign(&self, file: &Path, bundle: &Path, options: JsSign) -> Output {
         let mut cmd = Command::new("node");
         cmd.arg(mock_dir().join("sign.js")).arg("--url").arg(&self.url).arg("--bundle").arg(bundle);
-        if in_toto {
+        if options.in_toto {
             cmd.arg("--in-toto");
         }
-        if tsa {
+        if options.tsa {
             cmd.arg("--tsa");
+        }
+        if let Some(key) = options.key {
+            cmd.arg("--key").arg(key);
+        }
+        if options.no_tlog {
+            cmd.arg("--no-tlog");
         }
         cmd.arg(file).envs(self.actions_env()).env_remove("SIGSTORE_ID_TOKEN");
         cmd.output().expect("node runs")
     }
+}
+
+/// How [`MockSigstore::js_sign`] signs; the default is a keyless message signature logged in
+/// Rekor, without a timestamp.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JsSign<'a> {
+    /// `file` is an in-toto statement: sign it as a DSSE envelope (Rekor `dsse` entry).
+    pub in_toto: bool,
+    /// Add an RFC 3161 timestamp from the TSA.
+    pub tsa: bool,
+    /// Sign with this PEM private key (a public-key bundle) instead of a Fulcio certificate.
+    pub key: Option<&'a Path>,
+    /// With `key`: no Rekor entry.
+    pub no_tlog: bool,
 }
 
 impl Drop for MockSigstore {
@@ -228,6 +247,8 @@ pub enum JsSigner<'a> {
     Identity { identity: &'a str, issuer: &'a str },
     /// The key in this PEM file.
     Key(&'a Path),
+    /// The key in this PEM file, for a bundle without a transparency log entry or timestamp.
+    KeyWithoutTlog(&'a Path),
 }
 
 /// `@sigstore/verify` through `verify.js`: the bundle against `trusted_root`, for the artifact
@@ -240,6 +261,7 @@ pub fn js_verify(trusted_root: &Path, bundle: &Path, artifact_or_digest: &str, s
     match signer {
         JsSigner::Identity { identity, issuer } => cmd.args(["--identity", identity, "--issuer", issuer]),
         JsSigner::Key(key) => cmd.arg("--key").arg(key),
+        JsSigner::KeyWithoutTlog(key) => cmd.arg("--key").arg(key).arg("--no-tlog"),
     };
     cmd.arg(artifact_or_digest).output().expect("node runs")
 }

@@ -5,8 +5,8 @@ use std::path::Path;
 use std::process::Output;
 
 use relkit_testkit::sigstore::{
-    DEFAULT_IDENTITY, GITHUB_ISSUER, JsSigner, MockSigstore, in_toto_validate, js_verify, require_judges,
-    sigstore_python_verify_identity, unsigned_jwt,
+    DEFAULT_IDENTITY, GITHUB_ISSUER, JsSign, JsSigner, MockSigstore, in_toto_validate, js_verify,
+    require_judges, sigstore_python_verify_identity, unsigned_jwt,
 };
 use relkit_testkit::tools::sha256_digest;
 use serde_json::{Value, json};
@@ -53,7 +53,7 @@ fn blob_signed_against_the_mock_passes_both_judges_and_tampering_fails() {
     let artifact = work.path().join("app.tar.gz");
     std::fs::write(&artifact, b"release artifact\n").unwrap();
     let bundle = work.path().join("app.tar.gz.sigstore.json");
-    assert_ok("sign.js", &mock.js_sign(&artifact, &bundle, false, true));
+    assert_ok("sign.js", &mock.js_sign(&artifact, &bundle, JsSign { tsa: true, ..JsSign::default() }));
 
     // The signer fetched its token the way a runner does.
     let token_request = mock.requests().into_iter().find(|r| r["path"] == "/oidc/token").unwrap();
@@ -142,7 +142,10 @@ fn in_toto_statement_signed_as_dsse_passes_all_judges_for_its_subject_digest_onl
     let statement_file = work.path().join("statement.json");
     std::fs::write(&statement_file, statement.to_string()).unwrap();
     let bundle = work.path().join("statement.sigstore.json");
-    assert_ok("sign.js --in-toto", &mock.js_sign(&statement_file, &bundle, true, false));
+    assert_ok(
+        "sign.js --in-toto",
+        &mock.js_sign(&statement_file, &bundle, JsSign { in_toto: true, ..JsSign::default() }),
+    );
 
     let caller_identity = format!("https://github.com/{caller}");
     let other = sha256_digest(b"another manifest");
@@ -229,11 +232,60 @@ fn certificate_issued_in_the_past_is_expired_for_both_judges() {
     let artifact = work.path().join("app.tar.gz");
     std::fs::write(&artifact, b"release artifact\n").unwrap();
     let bundle = work.path().join("app.tar.gz.sigstore.json");
-    assert_ok("sign.js", &mock.js_sign(&artifact, &bundle, false, true));
+    assert_ok("sign.js", &mock.js_sign(&artifact, &bundle, JsSign { tsa: true, ..JsSign::default() }));
     let file = artifact.to_str().unwrap();
     let [py, js] = in_parallel([&|| python(&mock, &bundle, file, DEFAULT_IDENTITY, GITHUB_ISSUER), &|| {
         js_identity(&mock, &bundle, file, DEFAULT_IDENTITY)
     }]);
     assert_rejected("sigstore-python, expired certificate", &py, "not valid at validation time");
     assert_rejected("@sigstore/verify, expired certificate", &js, "CERTIFICATE_ERROR");
+}
+
+#[test]
+fn key_signed_bundles_pass_the_js_judge_with_that_key_only() {
+    let test = "key_signed_bundles_pass_the_js_judge_with_that_key_only";
+    if !relkit_testkit::tools::require_tool(test, "openssl") {
+        return;
+    }
+    let Some(mock) = MockSigstore::start(test) else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl").args(args).current_dir(work.path()).output().unwrap();
+        assert_ok("openssl", &out);
+    };
+    openssl(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "key.pem"]);
+    openssl(&["pkey", "-in", "key.pem", "-pubout", "-out", "key.pub"]);
+    openssl(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "other.pem"]);
+    openssl(&["pkey", "-in", "other.pem", "-pubout", "-out", "other.pub"]);
+    let (key, public, other) =
+        (work.path().join("key.pem"), work.path().join("key.pub"), work.path().join("other.pub"));
+    let artifact = work.path().join("app.tar.gz");
+    std::fs::write(&artifact, b"release artifact\n").unwrap();
+    let file = artifact.to_str().unwrap();
+    let logged = work.path().join("logged.sigstore.json");
+    let unlogged = work.path().join("unlogged.sigstore.json");
+    assert_ok(
+        "sign.js --key",
+        &mock.js_sign(&artifact, &logged, JsSign { key: Some(&key), ..JsSign::default() }),
+    );
+    assert_ok(
+        "sign.js --key --no-tlog",
+        &mock.js_sign(&artifact, &unlogged, JsSign { key: Some(&key), no_tlog: true, ..JsSign::default() }),
+    );
+    // Fulcio was never asked; Rekor once.
+    let paths: Vec<Value> = mock.requests().iter().map(|r| r["path"].clone()).collect();
+    assert_eq!(paths, ["/api/v1/log/entries"]);
+
+    let [logged_ok, logged_other, unlogged_strict, unlogged_ok] = in_parallel([
+        &|| js_verify(&mock.trusted_root, &logged, file, JsSigner::Key(&public)),
+        &|| js_verify(&mock.trusted_root, &logged, file, JsSigner::Key(&other)),
+        &|| js_verify(&mock.trusted_root, &unlogged, file, JsSigner::Key(&public)),
+        &|| js_verify(&mock.trusted_root, &unlogged, file, JsSigner::KeyWithoutTlog(&public)),
+    ]);
+    assert_ok("@sigstore/verify --key", &logged_ok);
+    assert_rejected("@sigstore/verify, other key", &logged_other, "signature verification failed");
+    assert_rejected("@sigstore/verify, no tlog entry", &unlogged_strict, "expected 1 timestamps, got 0");
+    assert_ok("@sigstore/verify --key --no-tlog", &unlogged_ok);
 }
