@@ -360,7 +360,9 @@ function oidcToken(req, url, requestToken, files, log) {
     if (key !== 'audience' && key !== 'api-version') claims[key] = value;
   }
   log.claims = claims;
-  return { statusCode: 200, response: JSON.stringify({ value: unsignedJwt(claims) }), contentType: 'application/json' };
+  // The token itself too, so a test can grep a signer's output for it.
+  log.value = unsignedJwt(claims);
+  return { statusCode: 200, response: JSON.stringify({ value: log.value }), contentType: 'application/json' };
 }
 
 main().catch((e) => {

@@ -146,9 +146,15 @@ impl MockSigstore {
         (status == 200).then(|| serde_json::from_str(&body).unwrap())
     }
 
+    /// The JWTs the OIDC endpoint issued so far (to assert that no output contains them).
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.requests().iter().filter_map(|r| r["value"].as_str().map(str::to_string)).collect()
+    }
+
     /// Every request the server answered, in order: `method`, `path`, `status` (`error` when it
-    /// failed), and for the token endpoint `audience`, `bearer`, `authorized`, `claims`; for
-    /// Fulcio the token's `iss`/`sub`/`aud`/`exp`; for a Rekor entry its `uuid`.
+    /// failed), and for the token endpoint `audience`, `bearer`, `authorized`, `claims` and
+    /// `value` (the JWT it issued); for Fulcio the token's `iss`/`sub`/`aud`/`exp`; for a Rekor
+    /// entry its `uuid`.
     pub fn requests(&self) -> Vec<Value> {
         std::fs::read_to_string(&self.request_log)
             .unwrap_or_default()

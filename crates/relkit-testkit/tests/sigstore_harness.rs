@@ -53,7 +53,15 @@ fn blob_signed_against_the_mock_passes_both_judges_and_tampering_fails() {
     let artifact = work.path().join("app.tar.gz");
     std::fs::write(&artifact, b"release artifact\n").unwrap();
     let bundle = work.path().join("app.tar.gz.sigstore.json");
-    assert_ok("sign.js", &mock.js_sign(&artifact, &bundle, JsSign { tsa: true, ..JsSign::default() }));
+    let signed = mock.js_sign(&artifact, &bundle, JsSign { tsa: true, ..JsSign::default() });
+    assert_ok("sign.js", &signed);
+    // What a secrets test does: the issued token and the request token appear in no output.
+    let [token] = mock.issued_tokens().try_into().unwrap();
+    for secret in [token.as_str(), mock.oidc_request_token.as_str()] {
+        assert!(
+            !text(&signed).contains(secret) && !std::fs::read_to_string(&bundle).unwrap().contains(secret)
+        );
+    }
 
     // The signer fetched its token the way a runner does.
     let token_request = mock.requests().into_iter().find(|r| r["path"] == "/oidc/token").unwrap();
@@ -204,6 +212,8 @@ fn oidc_endpoint_requires_the_request_token_and_serves_the_claims_tests_set() {
 
     let request = mock.requests().into_iter().rfind(|r| r["path"] == "/oidc/token").unwrap();
     assert_eq!(request["bearer"], mock.oidc_request_token.as_str());
+    assert_eq!(mock.issued_tokens().len(), 2);
+    assert_eq!(claims(&mock.issued_tokens()[1])["repository"], "acme/other");
 
     // Without the bearer token: 401, and the log says so.
     let out = std::process::Command::new("node")
