@@ -13,6 +13,9 @@
 // Fulcio issues certificates at (for expired-certificate tests).
 //
 // Differences from the bare mock, each needed by a real client (docs/testing.md):
+//  - Rekor v1: one append-only Merkle tree (RFC 6962) per server, so inclusion proofs have real
+//    paths, checkpoints grow and log indexes increase (the mock answers every entry with a
+//    one-leaf tree at a random index); a few filler leaves come first, so no proof is trivial.
 //  - Rekor v1: PEM certificates/keys logged in Go's canonical PEM form (sigstore-rust sends CRLF
 //    lines, sigstore-js one unbroken line; real Rekor re-encodes, and sigstore-python compares); dsse entries stored in Rekor's canonical
 //    form (envelopeHash, payloadHash, signatures) instead of the proposed entry.
@@ -30,6 +33,7 @@ require('reflect-metadata');
 const { Crypto } = require('@peculiar/webcrypto');
 const x509 = require('@peculiar/x509');
 const asn1js = require('asn1js');
+const canonicalize = require('canonicalize');
 const pkijs = require('pkijs');
 const mock = require('@sigstore/mock');
 
@@ -129,14 +133,14 @@ async function main() {
   const ca = await mock.initializeCA(keyPair(), ctlog);
   await backdateRoot(ca);
   const tlogKeys = keyPair();
-  const tlog = await mock.initializeTLog(base, tlogKeys);
+  const tlog = new MerkleLog(base, tlogKeys);
   const tsa = await mock.initializeTSA(keyPair());
   patchTsa(tsa);
   // The instance is trusted from a day back, so certificates issued in the past (a negative
   // Fulcio clock offset) chain to it and fail only on their own validity.
   const started = new Date(Date.now() - DAY_MS).toISOString();
 
-  const rekorKey = tlogKeys.publicKey.export({ format: 'der', type: 'spki' });
+  const rekorKey = tlog.publicKey;
   const service = (url) => ({ url, majorApiVersion: 1, validFor: { start: started }, operator: 'sigstore.mock' });
   const trustedRoot = {
     mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
@@ -278,7 +282,7 @@ async function backdateRoot(ca) {
   }, crypto);
 }
 
-// Rekor v1: canonicalise what the mock would log verbatim, then keep the entry for GET by uuid.
+// Rekor v1: canonicalise what the mock would log verbatim, log it, keep it for GET by uuid.
 async function rekor(tlog, entries, body, log) {
   const entry = JSON.parse(body.toString('utf8'));
   if (entry.kind === 'hashedrekord' && entry.spec && entry.spec.signature && entry.spec.signature.publicKey) {
@@ -293,14 +297,81 @@ async function rekor(tlog, entries, body, log) {
       signatures: (parsed.signatures || []).map((s, i) => ({ signature: s.sig, verifier: keys[i] || keys[0] })),
     };
   }
-  const result = await mock.rekorHandler(tlog).fn(JSON.stringify(entry));
-  if (result.statusCode === 201) {
-    for (const [uuid, logged] of Object.entries(JSON.parse(result.response))) {
-      entries.set(uuid, logged);
-      log.uuid = uuid;
-    }
+  const logged = tlog.log(entry);
+  for (const [uuid, value] of Object.entries(logged)) {
+    entries.set(uuid, value);
+    log.uuid = uuid;
   }
-  return result;
+  return { statusCode: 201, response: JSON.stringify(logged), contentType: 'application/json' };
+}
+
+// Rekor v1's log: entries are leaves of one RFC 6962 Merkle tree; each response carries the
+// SET, the inclusion proof against the new tree head and a signed checkpoint, as Rekor's does.
+class MerkleLog {
+  constructor(url, keys) {
+    this.origin = new URL(url).host;
+    this.treeId = crypto.randomInt(2 ** 40);
+    this.privateKey = keys.privateKey;
+    this.publicKey = keys.publicKey.export({ format: 'der', type: 'spki' });
+    this.logId = sha256(this.publicKey);
+    // Rekor's top-level logIndex counts across shards; the proof's counts in this one.
+    this.shardOffset = 1000;
+    this.leaves = [0, 1, 2].map(() => leafHash(crypto.randomBytes(32)));
+  }
+
+  log(entry) {
+    const body = Buffer.from(canonicalize(entry));
+    const index = this.leaves.length;
+    this.leaves.push(leafHash(body));
+    const integratedTime = Math.floor(Date.now() / 1000);
+    const root = treeHash(this.leaves);
+    const payload = {
+      body: body.toString('base64'),
+      integratedTime,
+      logID: this.logId.toString('hex'),
+      logIndex: this.shardOffset + index,
+    };
+    const set = crypto.sign('sha256', Buffer.from(canonicalize(payload)), this.privateKey);
+    const note = `${this.origin} - ${this.treeId}\n${this.leaves.length}\n${root.toString('base64')}\n`;
+    const signature = Buffer.concat([this.logId.subarray(0, 4), crypto.sign('sha256', Buffer.from(note), this.privateKey)]);
+    const checkpoint = `${note}\n\u2014 ${this.origin} ${signature.toString('base64')}\n`;
+    const uuid = sha256(body).toString('hex');
+    return {
+      [uuid]: {
+        ...payload,
+        verification: {
+          inclusionProof: {
+            logIndex: index,
+            rootHash: root.toString('hex'),
+            treeSize: this.leaves.length,
+            hashes: auditPath(index, this.leaves).map((h) => h.toString('hex')),
+            checkpoint,
+          },
+          signedEntryTimestamp: set.toString('base64'),
+        },
+      },
+    };
+  }
+}
+
+const leafHash = (data) => sha256(Buffer.concat([Buffer.from([0]), data]));
+const nodeHash = (left, right) => sha256(Buffer.concat([Buffer.from([1]), left, right]));
+// The largest power of two smaller than n (n > 1).
+const split = (n) => 2 ** Math.floor(Math.log2(n - 1));
+
+function treeHash(leaves) {
+  if (leaves.length === 1) return leaves[0];
+  const k = split(leaves.length);
+  return nodeHash(treeHash(leaves.slice(0, k)), treeHash(leaves.slice(k)));
+}
+
+// RFC 6962 §2.1.1 PATH(m, D[n]), leaf to root.
+function auditPath(m, leaves) {
+  if (leaves.length === 1) return [];
+  const k = split(leaves.length);
+  return m < k
+    ? [...auditPath(m, leaves.slice(0, k)), treeHash(leaves.slice(k))]
+    : [...auditPath(m - k, leaves.slice(k)), treeHash(leaves.slice(0, k))];
 }
 
 // TSA: the mock takes sigstore-js's JSON requests; RFC 3161 clients send DER.

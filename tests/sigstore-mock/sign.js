@@ -52,7 +52,7 @@ async function main() {
   const bundle = opts.inToto
     ? await new sign.DSSEBundleBuilder({ signer, witnesses }).create({ data, type: 'application/vnd.in-toto+json' })
     : await new sign.MessageSignatureBundleBuilder({ signer, witnesses }).create({ data });
-  fs.writeFileSync(opts.bundle, JSON.stringify(withProofDefaults(bundleToJSON(bundle))));
+  fs.writeFileSync(opts.bundle, JSON.stringify(bundleToJSON(bundle)));
 }
 
 // A managed key: ECDSA (or whatever the PEM holds) over SHA-256, no certificate.
@@ -65,15 +65,6 @@ function keySigner(file) {
       key: { $case: 'publicKey', publicKey, hint: '' },
     }),
   };
-}
-
-// Proto3 JSON leaves out zero values, so the mock's one-leaf inclusion proofs lose `logIndex: "0"`
-// and `hashes: []`; sigstore-python's bundle parser requires both. Writing them is the same message.
-function withProofDefaults(json) {
-  for (const entry of json.verificationMaterial.tlogEntries || []) {
-    if (entry.inclusionProof) entry.inclusionProof = { logIndex: '0', hashes: [], ...entry.inclusionProof };
-  }
-  return json;
 }
 
 main().catch((e) => {

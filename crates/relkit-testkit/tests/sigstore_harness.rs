@@ -83,9 +83,29 @@ fn blob_signed_against_the_mock_passes_both_judges_and_tampering_fails() {
     let tampered = work.path().join("tampered.tar.gz");
     std::fs::write(&tampered, b"release artifact, modified\n").unwrap();
     let tampered = tampered.to_str().unwrap();
+    // A real Merkle path (three filler leaves come first), and one hash of it corrupted.
+    let proof = &bundle_json["verificationMaterial"]["tlogEntries"][0]["inclusionProof"];
+    assert_eq!((proof["logIndex"].as_str(), proof["treeSize"].as_str()), (Some("3"), Some("4")));
+    assert_eq!(proof["hashes"].as_array().unwrap().len(), 2);
+    let mut corrupted = bundle_json.clone();
+    let first = &mut corrupted["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["hashes"][0];
+    *first = json!(first.as_str().unwrap().replacen(|c: char| c != 'A', "A", 1));
+    let bad_proof = work.path().join("bad-proof.sigstore.json");
+    std::fs::write(&bad_proof, corrupted.to_string()).unwrap();
     let prefix = "https://github.com/acme/widget/.github/workflows/release.yml@refs/tags/v1.0";
     let evil = "https://github.com/acme/widget-evil/.github/workflows/release.yml@refs/tags/v1.0.0";
-    let [ok_py, ok_js, prefix_py, prefix_js, evil_js, issuer_js, tampered_py, tampered_js] = in_parallel([
+    let [
+        ok_py,
+        ok_js,
+        prefix_py,
+        prefix_js,
+        evil_js,
+        issuer_js,
+        tampered_py,
+        tampered_js,
+        proof_py,
+        proof_js,
+    ] = in_parallel([
         &|| python(&mock, &bundle, file, DEFAULT_IDENTITY, GITHUB_ISSUER),
         &|| js_identity(&mock, &bundle, file, DEFAULT_IDENTITY),
         &|| python(&mock, &bundle, file, prefix, GITHUB_ISSUER),
@@ -101,6 +121,8 @@ fn blob_signed_against_the_mock_passes_both_judges_and_tampering_fails() {
         },
         &|| python(&mock, &bundle, tampered, DEFAULT_IDENTITY, GITHUB_ISSUER),
         &|| js_identity(&mock, &bundle, tampered, DEFAULT_IDENTITY),
+        &|| python(&mock, &bad_proof, file, DEFAULT_IDENTITY, GITHUB_ISSUER),
+        &|| js_identity(&mock, &bad_proof, file, DEFAULT_IDENTITY),
     ]);
     assert_ok("sigstore-python", &ok_py);
     assert_ok("@sigstore/verify", &ok_js);
@@ -122,6 +144,8 @@ fn blob_signed_against_the_mock_passes_both_judges_and_tampering_fails() {
         &tampered_js,
         "message digest in the bundle does not match",
     );
+    assert_rejected("sigstore-python, corrupted inclusion proof", &proof_py, "calculated");
+    assert_rejected("@sigstore/verify, corrupted inclusion proof", &proof_js, "TLOG_INCLUSION_PROOF_ERROR");
 }
 
 #[test]
