@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // A private Sigstore instance for relkit's tests: the Sigstore project's own mock Fulcio (with a
-// CT log), Rekor v1 and timestamp authority from @sigstore/mock, served over HTTP on 127.0.0.1,
-// plus a stand-in for the GitHub Actions OIDC token endpoint (ACTIONS_ID_TOKEN_REQUEST_URL).
+// CT log) and timestamp authority from @sigstore/mock and a Rekor v1 log of ours, served over
+// HTTP on 127.0.0.1, plus a stand-in for the GitHub Actions OIDC token endpoint
+// (ACTIONS_ID_TOKEN_REQUEST_URL).
 //
 //   node server.js --dir DIR [--port N] [--request-token T] [--stop-on-stdin-eof]
 //
@@ -17,8 +18,9 @@
 //    paths, checkpoints grow and log indexes increase (the mock answers every entry with a
 //    one-leaf tree at a random index); a few filler leaves come first, so no proof is trivial.
 //  - Rekor v1: PEM certificates/keys logged in Go's canonical PEM form (sigstore-rust sends CRLF
-//    lines, sigstore-js one unbroken line; real Rekor re-encodes, and sigstore-python compares); dsse entries stored in Rekor's canonical
-//    form (envelopeHash, payloadHash, signatures) instead of the proposed entry.
+//    lines, sigstore-js one unbroken line; real Rekor re-encodes, and sigstore-python compares);
+//    dsse entries stored in Rekor's canonical form (envelopeHash, payloadHash, signatures)
+//    instead of the proposed entry.
 //  - TSA: DER TimeStampReq bodies (application/timestamp-query) with nonces of any size, and
 //    genTime in whole seconds (strict DER parsers reject fractional GeneralizedTime).
 //  - Fulcio: for the GitHub Actions issuer the SAN is https://github.com/<job_workflow_ref> as
