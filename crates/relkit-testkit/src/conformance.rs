@@ -149,6 +149,12 @@ pub fn run(entrypoint: &Path, assets: &Path, trust: &Path) -> Report {
 /// Runs `cases` through `entrypoint`, as many at a time as there are cores, and prints the
 /// report (`N passed, M failed` and one line per unexpected run).
 pub fn run_cases(entrypoint: &Path, cases: &[Case], trust: &Path) -> Report {
+    run_cases_with(entrypoint, &[], cases, trust)
+}
+
+/// [`run_cases`] for an entrypoint that is a subcommand: `program LEADING_ARGS... verify-bundle
+/// ...`, e.g. `sign conformance`.
+pub fn run_cases_with(program: &Path, leading_args: &[&str], cases: &[Case], trust: &Path) -> Report {
     let production_root = trust.join("production-trusted_root.json");
     assert!(production_root.is_file(), "{}: missing", production_root.display());
     let runs: Vec<(usize, Input)> =
@@ -160,7 +166,7 @@ pub fn run_cases(entrypoint: &Path, cases: &[Case], trust: &Path) -> Report {
         for _ in 0..workers {
             scope.spawn(|| {
                 while let Some(&(i, input)) = runs.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let failure = run_one(entrypoint, &cases[i], input, &production_root);
+                    let failure = run_one(program, leading_args, &cases[i], input, &production_root);
                     outcomes.lock().unwrap().push((i, input, failure));
                 }
             });
@@ -186,12 +192,19 @@ pub fn run_cases(entrypoint: &Path, cases: &[Case], trust: &Path) -> Report {
 }
 
 /// `None` when the run ended as expected, else the failure line.
-fn run_one(entrypoint: &Path, case: &Case, input: Input, production_root: &Path) -> Option<String> {
-    let out = Command::new(entrypoint)
+fn run_one(
+    program: &Path,
+    leading_args: &[&str],
+    case: &Case,
+    input: Input,
+    production_root: &Path,
+) -> Option<String> {
+    let out = Command::new(program)
+        .args(leading_args)
         .args(case.verify_args(input, production_root))
         .stdin(Stdio::null())
         .output()
-        .unwrap_or_else(|e| panic!("{}: {e}", entrypoint.display()));
+        .unwrap_or_else(|e| panic!("{}: {e}", program.display()));
     if out.status.success() == case.expect_success {
         return None;
     }
