@@ -220,5 +220,6 @@ fn run_one(
         .map(str::trim)
         .rfind(|line| !line.is_empty() && !line.contains("--verbose"))
         .unwrap_or("");
+    let reason = reason.split_whitespace().collect::<Vec<_>>().join(" ");
     Some(format!("{} [{input}]: expected {expected}, got {got}: {reason}", case.name))
 }
