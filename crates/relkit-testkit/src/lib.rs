@@ -1,8 +1,12 @@
 //! Test support: runs the real `git` with a fixed identity and date, so that tests build
 //! repositories whose commit ids are the same on every run; [`tools`] decides whether a test
-//! whose tool is missing skips or fails; [`registry`] runs a real OCI registry on loopback.
+//! whose tool is missing skips or fails; [`registry`] runs a real OCI registry on loopback;
+//! [`sigstore`] runs a private Sigstore instance and the independent judges of bundles;
+//! [`conformance`] drives a sigstore-conformance client over the offline bundle cases.
 
+pub mod conformance;
 pub mod registry;
+pub mod sigstore;
 pub mod tools;
 
 use std::path::Path;
