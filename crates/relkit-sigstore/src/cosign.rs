@@ -135,17 +135,17 @@ struct StatementOut<'a> {
 
 #[derive(Serialize)]
 struct SubjectOut<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
+    name: &'a str,
     digest: BTreeMap<&'static str, &'a str>,
 }
 
-/// The in-toto v1 statement cosign v3 signs for an image: the digest as the only subject (no
-/// name) and an empty predicate of type [`SIGN_PREDICATE_TYPE`].
-pub fn signature_statement(digest: &Digest) -> Vec<u8> {
+/// The in-toto v1 statement cosign v3 signs for an image: the digest as the only subject and an
+/// empty predicate of type [`SIGN_PREDICATE_TYPE`]. cosign leaves the subject unnamed; we name it
+/// with the repository, which cosign ignores and in-toto validators (sigstore-python) require.
+pub fn signature_statement(repository: &str, digest: &Digest) -> Vec<u8> {
     go_json(&StatementOut {
         statement_type: STATEMENT_V1,
-        subject: vec![SubjectOut { name: None, digest: BTreeMap::from([("sha256", digest.hex())]) }],
+        subject: vec![SubjectOut { name: repository, digest: BTreeMap::from([("sha256", digest.hex())]) }],
         predicate_type: SIGN_PREDICATE_TYPE,
         predicate: &json!({}),
     })
@@ -157,10 +157,7 @@ pub fn statement(subjects: &[(String, String)], predicate_type: &str, predicate:
         statement_type: STATEMENT_V1,
         subject: subjects
             .iter()
-            .map(|(name, hex)| SubjectOut {
-                name: Some(name),
-                digest: BTreeMap::from([("sha256", hex.as_str())]),
-            })
+            .map(|(name, hex)| SubjectOut { name, digest: BTreeMap::from([("sha256", hex.as_str())]) })
             .collect(),
         predicate_type,
         predicate,
@@ -456,12 +453,12 @@ mod tests {
     }
 
     #[test]
-    fn signature_statement_names_only_the_digest() {
-        let s = String::from_utf8(signature_statement(&digest())).unwrap();
+    fn signature_statement_names_the_image() {
+        let s = String::from_utf8(signature_statement("r.io/app", &digest())).unwrap();
         assert_eq!(
             s,
             format!(
-                r#"{{"_type":"https://in-toto.io/Statement/v1","subject":[{{"digest":{{"sha256":"{}"}}}}],"predicateType":"https://sigstore.dev/cosign/sign/v1","predicate":{{}}}}"#,
+                r#"{{"_type":"https://in-toto.io/Statement/v1","subject":[{{"name":"r.io/app","digest":{{"sha256":"{}"}}}}],"predicateType":"https://sigstore.dev/cosign/sign/v1","predicate":{{}}}}"#,
                 digest().hex()
             )
         );

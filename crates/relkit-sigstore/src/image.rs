@@ -314,7 +314,7 @@ impl Run<'_> {
         let session = self.signer.session().await?;
         let subjects = [(target.repository.clone(), digest.hex().to_string())];
         let statement = match predicate {
-            None => signature_statement(digest),
+            None => signature_statement(&target.repository, digest),
             Some(p) => statement(&subjects, &p.predicate_type, &p.predicate),
         };
         let predicate_type = predicate.map_or(SIGN_PREDICATE_TYPE, |p| p.predicate_type.as_str());

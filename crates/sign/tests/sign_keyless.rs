@@ -1,0 +1,354 @@
+//! Keyless `sign` against a private Sigstore instance on loopback (`@sigstore/mock`: Fulcio, CT
+//! log, Rekor v1, TSA, and a GitHub Actions token endpoint) and a real registry, judged by tools
+//! we did not write: sigstore-python, `@sigstore/verify` and in-toto-attestation.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use base64::Engine as _;
+use relkit_registry::LayoutRegistry;
+use relkit_registry::image::{ImageSpec, write_index};
+use relkit_testkit::registry::TestRegistry;
+use relkit_testkit::sigstore::{
+    DEFAULT_IDENTITY, GITHUB_ISSUER, JsSigner, MockSigstore, in_toto_validate, js_verify, require_judges,
+    sigstore_python_verify_identity,
+};
+use serde_json::{Value, json};
+
+struct World {
+    sigstore: MockSigstore,
+    registry: TestRegistry,
+    dir: tempfile::TempDir,
+}
+
+impl World {
+    fn start(test: &str) -> Option<Self> {
+        if !require_judges(test) {
+            return None;
+        }
+        let sigstore = MockSigstore::start(test)?;
+        let registry = TestRegistry::start(test, None)?;
+        Some(Self { sigstore, registry, dir: tempfile::tempdir().unwrap() })
+    }
+
+    /// `sign` as an Actions step: the token endpoint, step output and summary files.
+    fn sign(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sign"));
+        cmd.current_dir(self.dir.path())
+            .envs(self.sigstore.actions_env())
+            .env_remove("SIGSTORE_ID_TOKEN")
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_OUTPUT", self.dir.path().join("output"))
+            .env("GITHUB_STEP_SUMMARY", self.dir.path().join("summary"))
+            .env("GITHUB_REPOSITORY", "acme/widget")
+            .env("RELKIT_INSECURE_REGISTRIES", &self.registry.host)
+            .env("RELKIT_TRUSTED_ROOT", &self.sigstore.trusted_root)
+            .env("RELKIT_SIGNING_CONFIG", &self.sigstore.signing_config);
+        cmd
+    }
+
+    fn index(&self, repo: &str, seed: &str) -> String {
+        let layout = self.dir.path().join(format!("layout-{seed}"));
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+            let registry = LayoutRegistry::new(&layout);
+            let spec =
+                ImageSpec { files: vec![("app".into(), seed.as_bytes().to_vec())], ..Default::default() };
+            let images: Vec<(&str, ImageSpec)> =
+                ["amd64", "arm64", "arm", "ppc64le"].into_iter().map(|a| (a, spec.clone())).collect();
+            write_index(&registry, &images, Some("v1.0.0")).await.unwrap();
+        });
+        self.registry.push_layout(&layout, "v1.0.0", repo);
+        format!("{}/{repo}:v1.0.0", self.registry.host)
+    }
+
+    /// The bundle blob of a referrer manifest, fetched with skopeo into a `dir:` copy.
+    fn referrer_bundle(&self, repo: &str, referrer: &str) -> PathBuf {
+        let target = self.dir.path().join(format!("ref-{}", &referrer[7..19]));
+        let source = format!("docker://{}/{repo}@{referrer}", self.registry.host);
+        let out = self.registry.skopeo(&[
+            "copy",
+            "--quiet",
+            "--src-tls-verify=false",
+            &source,
+            &format!("dir:{}", target.display()),
+        ]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let manifest: Value =
+            serde_json::from_slice(&std::fs::read(target.join("manifest.json")).unwrap()).unwrap();
+        let layer = manifest["layers"][0]["digest"].as_str().unwrap().trim_start_matches("sha256:");
+        let bundle = target.join("bundle.sigstore.json");
+        std::fs::copy(target.join(layer), &bundle).unwrap();
+        bundle
+    }
+}
+
+fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn judged(out: Output, judge: &str) {
+    assert!(
+        out.status.success(),
+        "{judge}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The in-toto statement inside a DSSE bundle.
+fn statement(bundle: &Path) -> String {
+    let v: Value = serde_json::from_slice(&std::fs::read(bundle).unwrap()).unwrap();
+    let payload = v["dsseEnvelope"]["payload"].as_str().unwrap();
+    String::from_utf8(base64::engine::general_purpose::STANDARD.decode(payload).unwrap()).unwrap()
+}
+
+#[test]
+fn keyless_index_signing_and_provenance_pass_the_independent_judges() {
+    let Some(world) = World::start("keyless_index_signing_and_provenance") else { return };
+    let image = world.index("acme/widget", "keyless");
+    let out = world.sign().args(["image", &image, "--storage", "both", "--json"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let stdout = ok(out);
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let entries = report["images"].as_array().unwrap();
+    assert_eq!(entries.len(), 5);
+    let fulcio_requests =
+        |w: &World| w.sigstore.requests().iter().filter(|r| r["path"] == "/api/v2/signingCert").count();
+    assert_eq!(fulcio_requests(&world), 1, "one certificate for the whole run");
+    let token_requests: Vec<Value> =
+        world.sigstore.requests().into_iter().filter(|r| r["audience"].is_string()).collect();
+    assert_eq!(token_requests.len(), 1);
+    assert_eq!(token_requests[0]["audience"], "sigstore");
+    assert_eq!(token_requests[0]["authorized"], true);
+
+    for entry in entries {
+        assert_eq!(entry["status"], "signed");
+        assert_eq!(entry["signature"]["certificate_identity"], DEFAULT_IDENTITY);
+        assert_eq!(entry["signature"]["certificate_oidc_issuer"], GITHUB_ISSUER);
+        assert!(
+            entry["commands"][0]
+                .as_str()
+                .unwrap()
+                .contains(&format!("--certificate-identity {DEFAULT_IDENTITY}"))
+        );
+        let digest = entry["digest"].as_str().unwrap();
+        let referrer = entry["locations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["scheme"] == "referrer")
+            .unwrap()["digest"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let bundle = world.referrer_bundle("acme/widget", &referrer);
+        judged(
+            sigstore_python_verify_identity(
+                &world.sigstore.client_trust_config,
+                &bundle,
+                DEFAULT_IDENTITY,
+                GITHUB_ISSUER,
+                digest,
+            ),
+            "sigstore-python",
+        );
+        judged(
+            js_verify(
+                &world.sigstore.trusted_root,
+                &bundle,
+                digest,
+                JsSigner::Identity { identity: DEFAULT_IDENTITY, issuer: GITHUB_ISSUER },
+            ),
+            "@sigstore/verify",
+        );
+        let s = statement(&bundle);
+        assert!(s.contains("https://sigstore.dev/cosign/sign/v1"), "{s}");
+    }
+
+    // Secrets: the token and the endpoint's bearer never appear in any output.
+    let outputs = std::fs::read_to_string(world.dir.path().join("output")).unwrap();
+    let summary = std::fs::read_to_string(world.dir.path().join("summary")).unwrap();
+    assert!(summary.contains("| index / image | signed |"), "{summary}");
+    let stderr_without_masks: String =
+        stderr.lines().filter(|l| !l.starts_with("::add-mask::")).collect::<Vec<_>>().join("\n");
+    for secret in world.sigstore.issued_tokens().iter().chain([&world.sigstore.oidc_request_token]) {
+        assert!(stderr.contains(&format!("::add-mask::{secret}")), "the secret is masked");
+        for (name, text) in [
+            ("stdout", &stdout),
+            ("stderr", &stderr_without_masks),
+            ("outputs", &outputs),
+            ("summary", &summary),
+        ] {
+            assert!(!text.contains(secret.as_str()), "a secret leaked into {name}");
+        }
+    }
+
+    // A re-run signs nothing and asks Fulcio for nothing.
+    let again: Value = serde_json::from_str(&ok(world
+        .sign()
+        .args(["image", &image, "--storage", "both", "--json"])
+        .output()
+        .unwrap()))
+    .unwrap();
+    assert!(again["images"].as_array().unwrap().iter().all(|e| e["status"] == "already signed"));
+    assert_eq!(fulcio_requests(&world), 1);
+
+    // Provenance: SLSA v1 from the token's claims, a valid in-toto statement, judged as above.
+    let attested: Value = serde_json::from_str(&ok(world
+        .sign()
+        .args(["attest", &image, "--provenance", "github", "--json"])
+        .output()
+        .unwrap()))
+    .unwrap();
+    let first = &attested["images"][0];
+    let referrer = first["locations"][0]["digest"].as_str().unwrap();
+    let bundle = world.referrer_bundle("acme/widget", referrer);
+    let s = statement(&bundle);
+    judged(in_toto_validate(&s), "in-toto-attestation");
+    let statement: Value = serde_json::from_str(&s).unwrap();
+    assert_eq!(statement["predicateType"], "https://slsa.dev/provenance/v1");
+    assert_eq!(statement["predicate"]["runDetails"]["builder"]["id"], DEFAULT_IDENTITY);
+    assert_eq!(statement["subject"][0]["name"], format!("{}/acme/widget", world.registry.host));
+    judged(
+        sigstore_python_verify_identity(
+            &world.sigstore.client_trust_config,
+            &bundle,
+            DEFAULT_IDENTITY,
+            GITHUB_ISSUER,
+            first["digest"].as_str().unwrap(),
+        ),
+        "sigstore-python",
+    );
+    assert!(
+        first["commands"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c.as_str().unwrap().starts_with("gh attestation verify oci://"))
+    );
+
+    // Verification presets and the checks they name.
+    let verify = |args: &[&str]| {
+        let mut cmd = world.sign();
+        cmd.env_remove("GITHUB_ACTIONS").args(["verify", "image", &image]).args(args);
+        cmd.output().unwrap()
+    };
+    let good = ok(verify(&[
+        "--github-repo",
+        "acme/widget",
+        "--workflow",
+        ".github/workflows/release.yml",
+        "--ref",
+        "refs/tags/v*",
+    ]));
+    assert_eq!(good.lines().filter(|l| l.starts_with("verified")).count(), 5, "{good}");
+    ok(world
+        .sign()
+        .env_remove("GITHUB_ACTIONS")
+        .args(["verify", "attestation", &image, "--type", "slsaprovenance1", "--github-repo", "acme/widget"])
+        .output()
+        .unwrap());
+    let bad: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--github-repo", "acme/widget-evil"], "identity check failed"),
+        (vec!["--github-repo", "acme/widget", "--ref", "refs/heads/*"], "identity check failed"),
+        (
+            vec![
+                "--certificate-identity-regexp",
+                "https://github.com/acme/widge",
+                "--certificate-oidc-issuer",
+                GITHUB_ISSUER,
+            ],
+            "identity check failed",
+        ),
+        (
+            vec![
+                "--certificate-identity",
+                DEFAULT_IDENTITY,
+                "--certificate-oidc-issuer",
+                "https://accounts.google.com",
+            ],
+            "issuer check failed",
+        ),
+    ];
+    for (args, expected) in bad {
+        let out = verify(&args);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {text}");
+        assert!(text.contains(expected), "{args:?}: {text}");
+    }
+    // A foreign trusted root: another instance's CA and log.
+    let other = MockSigstore::start("foreign_root").unwrap();
+    let out = world
+        .sign()
+        .env_remove("GITHUB_ACTIONS")
+        .env("RELKIT_TRUSTED_ROOT", &other.trusted_root)
+        .args(["verify", "image", &image, "--github-repo", "acme/widget"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("check failed"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn keyless_blobs_and_refused_tokens_and_certificates() {
+    let Some(world) = World::start("keyless_blobs_and_refused_tokens") else { return };
+    let file = world.dir.path().join("app-linux-amd64.tar.gz");
+    std::fs::write(&file, b"release binary").unwrap();
+    ok(world.sign().args(["blob", "app-linux-amd64.tar.gz"]).output().unwrap());
+    let bundle = world.dir.path().join("app-linux-amd64.tar.gz.sigstore.json");
+    let path = file.display().to_string();
+    judged(
+        sigstore_python_verify_identity(
+            &world.sigstore.client_trust_config,
+            &bundle,
+            DEFAULT_IDENTITY,
+            GITHUB_ISSUER,
+            &path,
+        ),
+        "sigstore-python",
+    );
+    judged(
+        js_verify(
+            &world.sigstore.trusted_root,
+            &bundle,
+            &path,
+            JsSigner::Identity { identity: DEFAULT_IDENTITY, issuer: GITHUB_ISSUER },
+        ),
+        "@sigstore/verify",
+    );
+    let v: Value = serde_json::from_slice(&std::fs::read(&bundle).unwrap()).unwrap();
+    assert_eq!(v["mediaType"], "application/vnd.dev.sigstore.bundle.v0.3+json");
+    assert!(
+        v["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"][0].is_object(),
+        "the signing config's TSA was used"
+    );
+
+    // An expired token is refused before any request to Fulcio.
+    world.sigstore.set_claims(&json!({"exp": 1_000_000}));
+    let out = world.sign().args(["blob", "app-linux-amd64.tar.gz"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("expired"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A certificate that expired before its signature was logged does not verify, and sign says so.
+    world.sigstore.set_claims(&json!({}));
+    world.sigstore.set_fulcio_clock_offset(-3 * 3600);
+    let out = world.sign().args(["blob", "app-linux-amd64.tar.gz"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("does not verify") && stderr.contains("check failed"), "{stderr}");
+}
