@@ -269,13 +269,15 @@ pub fn run_images(
                     github_attestations: false,
                     oci_attestations: predicate.is_some() && options.storage != Storage::Legacy,
                 };
-                let reference = format!("{}@{}", entry.image, entry.digest);
-                let commands = commands(&reference, &entry, repository.as_deref());
-                images.push(ImageReport { entry, run: done, commands });
+                images.push(ImageReport { entry, run: done, commands: Vec::new() });
             }
         }
         if github_attestations {
             upload_github_attestations(&mut images, env, &http).await?;
+        }
+        for image in &mut images {
+            let reference = format!("{}@{}", image.entry.image, image.entry.digest);
+            image.commands = commands(&reference, &image.entry, repository.as_deref());
         }
         Ok(Report { images, assets: Vec::new() })
     })

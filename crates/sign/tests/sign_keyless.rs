@@ -381,3 +381,42 @@ fn keyless_blobs_and_refused_tokens_and_certificates() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("does not verify") && stderr.contains("check failed"), "{stderr}");
 }
+
+/// `--github-attestations` POSTs each bundle to GitHub's attestations API (a local fake answering
+/// as GitHub documents), with the job token, and the report says `gh attestation verify` reads them
+/// from GitHub.
+#[test]
+fn attestations_also_go_to_githubs_api() {
+    let Some(world) = World::start("attestations_also_go_to_githubs_api") else { return };
+    let image = world.index("acme/widget", "github-api");
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let github = rt.block_on(wiremock::MockServer::start());
+    rt.block_on(
+        wiremock::Mock::given(wiremock::matchers::method("POST"))
+            .and(wiremock::matchers::path("/repos/acme/widget/attestations"))
+            .and(wiremock::matchers::header("authorization", "Bearer job-token-123"))
+            .respond_with(wiremock::ResponseTemplate::new(201).set_body_json(json!({"id": 42})))
+            .expect(5)
+            .mount(&github),
+    );
+    let out = world
+        .sign()
+        .env("GITHUB_API_URL", github.uri())
+        .env("GITHUB_TOKEN", "job-token-123")
+        .args(["attest", &image, "--provenance", "github", "--github-attestations", "--json"])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_str(&ok(out)).unwrap();
+    let requests = rt.block_on(github.received_requests()).unwrap();
+    for request in &requests {
+        let body: Value = serde_json::from_slice(&request.body).unwrap();
+        assert_eq!(body["bundle"]["mediaType"], "application/vnd.dev.sigstore.bundle.v0.3+json");
+        assert!(body["bundle"]["dsseEnvelope"]["payload"].is_string());
+    }
+    for entry in report["images"].as_array().unwrap() {
+        assert_eq!(entry["github_attestations"], true);
+        let gh = entry["commands"].as_array().unwrap().iter().find(|c| c.as_str().unwrap().starts_with("gh ")).unwrap();
+        assert!(!gh.as_str().unwrap().contains("--bundle-from-oci"), "{gh}");
+    }
+    rt.block_on(github.verify());
+}
