@@ -281,7 +281,7 @@ impl Run<'_> {
     ) -> Result<DigestReport> {
         let digest = &target.descriptor.digest;
         let verb = if predicate.is_some() { "attested" } else { "signed" };
-        let existing = store.find(digest).await?;
+        let existing = store.find(digest, self.storage.referrers(), self.storage.legacy()).await?;
         let mut report = DigestReport {
             image: target.repository.clone(),
             digest: digest.to_string(),
@@ -365,14 +365,13 @@ impl Run<'_> {
         digest: &Digest,
         written: &[Location],
     ) -> Result<()> {
-        let found = store.find(digest).await?;
         for location in written {
-            let entry = found.iter().find(|f| &f.location == location).ok_or_else(|| {
+            let entry = store.read(digest, location).await?.ok_or_else(|| {
                 Error::failed(format!(
                     "the signature written for {digest} ({location:?}) cannot be read back"
                 ))
             })?;
-            check_found(self.verifier, self.own_policy, digest, entry, self.require_tlog)
+            check_found(self.verifier, self.own_policy, digest, &entry, self.require_tlog)
                 .map_err(|e| e.context(format!("the signature written for {digest} does not verify")))?;
         }
         Ok(())

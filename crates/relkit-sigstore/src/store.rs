@@ -82,51 +82,81 @@ impl<'a, R: Registry> SignatureStore<'a, R> {
             .copied()
     }
 
-    /// Every cosign signature and attestation of `subject`: bundle referrers, then the layers
-    /// of the legacy `.sig` and `.att` tags. Unreadable entries are errors naming them.
-    pub async fn find(&self, subject: &Digest) -> Result<Vec<Found>> {
-        let mut found = Vec::new();
-        let listed = if self.has_referrers_api(subject).await? {
-            self.registry.referrers(&self.repo, subject).await?.unwrap_or_default()
+    /// The referrers of `subject` (one request: the API, or the fallback tag when the probe
+    /// found no API).
+    async fn referrers(&self, subject: &Digest) -> Result<Vec<Descriptor>> {
+        if self.has_referrers_api(subject).await? {
+            Ok(self.registry.referrers(&self.repo, subject).await?.unwrap_or_default())
         } else {
-            referrers::list(self.registry, &self.repo, subject).await?
-        };
-        for descriptor in listed.iter().filter(|d| may_hold_bundle(d)) {
-            let Some(fetched) = self.registry.get_manifest(&self.repo, descriptor.digest.as_str()).await?
-            else {
-                continue; // listed in a stale fallback index: nothing to verify
-            };
-            let view = fetched.manifest.view()?;
-            let [layer] = view.layers.as_slice() else { continue };
-            if !layer.media_type.starts_with(BUNDLE_MEDIA_TYPE_PREFIX) {
-                continue;
-            }
-            let blob = self.registry.get_blob(&self.repo, &layer.digest).await?;
-            let text = String::from_utf8_lossy(&blob);
-            let bundle = parse_bundle(&text, &format!("referrer {}", descriptor.digest))?;
-            found.push(Found {
-                location: Location::Referrer { digest: descriptor.digest.to_string() },
-                bundle,
-                payload: None,
-            });
+            referrers::fallback_list(self.registry, &self.repo, subject).await
         }
-        for suffix in ["sig", "att"] {
-            let tag = subject.cosign_tag(suffix);
-            let Some(fetched) = self.registry.get_manifest(&self.repo, &tag).await? else { continue };
-            for layer in fetched.manifest.view()?.layers {
-                let blob = self.registry.get_blob(&self.repo, &layer.digest).await?;
-                let bundle = legacy_layer_bundle(&layer.media_type, &blob, &layer.annotations)
-                    .map_err(|e| e.context(format!("layer {} of {tag}", layer.digest)))?;
-                found.push(Found {
-                    location: Location::Legacy {
-                        tag: tag.clone(),
-                        layer: layer.digest.to_string(),
-                        signature: layer.annotations.get(ANNOTATION_SIGNATURE).cloned(),
-                    },
-                    bundle,
-                    payload: (suffix == "sig").then(|| blob.to_vec()),
-                });
+    }
+
+    /// The bundle a referrer manifest carries, or `None` when it is not a Sigstore bundle (or
+    /// is gone: a stale fallback entry).
+    async fn read_referrer(&self, digest: &Digest) -> Result<Option<Found>> {
+        let Some(fetched) = self.registry.get_manifest(&self.repo, digest.as_str()).await? else {
+            return Ok(None);
+        };
+        let view = fetched.manifest.view()?;
+        let [layer] = view.layers.as_slice() else { return Ok(None) };
+        if !layer.media_type.starts_with(BUNDLE_MEDIA_TYPE_PREFIX) {
+            return Ok(None);
+        }
+        let blob = self.registry.get_blob(&self.repo, &layer.digest).await?;
+        let bundle = parse_bundle(&String::from_utf8_lossy(&blob), &format!("referrer {digest}"))?;
+        Ok(Some(Found { location: Location::Referrer { digest: digest.to_string() }, bundle, payload: None }))
+    }
+
+    /// Reads back one entry this run wrote.
+    pub async fn read(&self, subject: &Digest, location: &Location) -> Result<Option<Found>> {
+        match location {
+            Location::Referrer { digest } => self.read_referrer(&digest.parse()?).await,
+            Location::Legacy { tag, .. } => {
+                let suffix = if tag.ends_with(".att") { "att" } else { "sig" };
+                Ok(self.legacy(subject, suffix).await?.into_iter().find(|f| &f.location == location))
             }
+        }
+    }
+
+    /// Every cosign signature and attestation of `subject` in the schemes asked for: bundle
+    /// referrers, and the layers of the legacy `.sig` and `.att` tags. Unreadable entries are
+    /// errors naming them.
+    pub async fn find(&self, subject: &Digest, referrers: bool, legacy: bool) -> Result<Vec<Found>> {
+        let mut found = Vec::new();
+        if referrers {
+            for descriptor in self.referrers(subject).await?.iter().filter(|d| may_hold_bundle(d)) {
+                found.extend(self.read_referrer(&descriptor.digest).await?);
+            }
+        }
+        if legacy {
+            for suffix in ["sig", "att"] {
+                found.extend(self.legacy(subject, suffix).await?);
+            }
+        }
+        Ok(found)
+    }
+
+    /// The layers of the legacy `sha256-<hex>.<suffix>` manifest, as bundles.
+    async fn legacy(&self, subject: &Digest, suffix: &str) -> Result<Vec<Found>> {
+        let tag = subject.cosign_tag(suffix);
+        let Some(fetched) = self.registry.get_manifest(&self.repo, &tag).await? else {
+            return Ok(Vec::new());
+        };
+        let mut found = Vec::new();
+        for layer in fetched.manifest.view()?.layers {
+            let blob = self.registry.get_blob(&self.repo, &layer.digest).await?;
+            let bundle = legacy_layer_bundle(&layer.media_type, &blob, &layer.annotations)
+                .map_err(|e| e.context(format!("layer {} of {tag}", layer.digest)))?;
+            found.push(Found {
+                location: Location::Legacy {
+                    tag: tag.clone(),
+                    layer: layer.digest.to_string(),
+                    signature: layer.annotations.get(ANNOTATION_SIGNATURE).cloned(),
+                },
+                bundle,
+                payload: (suffix == "sig").then(|| blob.to_vec()),
+            });
         }
         Ok(found)
     }
@@ -181,11 +211,12 @@ impl<'a, R: Registry> SignatureStore<'a, R> {
     /// Adds `referrer` to the fallback index, then re-reads it: a registry that ignores
     /// `If-Match` may have let a concurrent writer drop it, and then it is added again.
     async fn register_checked(&self, subject: &Digest, referrer: &RawManifest) -> Result<()> {
-        for _ in 0..8 {
-            referrers::register(self.registry, &self.repo, subject, referrer).await?;
+        for _ in 0..ATTEMPTS {
+            let started = std::time::Instant::now();
+            referrers::add_to_fallback(self.registry, &self.repo, subject, referrer).await?;
             let present = self
-                .settled(|| async {
-                    let listed = referrers::list(self.registry, &self.repo, subject).await?;
+                .settled(started.elapsed(), || async {
+                    let listed = referrers::fallback_list(self.registry, &self.repo, subject).await?;
                     Ok(listed.iter().any(|d| d.digest == referrer.digest))
                 })
                 .await?;
@@ -213,7 +244,9 @@ impl<'a, R: Registry> SignatureStore<'a, R> {
             d.digest == layer_digest && d.annotations.get(ANNOTATION_SIGNATURE) == signature.as_ref()
         };
         self.registry.put_blob(&self.repo, &layer_digest, layer.blob.clone().into()).await?;
-        for _ in 0..8 {
+        let mut last_error = None;
+        for attempt in 0..ATTEMPTS {
+            let started = std::time::Instant::now();
             let current = self.registry.get_manifest(&self.repo, &tag).await?;
             let (mut layers, etag) = match &current {
                 Some(f) => {
@@ -232,14 +265,20 @@ impl<'a, R: Registry> SignatureStore<'a, R> {
                 let (bytes, config) = legacy_manifest(&layers);
                 self.registry.put_blob(&self.repo, &Digest::of(&config), config.into()).await?;
                 let manifest = RawManifest::new(bytes, Some(OCI_MANIFEST))?;
-                if self.registry.put_manifest(&self.repo, &tag, &manifest, etag.as_deref()).await?
-                    == PutOutcome::PreconditionFailed
-                {
-                    continue;
+                match self.registry.put_manifest(&self.repo, &tag, &manifest, etag.as_deref()).await {
+                    Ok(PutOutcome::Stored) => {}
+                    Ok(PutOutcome::PreconditionFailed) => continue,
+                    // A concurrent writer's uploads can make the registry refuse this one
+                    // (distribution answers DIGEST_INVALID): read again and retry, bounded.
+                    Err(e) if attempt + 1 < ATTEMPTS => {
+                        last_error = Some(e);
+                        continue;
+                    }
+                    Err(e) => return Err(e),
                 }
             }
             if self
-                .settled(|| async {
+                .settled(started.elapsed(), || async {
                     let reread = self.registry.get_manifest(&self.repo, &tag).await?;
                     Ok(reread.is_some_and(|f| f.manifest.view().is_ok_and(|v| v.layers.iter().any(same))))
                 })
@@ -248,16 +287,18 @@ impl<'a, R: Registry> SignatureStore<'a, R> {
                 return Ok(Location::Legacy { tag, layer: layer_digest.to_string(), signature });
             }
         }
-        Err(concurrent_writers(&tag, &self.repo))
+        Err(last_error.unwrap_or_else(|| concurrent_writers(&tag, &self.repo)))
     }
 }
 
 impl<R: Registry> SignatureStore<'_, R> {
-    /// True when `present` holds right after a write and still holds after a short, jittered
-    /// pause: a concurrent writer that read before our write has written by then, and if it
-    /// dropped our entry the caller appends it again. Registries that honour `If-Match` make this
-    /// exact; on the others it closes the window for any writer faster than the pause.
-    async fn settled<F, Fut>(&self, present: F) -> Result<bool>
+    /// True when `present` holds right after a write and still holds after a pause: a
+    /// concurrent writer that read before our write has written by then, and if it dropped our
+    /// entry the caller appends it again. `window` is how long our own read-modify-write took;
+    /// another writer on the same registry takes about as long, so the pause is several times
+    /// that (jittered). Registries that honour `If-Match` make this exact; on the others it closes
+    /// the window for any writer not more than four times slower than we were.
+    async fn settled<F, Fut>(&self, window: std::time::Duration, present: F) -> Result<bool>
     where
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<bool>>,
@@ -265,21 +306,25 @@ impl<R: Registry> SignatureStore<'_, R> {
         if !present().await? {
             return Ok(false);
         }
-        tokio::time::sleep(settle_pause()).await;
+        tokio::time::sleep(settle_pause(window)).await;
         present().await
     }
 }
 
-/// 300–600 ms.
-fn settle_pause() -> std::time::Duration {
+/// 200 ms plus four read-modify-write windows plus up to 200 ms of jitter, at most 5 s.
+fn settle_pause(window: std::time::Duration) -> std::time::Duration {
     use aws_lc_rs::rand::SecureRandom as _;
-    let mut byte = [0u8; 2];
+    let mut bytes = [0u8; 2];
     let jitter = aws_lc_rs::rand::SystemRandom::new()
-        .fill(&mut byte)
-        .map(|()| u16::from_le_bytes(byte) % 300)
-        .unwrap_or(150);
-    std::time::Duration::from_millis(300 + u64::from(jitter))
+        .fill(&mut bytes)
+        .map(|()| u16::from_le_bytes(bytes) % 200)
+        .unwrap_or(100);
+    let pause = std::time::Duration::from_millis(200 + u64::from(jitter)) + window * 4;
+    pause.min(std::time::Duration::from_secs(5))
 }
+
+/// Read-modify-write rounds before giving up on a contended tag.
+const ATTEMPTS: usize = 8;
 
 fn concurrent_writers(tag: &str, repo: &str) -> Error {
     Error::failed(format!(

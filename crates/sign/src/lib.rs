@@ -633,7 +633,7 @@ pub fn run_verify_images(
             let store = SignatureStore::new(&registry, reference.repository());
             for target in resolve_targets(&registry, &reference).await? {
                 let digest = &target.descriptor.digest;
-                let found = store.find(digest).await?;
+                let found = store.find(digest, true, true).await?;
                 let relevant: Vec<&Found> = found
                     .iter()
                     .filter(|f| match &wanted_type {

@@ -88,16 +88,32 @@ impl World {
     fn promote_and_prune(&self, image: &str) -> String {
         use relkit_registry::ops::{promote, prune};
         use relkit_registry::{AnyRegistry, HttpOptions, ImageRef};
-        let options = HttpOptions { insecure_registries: vec![self.registry.host.clone()], ..Default::default() };
+        let options =
+            HttpOptions { insecure_registries: vec![self.registry.host.clone()], ..Default::default() };
         let source = ImageRef::parse(image).unwrap();
         let dest = ImageRef::parse(&format!("{}/acme/widget-stable", self.registry.host)).unwrap();
         let registry = AnyRegistry::open(&source, &options).unwrap();
         tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
-            let report = promote::promote(&registry, &source, &registry, &dest, &promote::PromoteOptions { concurrency: 4, ..Default::default() })
-                .await
-                .unwrap();
+            let report = promote::promote(
+                &registry,
+                &source,
+                &registry,
+                &dest,
+                &promote::PromoteOptions { concurrency: 4, ..Default::default() },
+            )
+            .await
+            .unwrap();
             let digest = report.digest.to_string();
-            prune::prune(&registry, "acme/widget", &prune::Retention::default(), None, true, jiff::Timestamp::now()).await.unwrap();
+            prune::prune(
+                &registry,
+                "acme/widget",
+                &prune::Retention::default(),
+                None,
+                true,
+                jiff::Timestamp::now(),
+            )
+            .await
+            .unwrap();
             format!("{}/acme/widget-stable@{digest}", self.registry.host)
         })
     }
@@ -307,10 +323,23 @@ fn keyless_index_signing_and_provenance_pass_the_independent_judges() {
     // Promotion to another repository carries every signature and attestation; they verify there.
     // Pruning the source keeps them on the release it keeps.
     let stable = world.promote_and_prune(&image);
-    let out = world.sign().env_remove("GITHUB_ACTIONS").args(["verify", "image", &stable, "--github-repo", "acme/widget"]).output().unwrap();
+    let out = world
+        .sign()
+        .env_remove("GITHUB_ACTIONS")
+        .args(["verify", "image", &stable, "--github-repo", "acme/widget"])
+        .output()
+        .unwrap();
     assert_eq!(ok(out).lines().filter(|l| l.starts_with("verified")).count(), 5);
-    ok(world.sign().env_remove("GITHUB_ACTIONS").args(["verify", "attestation", &stable, "--type", "slsaprovenance1", "--github-repo", "acme/widget"]).output().unwrap());
-    assert_eq!(ok(verify(&["--github-repo", "acme/widget"])).lines().filter(|l| l.starts_with("verified")).count(), 5);
+    ok(world
+        .sign()
+        .env_remove("GITHUB_ACTIONS")
+        .args(["verify", "attestation", &stable, "--type", "slsaprovenance1", "--github-repo", "acme/widget"])
+        .output()
+        .unwrap());
+    assert_eq!(
+        ok(verify(&["--github-repo", "acme/widget"])).lines().filter(|l| l.starts_with("verified")).count(),
+        5
+    );
 
     // A foreign trusted root: another instance's CA and log.
     let other = MockSigstore::start("foreign_root").unwrap();
@@ -415,7 +444,12 @@ fn attestations_also_go_to_githubs_api() {
     }
     for entry in report["images"].as_array().unwrap() {
         assert_eq!(entry["github_attestations"], true);
-        let gh = entry["commands"].as_array().unwrap().iter().find(|c| c.as_str().unwrap().starts_with("gh ")).unwrap();
+        let gh = entry["commands"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c.as_str().unwrap().starts_with("gh "))
+            .unwrap();
         assert!(!gh.as_str().unwrap().contains("--bundle-from-oci"), "{gh}");
     }
     rt.block_on(github.verify());

@@ -17,6 +17,16 @@ pub async fn list<R: Registry>(registry: &R, repo: &str, subject: &Digest) -> Re
     if let Some(list) = registry.referrers(repo, subject).await? {
         return Ok(list);
     }
+    fallback_list(registry, repo, subject).await
+}
+
+/// The referrers the fallback tag lists (for callers that already know the registry has no
+/// referrers API, so they need not ask again).
+pub async fn fallback_list<R: Registry>(
+    registry: &R,
+    repo: &str,
+    subject: &Digest,
+) -> Result<Vec<Descriptor>> {
     match registry.get_manifest(repo, &subject.fallback_tag()).await? {
         Some(f) if f.manifest.digest != *subject => Ok(f.manifest.view()?.manifests),
         _ => Ok(Vec::new()),
@@ -46,6 +56,17 @@ pub async fn register<R: Registry>(
     if registry.referrers(repo, subject).await?.is_some() {
         return Ok(());
     }
+    add_to_fallback(registry, repo, subject, referrer).await
+}
+
+/// Adds `referrer` to the fallback tag's index (for callers that already know the registry has
+/// no referrers API), with `If-Match` when the registry sends an `ETag`.
+pub async fn add_to_fallback<R: Registry>(
+    registry: &R,
+    repo: &str,
+    subject: &Digest,
+    referrer: &RawManifest,
+) -> Result<()> {
     let tag = subject.fallback_tag();
     let descriptor = referrer_descriptor(referrer)?;
     for _ in 0..8 {
