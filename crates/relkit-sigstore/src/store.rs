@@ -292,9 +292,9 @@ impl<'a, R: Registry> SignatureStore<'a, R> {
 }
 
 impl<R: Registry> SignatureStore<'_, R> {
-    /// True when `present` holds right after a write and still holds after a pause: a
-    /// concurrent writer that read before our write has written by then, and if it dropped our
-    /// entry the caller appends it again. `window` is how long our own read-modify-write took;
+    /// True when `present` holds after a pause following our write: a concurrent writer that
+    /// read before our write has written by then, and if it dropped our entry the caller appends
+    /// it again. `window` is how long our own read-modify-write took;
     /// another writer on the same registry takes about as long, so the pause is several times
     /// that (jittered). Registries that honour `If-Match` make this exact; on the others it closes
     /// the window for any writer not more than four times slower than we were.
@@ -303,9 +303,6 @@ impl<R: Registry> SignatureStore<'_, R> {
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<bool>>,
     {
-        if !present().await? {
-            return Ok(false);
-        }
         tokio::time::sleep(settle_pause(window)).await;
         present().await
     }
