@@ -121,7 +121,16 @@ struct Request {
     access: Access,
     headers: Vec<(&'static str, String)>,
     body: Option<Bytes>,
+    /// The largest answer body read into memory.
+    limit: usize,
 }
+
+/// The largest answer read into memory for manifests, tag and referrer lists, token and error
+/// answers: distribution refuses manifests over 4 MiB, and a list page is far smaller.
+pub const MAX_API_BODY: usize = 4 << 20;
+
+/// The largest blob read whole into memory (image configs, SBOMs); layers are streamed.
+pub const MAX_BLOB_READ: usize = 256 << 20;
 
 struct Response {
     status: StatusCode,
@@ -176,6 +185,7 @@ pub struct HttpRegistry {
     tokens: Mutex<HashMap<Access, TokenCell>>,
     referrers_api: AtomicU8,
     retry: RetryPolicy,
+    insecure_registries: Vec<String>,
 }
 
 impl std::fmt::Debug for HttpRegistry {
@@ -209,11 +219,37 @@ impl HttpRegistry {
             tokens: Mutex::new(HashMap::new()),
             referrers_api: AtomicU8::new(REFERRERS_UNKNOWN),
             retry: options.retry,
+            insecure_registries: options.insecure_registries.clone(),
         })
     }
 
     fn url(&self, path: &str) -> Url {
         self.base.join(path).expect("registry paths are valid URL paths")
+    }
+
+    /// True when `url` is the registry itself (same scheme, host and port): the only place its
+    /// credentials and tokens go. An upload `Location` or a `Link` page elsewhere is reached
+    /// anonymously.
+    fn is_own_origin(&self, url: &Url) -> bool {
+        url.scheme() == self.base.scheme()
+            && url.host_str() == self.base.host_str()
+            && url.port_or_known_default() == self.base.port_or_known_default()
+    }
+
+    /// True when the registry's credentials may go to a token realm: over https, or over plain
+    /// http only to a host marked insecure.
+    fn may_send_credentials_to(&self, realm: &Url) -> bool {
+        if realm.scheme() == "https" {
+            return true;
+        }
+        let host = match (realm.host_str(), realm.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_string(),
+            _ => return false,
+        };
+        let options =
+            HttpOptions { insecure_registries: self.insecure_registries.clone(), ..Default::default() };
+        realm.scheme() == "http" && options.is_insecure(&host)
     }
 
     async fn credential(&self) -> Result<Credential> {
@@ -300,6 +336,14 @@ impl HttpRegistry {
             }
         }
         let basic = credential.basic_header();
+        if basic.is_some() && !self.may_send_credentials_to(realm) {
+            return Err(Error::failed(format!(
+                "registry {} names the token server {} over plain http; credentials go there only for a host marked insecure (--insecure-registry {})",
+                self.registry,
+                realm.origin().ascii_serialization(),
+                realm.host_str().unwrap_or_default()
+            )));
+        }
         let answer = self
             .send_with_retry(|| {
                 let request = self.client.get(url.clone());
@@ -345,7 +389,7 @@ impl HttpRegistry {
 
     async fn send_once(&self, request: reqwest::RequestBuilder) -> std::result::Result<Response, Attempt> {
         let response = request.send().await.map_err(|e| self.transport_attempt(&e))?;
-        read_response(response).await.map_err(|e| self.transport_attempt(&e))
+        self.read(response, MAX_API_BODY).await
     }
 
     fn transport_attempt(&self, e: &reqwest::Error) -> Attempt {
@@ -367,7 +411,7 @@ impl HttpRegistry {
     async fn execute(&self, request: &Request) -> Result<Response> {
         (|| async {
             let response = self.attempt(request).await?;
-            read_response(response).await.map_err(|e| self.transport_attempt(&e))
+            self.read(response, request.limit).await
         })
         .retry(self.retry.backoff())
         .when(|a: &Attempt| a.retry)
@@ -391,13 +435,15 @@ impl HttpRegistry {
     /// One attempt. A 401 re-authorizes once with the challenge it carries (an expired token,
     /// or a registry whose `/v2/` is open but whose repositories are not).
     async fn attempt(&self, request: &Request) -> std::result::Result<reqwest::Response, Attempt> {
-        let authorization = self.authorization(&request.access).await.map_err(Attempt::fatal)?;
+        let own = self.is_own_origin(&request.url);
+        let authorization = self.authorization_for(request).await.map_err(Attempt::fatal)?;
         let mut response = self
             .build(request, authorization.as_deref())
             .send()
             .await
             .map_err(|e| self.transport_attempt(&e))?;
-        if response.status() == StatusCode::UNAUTHORIZED {
+        // Only the registry itself may teach the challenge: another host's 401 is its answer.
+        if own && response.status() == StatusCode::UNAUTHORIZED {
             let header = response.headers().get(WWW_AUTHENTICATE).and_then(|v| v.to_str().ok());
             let challenge = self.parse_challenge(header.unwrap_or_default()).map_err(Attempt::fatal)?;
             let _ = self.challenge.set(challenge.clone());
@@ -414,7 +460,7 @@ impl HttpRegistry {
             }
         }
         if retryable_status(response.status()) {
-            let response = read_response(response).await.map_err(|e| self.transport_attempt(&e))?;
+            let response = self.read(response, MAX_API_BODY).await?;
             let mut attempt = retry_attempt(&response);
             attempt.error = attempt.error.context(format!(
                 "registry {} ({} {})",
@@ -427,22 +473,32 @@ impl HttpRegistry {
         Ok(response)
     }
 
+    /// The `Authorization` header for a request: none when its URL is not the registry's own.
+    async fn authorization_for(&self, request: &Request) -> Result<Option<String>> {
+        if !self.is_own_origin(&request.url) {
+            return Ok(None);
+        }
+        self.authorization(&request.access).await
+    }
+
     fn build(&self, request: &Request, authorization: Option<&str>) -> reqwest::RequestBuilder {
         let mut builder = self.client.request(request.method.clone(), request.url.clone());
         for (name, value) in &request.headers {
             builder = builder.header(*name, value);
         }
-        if let Some(a) = authorization {
+        if let Some(a) = authorization.filter(|_| self.is_own_origin(&request.url)) {
             builder = builder.header("Authorization", a);
         }
-        if let Some(body) = &request.body {
-            builder = builder.header("Content-Length", body.len().to_string()).body(body.clone());
+        match &request.body {
+            Some(body) => builder.header("Content-Length", body.len().to_string()).body(body.clone()),
+            // Google Artifact Registry answers 411 to a body-less POST without a length.
+            None if request.method == Method::POST => builder.header("Content-Length", "0"),
+            None => builder,
         }
-        builder
     }
 
     fn request(&self, method: Method, path: &str, access: Access) -> Request {
-        Request { method, url: self.url(path), access, headers: Vec::new(), body: None }
+        Request { method, url: self.url(path), access, headers: Vec::new(), body: None, limit: MAX_API_BODY }
     }
 
     /// The one-line error for an unexpected answer.
@@ -502,12 +558,13 @@ impl HttpRegistry {
                 ("Content-Length", size.to_string()),
             ],
             body: None,
+            limit: MAX_API_BODY,
         };
-        let authorization = self.authorization(&put.access).await?;
+        let authorization = self.authorization_for(&put).await?;
         let sent =
             self.build(&put, authorization.as_deref()).body(reqwest::Body::wrap_stream(data)).send().await;
         let outcome = match sent {
-            Ok(r) => read_response(r).await.map_err(|e| self.transport_error(&e)),
+            Ok(r) => self.read(r, MAX_API_BODY).await.map_err(|a| a.error),
             Err(e) => Err(self.transport_error(&e)),
         };
         match outcome {
@@ -539,19 +596,44 @@ impl HttpRegistry {
     }
 }
 
-/// Under Actions, asks the runner to mask a secret in every log line (a workflow command on
-/// stdout, before anything could print it).
+/// Under Actions, asks the runner to mask a secret in every log line. The workflow command goes
+/// to stderr (the runner reads commands there too): stdout carries the JSON report, which
+/// `r=$(tag-policy …)` captures.
 fn mask(secret: &str) {
     if !secret.is_empty() && relkit_core::actions::running_in_actions(&ProcessEnv) {
-        println!("{}", relkit_core::actions::add_mask(secret));
+        eprintln!("{}", relkit_core::actions::add_mask(secret));
     }
 }
 
-async fn read_response(response: reqwest::Response) -> std::result::Result<Response, reqwest::Error> {
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.bytes().await?;
-    Ok(Response { status, headers, body })
+impl HttpRegistry {
+    /// Reads a whole answer, at most `limit` bytes of body: a broken transfer is retried, a
+    /// larger answer is refused (a registry never needs to send that much here).
+    async fn read(
+        &self,
+        mut response: reqwest::Response,
+        limit: usize,
+    ) -> std::result::Result<Response, Attempt> {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let path = response.url().path().to_string();
+        let too_large = || {
+            Attempt::fatal(Error::failed(format!(
+                "registry {} sent an answer larger than {limit} bytes for {path}; refusing to read it",
+                self.registry
+            )))
+        };
+        if response.content_length().is_some_and(|l| l > limit as u64) {
+            return Err(too_large());
+        }
+        let mut body = bytes::BytesMut::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.transport_attempt(&e))? {
+            if body.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Response { status, headers, body: body.freeze() })
+    }
 }
 
 /// 429 and 5xx (but 501) are worth retrying.
@@ -787,8 +869,9 @@ impl Registry for HttpRegistry {
     }
 
     async fn get_blob(&self, repo: &str, digest: &Digest) -> Result<Bytes> {
-        let request =
+        let mut request =
             self.request(Method::GET, &format!("v2/{repo}/blobs/{digest}"), Access::Pull(repo.to_string()));
+        request.limit = MAX_BLOB_READ;
         let response = self.execute(&request).await?;
         if response.status != StatusCode::OK {
             return Err(self.unexpected(&format!("a read of blob {digest} in {repo}"), &request, &response));
@@ -818,7 +901,7 @@ impl Registry for HttpRegistry {
             self.request(Method::GET, &format!("v2/{repo}/blobs/{digest}"), Access::Pull(repo.to_string()));
         let response = self.execute_streaming(&request).await?;
         if response.status() != StatusCode::OK {
-            let response = read_response(response).await.map_err(|e| self.transport_error(&e))?;
+            let response = self.read(response, MAX_API_BODY).await.map_err(|a| a.error)?;
             return Err(self.unexpected(&format!("a read of blob {digest} in {repo}"), &request, &response));
         }
         let registry = self.registry.clone();
@@ -852,6 +935,7 @@ impl Registry for HttpRegistry {
                         access: Access::Push(repo.to_string()),
                         headers: Vec::new(),
                         body: None,
+                        limit: MAX_API_BODY,
                     };
                     let _ = self.execute(&cancel).await;
                 }
@@ -884,6 +968,7 @@ impl Registry for HttpRegistry {
                 access: Access::Pull(repo.to_string()),
                 headers: Vec::new(),
                 body: None,
+                limit: MAX_API_BODY,
             };
             let response = self.execute(&request).await?;
             match response.status {
@@ -984,6 +1069,29 @@ mod tests {
             ("reg.lan.evil.com", false),
         ] {
             assert_eq!(options.is_insecure(host), insecure, "{host}");
+        }
+    }
+
+    #[test]
+    fn credentials_go_only_to_the_registry_and_to_safe_realms() {
+        let options = HttpOptions { insecure_registries: vec!["auth.lan".into()], ..Default::default() };
+        let registry = HttpRegistry::new("registry.example:5000", &options).unwrap();
+        for (url, own) in [
+            ("https://registry.example:5000/v2/a/blobs/uploads/x", true),
+            ("https://registry.example:5001/v2/a/blobs/uploads/x", false),
+            ("http://registry.example:5000/v2/a/tags/list", false),
+            ("https://storage.example/v2/a/blobs/uploads/x", false),
+        ] {
+            assert_eq!(registry.is_own_origin(&Url::parse(url).unwrap()), own, "{url}");
+        }
+        for (realm, allowed) in [
+            ("https://auth.example/token", true),
+            ("http://auth.example/token", false),
+            ("http://auth.lan/token", true),
+            ("http://auth.lan:8080/token", true),
+            ("ftp://auth.lan/token", false),
+        ] {
+            assert_eq!(registry.may_send_credentials_to(&Url::parse(realm).unwrap()), allowed, "{realm}");
         }
     }
 

@@ -180,7 +180,7 @@ async fn faults_never_leave_a_tag_on_an_incomplete_image() {
     };
     let direct = HttpRegistry::new(&reg.host, &options(&reg)).unwrap();
     let (index, _, _) = seed(&reg, &direct, "app").await;
-    let proxy = FaultProxy::start(reg.port, 25, 7).await;
+    let proxy = fault_proxy(reg.port, 25, 7).await;
     let host = format!("127.0.0.1:{}", proxy.port);
     let flaky = HttpRegistry::new(&host, &options(&reg)).unwrap();
     let source = ImageRef::parse(&format!("{host}/app:next")).unwrap();

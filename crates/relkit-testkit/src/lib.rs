@@ -2,6 +2,7 @@
 //! repositories whose commit ids are the same on every run; [`tools`] decides whether a test
 //! whose tool is missing skips or fails; [`registry`] runs a real OCI registry on loopback.
 
+pub mod proxy;
 pub mod registry;
 pub mod tools;
 

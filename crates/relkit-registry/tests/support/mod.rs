@@ -2,11 +2,8 @@
 //! skopeo as the independent judge, OCI-layout fixtures built here, and a fault-injecting proxy.
 #![allow(dead_code)]
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use relkit_registry::manifest::{OCI_INDEX, OCI_MANIFEST};
@@ -14,7 +11,6 @@ use relkit_registry::ops::copy::Endpoint;
 use relkit_registry::ops::{copy, referrers};
 use relkit_registry::{Digest, HttpOptions, ImageRef, LayoutRegistry, RawManifest, Registry, RetryPolicy};
 use tempfile::TempDir;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 pub use relkit_testkit::registry::TestRegistry;
 
@@ -214,149 +210,11 @@ pub async fn push<R: Registry>(
 
 // ---------- fault-injecting proxy ----------
 
-/// A proxy in front of the registry that fails a share of requests: a 500, a dropped
-/// connection before forwarding, or a dropped connection after the registry handled it.
-pub struct FaultProxy {
-    pub port: u16,
-    pub injected: Arc<AtomicU64>,
-    task: tokio::task::JoinHandle<()>,
-}
+pub use relkit_testkit::proxy::{Proxy, ProxyConfig};
 
-impl Drop for FaultProxy {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl FaultProxy {
-    /// Fails `percent` % of requests (seeded, so runs are reproducible).
-    pub async fn start(upstream: u16, percent: u64, seed: u64) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let injected = Arc::new(AtomicU64::new(0));
-        let counter = Arc::new(AtomicU64::new(seed));
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        let inj = injected.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
-                let n = counter.fetch_add(1, Ordering::SeqCst);
-                let roll = noise(n, 1)[0] as u64 * 100 / 256;
-                let client = client.clone();
-                let inj = inj.clone();
-                tokio::spawn(async move {
-                    let _ = serve_one(stream, upstream, port, roll, percent, client, inj).await;
-                });
-            }
-        });
-        Self { port, injected, task }
-    }
-}
-
-async fn serve_one(
-    mut stream: tokio::net::TcpStream,
-    upstream: u16,
-    own: u16,
-    roll: u64,
-    percent: u64,
-    client: reqwest::Client,
-    injected: Arc<AtomicU64>,
-) -> std::io::Result<()> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 65536];
-    let head_end = loop {
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break p + 4;
-        }
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-    let mut lines = head.split("\r\n");
-    let request_line = lines.next().unwrap_or_default().to_string();
-    let mut parts = request_line.split(' ');
-    let (method, path) = (parts.next().unwrap_or("GET").to_string(), parts.next().unwrap_or("/").to_string());
-    let mut headers = Vec::new();
-    let mut length = 0usize;
-    for line in lines.filter(|l| !l.is_empty()) {
-        if let Some((k, v)) = line.split_once(':') {
-            let (k, v) = (k.trim().to_string(), v.trim().to_string());
-            if k.eq_ignore_ascii_case("content-length") {
-                length = v.parse().unwrap_or(0);
-            }
-            headers.push((k, v));
-        }
-    }
-    while buf.len() < head_end + length {
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    let body = buf[head_end..head_end + length].to_vec();
-    let fail = roll < percent;
-    let mode = roll % 3;
-    if fail && mode == 0 {
-        injected.fetch_add(1, Ordering::SeqCst);
-        stream
-            .write_all(
-                b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-            )
-            .await?;
-        return Ok(());
-    }
-    if fail && mode == 1 {
-        injected.fetch_add(1, Ordering::SeqCst);
-        return Ok(()); // dropped before the registry saw it
-    }
-    let url = format!("http://127.0.0.1:{upstream}{path}");
-    let mut request = client.request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), &url);
-    for (k, v) in &headers {
-        if !matches!(k.to_ascii_lowercase().as_str(), "host" | "content-length" | "connection") {
-            request = request.header(k, v);
-        }
-    }
-    let response = match request.body(body).send().await {
-        Ok(r) => r,
-        Err(_) => return Ok(()),
-    };
-    let status = response.status();
-    let mut out = format!("HTTP/1.1 {} {}\r\n", status.as_u16(), status.canonical_reason().unwrap_or(""));
-    let mut upstream_length = None;
-    for (k, v) in response.headers() {
-        let k = k.as_str();
-        let v = v
-            .to_str()
-            .unwrap_or_default()
-            .replace(&format!("127.0.0.1:{upstream}"), &format!("127.0.0.1:{own}"));
-        match k {
-            "connection" | "transfer-encoding" => {}
-            "content-length" => upstream_length = Some(v),
-            _ => out.push_str(&format!("{k}: {v}\r\n")),
-        }
-    }
-    let bytes = response.bytes().await.unwrap_or_default();
-    if fail {
-        injected.fetch_add(1, Ordering::SeqCst);
-        return Ok(()); // the registry handled it; the answer is lost
-    }
-    let length = if method == "HEAD" {
-        upstream_length.unwrap_or_else(|| "0".into())
-    } else {
-        bytes.len().to_string()
-    };
-    out.push_str(&format!("content-length: {length}\r\nconnection: close\r\n\r\n"));
-    stream.write_all(out.as_bytes()).await?;
-    if method != "HEAD" {
-        stream.write_all(&bytes).await?;
-    }
-    stream.flush().await?;
-    let _ = std::io::stdout().flush();
-    Ok(())
+/// A proxy that fails `percent` % of requests (seeded, so runs are reproducible).
+pub async fn fault_proxy(upstream: u16, percent: u64, seed: u64) -> Proxy {
+    Proxy::start(ProxyConfig { upstream, fail_percent: percent, seed, ..Default::default() }).await
 }
 
 /// A temp dir for OCI layouts.
