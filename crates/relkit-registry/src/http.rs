@@ -731,9 +731,23 @@ fn next_link(header: &str) -> Option<&str> {
     })
 }
 
+/// Docker Hub's names.
+fn is_docker_hub(host: &str) -> bool {
+    matches!(host, "docker.io" | "index.docker.io" | "registry-1.docker.io")
+}
+
 impl Registry for HttpRegistry {
     fn name(&self) -> String {
         self.registry.clone()
+    }
+
+    fn check_can_delete(&self) -> Result<()> {
+        if is_docker_hub(&self.registry) {
+            return Err(Error::usage(
+                "Docker Hub does not delete images through the registry API (it answers 405 UNSUPPORTED); delete tags on hub.docker.com (or with Hub's own API), then its garbage collection removes the images",
+            ));
+        }
+        Ok(())
     }
 
     async fn head_manifest(&self, repo: &str, reference: &str) -> Result<Option<Descriptor>> {
@@ -837,8 +851,13 @@ impl Registry for HttpRegistry {
             StatusCode::ACCEPTED | StatusCode::OK | StatusCode::NO_CONTENT => Ok(true),
             StatusCode::NOT_FOUND => Ok(false),
             StatusCode::METHOD_NOT_ALLOWED => Err(Error::failed(format!(
-                "registry {} does not allow deleting manifests (405); enable deletes (distribution: storage.delete.enabled)",
-                self.registry
+                "registry {} does not allow deleting manifests (405){}",
+                self.registry,
+                if is_docker_hub(&self.registry) {
+                    "; Docker Hub deletes only through hub.docker.com"
+                } else {
+                    "; enable deletes (distribution: storage.delete.enabled: true; Harbor, Quay: the robot account needs delete permission)"
+                }
             ))),
             _ => Err(self.unexpected(&format!("a delete of {repo}@{digest}"), &request, &response)),
         }

@@ -95,6 +95,12 @@ pub trait Registry: Send + Sync {
     /// Deletes a manifest by digest (and so every tag on it). `false` when it was already gone.
     fn delete_manifest(&self, repo: &str, digest: &Digest) -> impl Future<Output = Result<bool>> + Send;
 
+    /// Fails (before anything is deleted) when the registry is known not to delete images
+    /// through the distribution API at all, naming why and what to do instead.
+    fn check_can_delete(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// Deletes one tag. `false` when the registry cannot delete single tags.
     fn delete_tag(&self, repo: &str, tag: &str) -> impl Future<Output = Result<bool>> + Send;
 
@@ -202,6 +208,9 @@ impl Registry for AnyRegistry {
     }
     async fn delete_manifest(&self, repo: &str, digest: &Digest) -> Result<bool> {
         delegate!(self, r => r.delete_manifest(repo, digest).await)
+    }
+    fn check_can_delete(&self) -> Result<()> {
+        delegate!(self, r => r.check_can_delete())
     }
     async fn delete_tag(&self, repo: &str, tag: &str) -> Result<bool> {
         delegate!(self, r => r.delete_tag(repo, tag).await)

@@ -160,6 +160,12 @@ pub fn release_tags(version: &Version) -> Vec<TagRequest> {
     ]
 }
 
+/// Each tag once, where it first appears (`--to latest --release-tags` names `latest` twice).
+pub fn unique_tags(requests: Vec<TagRequest>) -> Vec<TagRequest> {
+    let mut seen = std::collections::BTreeSet::new();
+    requests.into_iter().filter(|r| seen.insert(r.name.clone())).collect()
+}
+
 fn parse_version_arg(text: Option<&str>) -> Result<Option<Version>> {
     text.map(|t| {
         tags::parse_version(t).ok_or_else(|| {
@@ -246,8 +252,9 @@ pub async fn apply(args: &ApplyArgs, env: &dyn Env) -> Result<ApplyReport> {
         }
         None => {
             validate_tags(&args.tags)?;
-            let requests =
-                args.tags.iter().map(|t| TagRequest { name: t.clone(), rule: rule_for(t) }).collect();
+            let requests = unique_tags(
+                args.tags.iter().map(|t| TagRequest { name: t.clone(), rule: rule_for(t) }).collect(),
+            );
             (parse_version_arg(args.version.as_deref())?, requests)
         }
     };
@@ -318,7 +325,7 @@ pub async fn promote(args: &PromoteArgs, env: &dyn Env) -> Result<PromoteReport>
         requests.extend(release_tags(v));
     }
     requests.extend(args.tags.iter().map(|t| TagRequest { name: t.clone(), rule: rule_for(t) }));
-    requests.dedup_by(|a, b| a.name == b.name);
+    let requests = unique_tags(requests);
     let http = args.registry.http_options(env);
     let (source_registry, dest_registry) = AnyRegistry::open_pair(&source, &dest, &http)?;
     let options = PromoteOptions {
@@ -451,6 +458,15 @@ mod tests {
             tags.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
             vec!["v2.1.3", "2.1", "2", "latest"]
         );
+    }
+
+    #[test]
+    fn a_channel_that_is_also_a_release_tag_is_written_once() {
+        let mut requests = vec![TagRequest { name: "latest".into(), rule: TagRule::Monotonic }];
+        requests.extend(release_tags(&Version::parse("2.1.3").unwrap()));
+        requests.push(TagRequest { name: "2".into(), rule: TagRule::Monotonic });
+        let names: Vec<String> = unique_tags(requests).into_iter().map(|r| r.name).collect();
+        assert_eq!(names, ["latest", "v2.1.3", "2.1", "2"]);
     }
 
     #[test]

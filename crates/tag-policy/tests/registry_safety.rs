@@ -178,3 +178,87 @@ async fn credentials_stay_with_their_registry_and_secrets_stay_off_stdout() {
         assert_eq!(post.header("content-length"), Some("0"), "{} without Content-Length: 0", post.path);
     }
 }
+
+/// Runs `tag-policy ARGS` (no Actions environment) off the async threads.
+async fn tag_policy(args: Vec<String>) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
+        cargo_bin_cmd!("tag-policy")
+            .args(&args)
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("GITHUB_OUTPUT")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+fn apply_args(image: String, version: &str) -> Vec<String> {
+    let v = semver::Version::parse(version).unwrap();
+    let mut args = vec!["apply".to_string(), image];
+    for tag in [format!("v{v}"), format!("{}.{}", v.major, v.minor), v.major.to_string(), "latest".into()] {
+        args.extend(["--tag".to_string(), tag]);
+    }
+    args
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_releases_leave_latest_on_the_higher_version() {
+    use relkit_registry::ops::copy::{self, Endpoint};
+    use relkit_registry::{HttpOptions, HttpRegistry, Registry as _};
+
+    let Some(registry) = TestRegistry::start("racing_releases_leave_latest_on_the_higher_version", None)
+    else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let layout_dir = work.path().join("layout");
+    let layout = LayoutRegistry::new(&layout_dir);
+    let mut digests = Vec::new();
+    for version in ["1.8.0", "1.9.1", "2.0.0"] {
+        digests.push(image(&layout_dir, version, version).await.parse::<relkit_registry::Digest>().unwrap());
+    }
+    let direct = HttpRegistry::new(&registry.host, &HttpOptions::default()).unwrap();
+    for d in &digests {
+        let (src, dst) =
+            (Endpoint { registry: &layout, repo: "" }, Endpoint { registry: &direct, repo: "base" });
+        copy::copy_image(&src, &dst, d, false, 4).await.unwrap();
+    }
+    let proxy = Proxy::start(ProxyConfig {
+        upstream: registry.port,
+        seed: 11,
+        max_delay: std::time::Duration::from_millis(40),
+        ..Default::default()
+    })
+    .await;
+    let host = format!("127.0.0.1:{}", proxy.port);
+    let (d180, d191, d200) = (&digests[0], &digests[1], &digests[2]);
+    let rounds: usize = std::env::var("RELKIT_RACE_ROUNDS").ok().and_then(|n| n.parse().ok()).unwrap_or(50);
+    for round in 0..rounds {
+        let repo = format!("race{round}");
+        for d in &digests {
+            let (src, dst) =
+                (Endpoint { registry: &direct, repo: "base" }, Endpoint { registry: &direct, repo: &repo });
+            copy::copy_image(&src, &dst, d, true, 4).await.unwrap();
+        }
+        let old = direct.get_manifest(&repo, d180.as_str()).await.unwrap().unwrap().manifest;
+        direct.put_manifest(&repo, "latest", &old, None).await.unwrap();
+
+        let (hotfix, release) = tokio::join!(
+            tag_policy(apply_args(format!("{host}/{repo}@{d191}"), "1.9.1")),
+            tag_policy(apply_args(format!("{host}/{repo}@{d200}"), "2.0.0")),
+        );
+        for (name, out) in [("1.9.1", &hotfix), ("2.0.0", &release)] {
+            assert!(out.status.success(), "round {round}: apply {name} failed: {}", text(&out.stderr));
+        }
+        let at = |tag: &'static str| {
+            let (direct, repo) = (&direct, repo.clone());
+            async move { direct.head_manifest(&repo, tag).await.unwrap().map(|d| d.digest) }
+        };
+        assert_eq!(at("latest").await.as_ref(), Some(d200), "round {round}: latest went backwards");
+        assert_eq!(at("v2.0.0").await.as_ref(), Some(d200), "round {round}");
+        assert_eq!(at("v1.9.1").await.as_ref(), Some(d191), "round {round}");
+        assert_eq!(at("1").await.as_ref(), Some(d191), "round {round}");
+        assert_eq!(at("2").await.as_ref(), Some(d200), "round {round}");
+    }
+}

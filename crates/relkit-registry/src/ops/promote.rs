@@ -8,8 +8,6 @@ use semver::Version;
 use serde::Serialize;
 
 use crate::digest::Digest;
-use std::collections::BTreeSet;
-
 use crate::manifest::{Descriptor, RawManifest};
 use crate::ops::copy::{self, CopyStats, Endpoint};
 use crate::ops::referrers::{self, COSIGN_SUFFIXES};
@@ -177,18 +175,27 @@ enum Found {
 }
 
 /// Finds what refers to the root and to every child at the source: OCI referrers (API, or the
-/// fallback tag) and cosign's tags. One tag listing tells which attachment tags exist, so a
-/// registry without the referrers API costs two requests for the whole image (the listing and
-/// one referrers probe) instead of four per manifest.
+/// fallback index) and cosign's tags. One tag listing tells which attachment tags exist (the
+/// same [`referrers::AttachmentTags`] prune reads), so a registry without the referrers API
+/// costs the listing, one referrers probe and one HEAD per attachment tag of the image.
 async fn find_attachments<S: Registry>(src: &Endpoint<'_, S>, image: &tree::ImageTree) -> Result<Vec<Found>> {
-    let tags: BTreeSet<String> = src.registry.list_tags(src.repo).await?.into_iter().collect();
     let subjects: Vec<&Digest> = image.manifest_digests().collect();
+    let names: Vec<String> = src
+        .registry
+        .list_tags(src.repo)
+        .await?
+        .into_iter()
+        .filter(|t| referrers::attachment_subject(t).is_some_and(|s| subjects.contains(&&s)))
+        .collect();
+    let attachments = referrers::AttachmentTags::from_tags(
+        &crate::ops::resolve_tags(src.registry, src.repo, &names).await?,
+    );
     let mut found = Vec::new();
     // The first subject alone: its answer tells whether the registry has the referrers API.
     let Some((first, rest)) = subjects.split_first() else { return Ok(found) };
-    let first_list = referrers_of(src, first, &tags).await?;
+    let first_list = referrers::list_with(src.registry, src.repo, first, &attachments).await?;
     let rest_lists: Vec<Vec<Descriptor>> = futures::stream::iter(rest.iter())
-        .map(|subject| referrers_of(src, subject, &tags))
+        .map(|subject| referrers::list_with(src.registry, src.repo, subject, &attachments))
         .buffered(PROBE_CONCURRENCY)
         .try_collect()
         .await?;
@@ -198,32 +205,13 @@ async fn find_attachments<S: Registry>(src: &Endpoint<'_, S>, image: &tree::Imag
         }
     }
     for subject in &subjects {
-        for suffix in COSIGN_SUFFIXES {
-            let tag = subject.cosign_tag(suffix);
-            if !tags.contains(&tag) {
-                continue;
-            }
-            if let Some(d) = src.registry.head_manifest(src.repo, &tag).await? {
-                found.push(Found::Cosign { subject: (*subject).clone(), suffix, digest: d.digest });
+        for (tag, digest) in attachments.of(subject) {
+            if let Some(suffix) = COSIGN_SUFFIXES.iter().find(|s| tag.ends_with(&format!(".{s}"))) {
+                found.push(Found::Cosign { subject: (*subject).clone(), suffix, digest: digest.clone() });
             }
         }
     }
     Ok(found)
-}
-
-/// The referrers of `subject`: through the API, else from the fallback tag when it exists.
-async fn referrers_of<S: Registry>(
-    src: &Endpoint<'_, S>,
-    subject: &Digest,
-    tags: &BTreeSet<String>,
-) -> Result<Vec<Descriptor>> {
-    if let Some(list) = src.registry.referrers(src.repo, subject).await? {
-        return Ok(list);
-    }
-    if !tags.contains(&subject.fallback_tag()) {
-        return Ok(Vec::new());
-    }
-    referrers::list(src.registry, src.repo, subject).await
 }
 
 /// Copies what [`find_attachments`] found, registering referrers at the destination.
