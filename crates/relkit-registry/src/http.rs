@@ -60,16 +60,33 @@ pub struct HttpOptions {
     pub retry: RetryPolicy,
     /// Credentials per registry host that replace the docker-config lookup.
     pub credentials: BTreeMap<String, Credential>,
+    /// Registry hosts served by GitHub Packages besides `ghcr.io` (GitHub Enterprise Server's
+    /// `containers.HOST`): images there are deleted through the GitHub Packages API.
+    pub github_packages_hosts: Vec<String>,
+    /// The GitHub REST API for those deletions (`GITHUB_API_URL`; default `https://api.github.com`).
+    pub github_api_url: Option<String>,
 }
 
 impl HttpOptions {
-    /// Options from the environment: `RELKIT_INSECURE_REGISTRIES` (comma or space separated).
+    /// Options from the environment: `RELKIT_INSECURE_REGISTRIES` and
+    /// `RELKIT_GITHUB_PACKAGES_HOSTS` (comma or space separated), `GITHUB_API_URL`.
     pub fn from_env(env: &dyn Env) -> Self {
-        let insecure_registries = env
-            .var("RELKIT_INSECURE_REGISTRIES")
-            .map(|v| v.split([',', ' ']).filter(|s| !s.is_empty()).map(str::to_string).collect())
-            .unwrap_or_default();
-        Self { insecure_registries, ..Self::default() }
+        let list = |name: &str| -> Vec<String> {
+            env.var(name)
+                .map(|v| v.split([',', ' ']).filter(|s| !s.is_empty()).map(str::to_string).collect())
+                .unwrap_or_default()
+        };
+        Self {
+            insecure_registries: list("RELKIT_INSECURE_REGISTRIES"),
+            github_packages_hosts: list("RELKIT_GITHUB_PACKAGES_HOSTS"),
+            github_api_url: env.var("GITHUB_API_URL").filter(|u| !u.is_empty()),
+            ..Self::default()
+        }
+    }
+
+    /// True when `host` is a GitHub Packages container registry.
+    pub fn is_github_packages(&self, host: &str) -> bool {
+        host == "ghcr.io" || self.github_packages_hosts.iter().any(|h| h == host)
     }
 
     /// True when `host` is reached over plain HTTP.
@@ -186,6 +203,8 @@ pub struct HttpRegistry {
     referrers_api: AtomicU8,
     retry: RetryPolicy,
     insecure_registries: Vec<String>,
+    /// The GitHub API deleting images when the registry is GitHub Packages.
+    github_api: Option<Url>,
 }
 
 impl std::fmt::Debug for HttpRegistry {
@@ -220,6 +239,14 @@ impl HttpRegistry {
             referrers_api: AtomicU8::new(REFERRERS_UNKNOWN),
             retry: options.retry,
             insecure_registries: options.insecure_registries.clone(),
+            github_api: options
+                .is_github_packages(registry)
+                .then(|| {
+                    let url = options.github_api_url.as_deref().unwrap_or("https://api.github.com");
+                    Url::parse(&format!("{}/", url.trim_end_matches('/')))
+                        .map_err(|e| Error::usage(format!("GITHUB_API_URL `{url}` is not a URL: {e}")))
+                })
+                .transpose()?,
         })
     }
 
@@ -581,6 +608,23 @@ impl HttpRegistry {
         }
     }
 
+    /// Deletes a manifest through the GitHub Packages API (its registry answers DELETE with 405).
+    async fn delete_package_version(&self, repo: &str, digest: &Digest) -> Result<bool> {
+        let base = self.github_api.clone().expect("only called for GitHub Packages");
+        let credential = self.credential().await?;
+        let token = credential.secret().ok_or_else(|| {
+            Error::usage(format!(
+                "deleting from {} goes through the GitHub Packages API, which needs a token: set GITHUB_TOKEN (with `packages: write`) or log in with docker/login-action",
+                self.registry
+            ))
+        })?;
+        let api =
+            crate::github_packages::PackagesApi { client: &self.client, base, token, limit: MAX_API_BODY };
+        api.delete_version(repo, digest)
+            .await
+            .map_err(|e| e.context(format!("delete {repo}@{digest} on {}", self.registry)))
+    }
+
     fn location(&self, response: &Response, request: &Request) -> Result<Url> {
         let location = response.headers.get(LOCATION).and_then(|v| v.to_str().ok()).ok_or_else(|| {
             Error::failed(format!(
@@ -850,6 +894,9 @@ impl Registry for HttpRegistry {
         match response.status {
             StatusCode::ACCEPTED | StatusCode::OK | StatusCode::NO_CONTENT => Ok(true),
             StatusCode::NOT_FOUND => Ok(false),
+            StatusCode::METHOD_NOT_ALLOWED if self.github_api.is_some() => {
+                self.delete_package_version(repo, digest).await
+            }
             StatusCode::METHOD_NOT_ALLOWED => Err(Error::failed(format!(
                 "registry {} does not allow deleting manifests (405){}",
                 self.registry,

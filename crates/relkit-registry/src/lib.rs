@@ -10,6 +10,7 @@
 
 pub mod auth;
 pub mod digest;
+mod github_packages;
 pub mod http;
 pub mod image;
 pub mod layout;

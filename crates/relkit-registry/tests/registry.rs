@@ -301,3 +301,168 @@ async fn a_corrupt_layout_blob_is_never_uploaded() {
     assert_eq!(reg.digest_of("app:v1"), None);
     assert!(reg.inspect_raw(&format!("app@{}", image.digest)).is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_keeps_signatures_of_images_still_pulled_by_digest() {
+    let Some(reg) = TestRegistry::start("prune_keeps_signatures_of_images_still_pulled_by_digest", None)
+    else {
+        return;
+    };
+    let http = HttpRegistry::new(&reg.host, &options(&reg)).unwrap();
+    let (index, sig, referrer) = seed(&reg, &http, "app").await;
+    // `next` moves on: the index keeps no tag but is still deployed by digest.
+    let single = resolve_digest(&http, &reg.image("app:single")).await.unwrap();
+    let single_manifest = http.get_manifest("app", single.as_str()).await.unwrap().unwrap().manifest;
+    http.put_manifest("app", "next", &single_manifest, None).await.unwrap();
+    let now = jiff::Timestamp::now();
+
+    let report = prune(&http, "app", &Retention::default(), None, true, now).await.unwrap();
+    assert!(report.manifests.is_empty(), "{report:?}");
+    let mut kept = report.kept_attachments.clone();
+    kept.sort();
+    assert_eq!(kept, vec![index.fallback_tag(), index.cosign_tag("sig")], "{report:?}");
+    assert_eq!(reg.digest_of(&format!("app:{}", index.cosign_tag("sig"))), Some(sig.clone()));
+    let listed = referrers::list(&http, "app", &index).await.unwrap();
+    assert_eq!(listed.iter().map(|d| &d.digest).collect::<Vec<_>>(), vec![&referrer]);
+    reg.assert_complete("app", index.as_str());
+
+    // Once the subject is gone, its attachments go with the next prune.
+    assert!(http.delete_manifest("app", &index).await.unwrap());
+    let report = prune(&http, "app", &Retention::default(), None, true, now).await.unwrap();
+    assert!(report.manifests.contains(&sig) && report.manifests.contains(&referrer), "{report:?}");
+    assert_eq!(reg.digest_of(&format!("app:{}", index.cosign_tag("sig"))), None);
+    assert!(reg.digest_of("app:next").is_some());
+}
+
+/// A registry in front of `reg` that answers like a hosted one: the proxy's `intercept`.
+async fn hosted(reg: &TestRegistry, intercept: relkit_testkit::proxy::Intercept) -> (Proxy, HttpRegistry) {
+    let proxy =
+        Proxy::start(ProxyConfig { upstream: reg.port, intercept: Some(intercept), ..Default::default() })
+            .await;
+    let host = format!("127.0.0.1:{}", proxy.port);
+    let mut options = options(reg);
+    options.github_packages_hosts.push(host.clone());
+    options.github_api_url = Some(format!("http://{host}"));
+    options.credentials.insert(
+        host.clone(),
+        relkit_registry::auth::Credential::Basic { username: "octo".into(), password: "ghs_test".into() },
+    );
+    let http = HttpRegistry::new(&host, &options).unwrap();
+    (proxy, http)
+}
+
+fn answer(status: u16, body: &str) -> Option<Answer> {
+    let mut a = Answer { status, body: body.as_bytes().to_vec(), ..Default::default() };
+    a.set_header("content-type", "application/json");
+    Some(a)
+}
+
+fn is_manifest_delete(seen: &Seen) -> bool {
+    seen.method == "DELETE" && seen.path.starts_with("/v2/") && seen.path.contains("/manifests/")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_on_hosted_registries_reports_what_they_really_did() {
+    use std::sync::{Arc, Mutex};
+    let Some(reg) = TestRegistry::start("prune_on_hosted_registries", None) else { return };
+    let direct = HttpRegistry::new(&reg.host, &options(&reg)).unwrap();
+    seed(&reg, &direct, "acme/app").await;
+    let single = resolve_digest(&direct, &reg.image("acme/app:single")).await.unwrap();
+    let now = jiff::Timestamp::now();
+    let retention = Retention::default();
+
+    // ECR: a DELETE answered 404 while the image stays is a failure, never "deleted".
+    let (_p, ecr) = hosted(
+        &reg,
+        Arc::new(|seen: &Seen| {
+            (is_manifest_delete(seen) && seen.path.contains("sha256:")).then(|| {
+                answer(
+                    404,
+                    r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"Requested image not found"}]}"#,
+                )
+            })?
+        }),
+    )
+    .await;
+    let e = prune(&ecr, "acme/app", &retention, Some("single"), true, now).await.unwrap_err();
+    assert!(e.message().contains("answered 404 Not Found") && e.message().contains("still serves it"), "{e}");
+    assert_eq!(reg.digest_of(&format!("acme/app@{single}")), Some(single.clone()));
+
+    // GAR: 411 for a body-less POST without a length; a tagged manifest is deleted only after
+    // its tags.
+    let untagged = Arc::new(Mutex::new(Vec::<String>::new()));
+    let seen_tags = untagged.clone();
+    let (gar_proxy, gar) = hosted(
+        &reg,
+        Arc::new(move |seen: &Seen| {
+            if seen.method == "POST" && seen.header("content-length").is_none() {
+                return Some(Answer { status: 411, body: b"<!DOCTYPE html><title>Error 411 (Length Required)!!1</title>".to_vec(), ..Default::default() });
+            }
+            if !is_manifest_delete(seen) {
+                return None;
+            }
+            let reference = seen.path.rsplit('/').next().unwrap_or_default().to_string();
+            if !reference.starts_with("sha256:") {
+                seen_tags.lock().unwrap().push(reference);
+                return answer(202, "");
+            }
+            if !seen_tags.lock().unwrap().contains(&"single".to_string()) {
+                return answer(400, r#"{"errors":[{"code":"FAILED_PRECONDITION","message":"Manifest is referenced by tags; delete the tags first"}]}"#);
+            }
+            None
+        }),
+    )
+    .await;
+    let gar_host = format!("127.0.0.1:{}", gar_proxy.port);
+    let source = ImageRef::parse(&format!("{gar_host}/acme/app:next")).unwrap();
+    let dest = ImageRef::parse(&format!("{gar_host}/acme/mirror")).unwrap();
+    let promote_options = PromoteOptions {
+        tags: tags(&[("v1.0.0", TagRule::Immutable)]),
+        concurrency: 4,
+        ..Default::default()
+    };
+    let promoted = promote(&gar, &source, &gar, &dest, &promote_options).await.unwrap();
+    assert!(promoted.copy.blobs_mounted > 0, "{promoted:?}");
+    let report = prune(&gar, "acme/app", &retention, Some("single"), true, now).await.unwrap();
+    assert_eq!(report.manifests, vec![single.clone()]);
+    assert_eq!(reg.digest_of(&format!("acme/app@{single}")), None);
+
+    // ghcr.io: the registry answers 405; the package version goes through the Packages API.
+    seed(&reg, &direct, "acme/app").await;
+    let deleted = Arc::new(Mutex::new(Vec::<String>::new()));
+    let api_log = deleted.clone();
+    let (versions, doomed) = (single.to_string(), single.to_string());
+    let (ghcr_proxy, ghcr) = hosted(
+        &reg,
+        Arc::new(move |seen: &Seen| {
+            if is_manifest_delete(seen) {
+                return answer(405, r#"{"errors":[{"code":"UNSUPPORTED","message":"The operation is unsupported."}]}"#);
+            }
+            if seen.path.starts_with("/orgs/acme/packages/container/app/versions") {
+                if seen.header("authorization") != Some("Bearer ghs_test") {
+                    return answer(401, r#"{"message":"Requires authentication","documentation_url":"https://docs.github.com/rest"}"#);
+                }
+                if seen.method == "GET" {
+                    let body = serde_json::json!([{
+                        "id": 101, "name": versions, "url": "https://api.github.com/orgs/acme/packages/container/app/versions/101",
+                        "package_html_url": "https://github.com/orgs/acme/packages/container/package/app",
+                        "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+                        "metadata": {"package_type": "container", "container": {"tags": ["single"]}}
+                    }]);
+                    return answer(200, &body.to_string());
+                }
+                if seen.method == "DELETE" && seen.path.ends_with("/versions/101") {
+                    api_log.lock().unwrap().push(seen.path.clone());
+                    return answer(204, "");
+                }
+            }
+            let gone = api_log.lock().unwrap().iter().any(|_| seen.path.ends_with(&format!("/manifests/{doomed}")));
+            gone.then(|| answer(404, r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#))?
+        }),
+    )
+    .await;
+    let report = prune(&ghcr, "acme/app", &retention, Some("single"), true, now).await.unwrap();
+    assert_eq!(report.manifests, vec![single.clone()]);
+    assert_eq!(*deleted.lock().unwrap(), vec!["/orgs/acme/packages/container/app/versions/101".to_string()]);
+    assert!(ghcr_proxy.seen().iter().all(|s| !s.path.starts_with("/users/")));
+}

@@ -210,7 +210,7 @@ pub async fn push<R: Registry>(
 
 // ---------- fault-injecting proxy ----------
 
-pub use relkit_testkit::proxy::{Proxy, ProxyConfig};
+pub use relkit_testkit::proxy::{Answer, Proxy, ProxyConfig, Seen};
 
 /// A proxy that fails `percent` % of requests (seeded, so runs are reproducible).
 pub async fn fault_proxy(upstream: u16, percent: u64, seed: u64) -> Proxy {
