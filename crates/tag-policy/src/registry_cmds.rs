@@ -106,6 +106,12 @@ pub struct PruneArgs {
     /// Prerelease tags kept per `major.minor`.
     #[arg(long)]
     pub keep_prereleases: Option<usize>,
+    /// Stable releases kept: the N highest of the repository (default: every release).
+    #[arg(long)]
+    pub keep_releases: Option<usize>,
+    /// Stable releases kept per `major.minor` line: the N highest of each.
+    #[arg(long)]
+    pub keep_per_line: Option<usize>,
     /// Build tags (`sha-*`, `next-*`) kept.
     #[arg(long)]
     pub keep_builds: Option<usize>,
@@ -348,6 +354,8 @@ pub async fn prune(args: &PruneArgs, env: &dyn Env) -> Result<PruneReport> {
     if let Some(n) = args.keep_prereleases {
         retention.keep_prereleases = n;
     }
+    retention.keep_releases = args.keep_releases.or(retention.keep_releases);
+    retention.keep_per_line = args.keep_per_line.or(retention.keep_per_line);
     if let Some(n) = args.keep_builds {
         retention.keep_builds = n;
     }
@@ -366,10 +374,8 @@ pub fn run<T: Serialize + HasDigest, F: std::future::Future<Output = Result<T>>>
     command: impl FnOnce() -> F,
 ) -> Result<i32> {
     let report = runtime()?.block_on(command())?;
-    if report.dry_run()
-        && let Some(digest) = report.digest()
-    {
-        for line in decision_lines(digest, report.decisions()) {
+    if report.dry_run() {
+        for line in report.dry_run_lines() {
             eprintln!("dry run: {line}");
         }
     }
@@ -394,6 +400,10 @@ pub trait HasDigest {
     }
     /// True when nothing was written.
     fn dry_run(&self) -> bool;
+    /// What a dry run would do, one line each, for people (stderr).
+    fn dry_run_lines(&self) -> Vec<String> {
+        self.digest().map(|d| decision_lines(d, self.decisions())).unwrap_or_default()
+    }
 }
 
 impl HasDigest for ApplyReport {
@@ -426,6 +436,18 @@ impl HasDigest for PruneReport {
     }
     fn dry_run(&self) -> bool {
         self.dry_run
+    }
+    /// One line per tag with the rule that kept or dropped it.
+    fn dry_run_lines(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self
+            .tags
+            .iter()
+            .map(|v| format!("{} {} ({})", if v.delete { "delete" } else { "keep  " }, v.tag, v.reason))
+            .collect();
+        lines.extend(
+            self.kept_attachments.iter().map(|t| format!("keep   {t} (its subject still exists, untagged)")),
+        );
+        lines
     }
 }
 

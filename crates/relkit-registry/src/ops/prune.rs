@@ -77,6 +77,7 @@ pub fn select(
     let mut verdicts = Vec::new();
     let mut prereleases: BTreeMap<(u64, u64), Vec<(Version, &str)>> = BTreeMap::new();
     let mut builds: Vec<&TagFacts> = Vec::new();
+    let mut releases: Vec<(Version, &str)> = Vec::new();
     for facts in tags {
         let tag = facts.name.as_str();
         if attachment_subject(tag).is_some() {
@@ -96,12 +97,7 @@ pub fn select(
         }
         if let Some(version) = parse_version(tag) {
             if version.pre.is_empty() {
-                let reason = if retention.keep_stable {
-                    "stable release"
-                } else {
-                    "stable release (keep-stable is off)"
-                };
-                verdicts.push(verdict(tag, !retention.keep_stable, reason.to_string()));
+                releases.push((version, tag));
             } else {
                 prereleases.entry((version.major, version.minor)).or_default().push((version, tag));
             }
@@ -113,6 +109,7 @@ pub fn select(
         }
         verdicts.push(verdict(tag, false, "floating or channel tag".to_string()));
     }
+    verdicts.extend(release_verdicts(releases, retention));
     for ((major, minor), mut list) in prereleases {
         list.sort_by(|a, b| b.0.cmp_precedence(&a.0));
         for (rank, (_, tag)) in list.into_iter().enumerate() {
@@ -141,6 +138,60 @@ pub fn select(
     }
     verdicts.sort_by(|a, b| a.tag.cmp(&b.tag));
     verdicts
+}
+
+/// The verdicts on stable releases: every one stays (or goes, with `keep_stable` off) unless
+/// `keep_releases` or `keep_per_line` is set; then a release stays when either keeps it.
+fn release_verdicts(mut releases: Vec<(Version, &str)>, retention: &Retention) -> Vec<Verdict> {
+    let verdict = |tag: &str, delete: bool, reason: String| Verdict { tag: tag.to_string(), delete, reason };
+    if retention.keep_releases.is_none() && retention.keep_per_line.is_none() {
+        return releases
+            .into_iter()
+            .map(|(_, tag)| {
+                let reason = if retention.keep_stable {
+                    "stable release"
+                } else {
+                    "stable release (keep-stable is off)"
+                };
+                verdict(tag, !retention.keep_stable, reason.to_string())
+            })
+            .collect();
+    }
+    releases.sort_by(|a, b| b.0.cmp_precedence(&a.0));
+    let mut rank_in_line: BTreeMap<(u64, u64), usize> = BTreeMap::new();
+    releases
+        .into_iter()
+        .enumerate()
+        .map(|(rank, (version, tag))| {
+            let line = (version.major, version.minor);
+            let line_rank = rank_in_line.entry(line).or_default();
+            let in_line = *line_rank;
+            *line_rank += 1;
+            let kept_overall = retention.keep_releases.filter(|n| rank < *n);
+            let kept_in_line = retention.keep_per_line.filter(|n| in_line < *n);
+            let (major, minor) = line;
+            match (kept_overall, kept_in_line) {
+                (Some(n), _) => {
+                    verdict(tag, false, format!("one of the {n} newest releases (keep-releases)"))
+                }
+                (None, Some(n)) => verdict(
+                    tag,
+                    false,
+                    format!("one of the {n} newest releases of {major}.{minor} (keep-per-line)"),
+                ),
+                (None, None) => {
+                    let mut beyond = Vec::new();
+                    if let Some(n) = retention.keep_releases {
+                        beyond.push(format!("the {n} newest releases (keep-releases)"));
+                    }
+                    if let Some(n) = retention.keep_per_line {
+                        beyond.push(format!("the {n} newest releases of {major}.{minor} (keep-per-line)"));
+                    }
+                    verdict(tag, true, format!("beyond {}", beyond.join(" and ")))
+                }
+            }
+        })
+        .collect()
 }
 
 /// What a prune did (or would do).
@@ -403,6 +454,32 @@ mod tests {
         let retention = Retention { keep_prereleases: 2, ..Default::default() };
         let v = select(&tags, &retention, None, Timestamp::UNIX_EPOCH);
         assert_eq!(deleted(&v), vec!["v1.1.0-rc.1", "v1.1.0-rc.2"]);
+    }
+
+    #[test]
+    fn release_retention_keeps_the_newest_overall_and_per_line() {
+        let tags = facts(&["v1.0.0", "v1.0.1", "v1.1.0", "v1.1.1", "v1.1.2", "v2.0.0", "v2.0.1", "latest"]);
+        type Case = (Option<usize>, Option<usize>, &'static [&'static str]);
+        let cases: [Case; 4] = [
+            (None, None, &[]),
+            (Some(3), None, &["v1.0.0", "v1.0.1", "v1.1.0", "v1.1.1"]),
+            (None, Some(1), &["v1.0.0", "v1.1.0", "v1.1.1", "v2.0.0"]),
+            (Some(2), Some(1), &["v1.0.0", "v1.1.0", "v1.1.1"]),
+        ];
+        for (keep_releases, keep_per_line, expected) in cases {
+            let retention = Retention { keep_releases, keep_per_line, ..Default::default() };
+            let v = select(&tags, &retention, None, Timestamp::UNIX_EPOCH);
+            assert_eq!(deleted(&v), expected, "{keep_releases:?} {keep_per_line:?}");
+        }
+        let retention = Retention { keep_releases: Some(2), keep_per_line: Some(1), ..Default::default() };
+        let v = select(&tags, &retention, None, Timestamp::UNIX_EPOCH);
+        let reason = |t: &str| v.iter().find(|x| x.tag == t).unwrap().reason.clone();
+        assert_eq!(reason("v2.0.1"), "one of the 2 newest releases (keep-releases)");
+        assert_eq!(reason("v1.1.2"), "one of the 1 newest releases of 1.1 (keep-per-line)");
+        assert_eq!(
+            reason("v1.1.1"),
+            "beyond the 2 newest releases (keep-releases) and the 1 newest releases of 1.1 (keep-per-line)"
+        );
     }
 
     #[test]
