@@ -5,8 +5,9 @@
 //! blobs.
 
 use std::collections::{BTreeMap, HashMap};
+
+use crate::tokens::{self, Scopes, Token, TokenCache};
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable as _};
@@ -120,13 +121,15 @@ impl Access {
         }
     }
 
-    fn scopes(&self) -> Vec<String> {
+    fn scopes(&self) -> Scopes {
         match self {
-            Access::Pull(r) => vec![format!("repository:{r}:pull")],
-            Access::Push(r) => vec![format!("repository:{r}:pull,push")],
-            Access::Delete(r) => vec![format!("repository:{r}:pull,push,delete")],
+            Access::Pull(r) => tokens::scopes(r, &["pull"]),
+            Access::Push(r) => tokens::scopes(r, &["pull", "push"]),
+            Access::Delete(r) => tokens::scopes(r, &["pull", "push", "delete"]),
             Access::Mount { repo, from } => {
-                vec![format!("repository:{repo}:pull,push"), format!("repository:{from}:pull")]
+                let mut s = tokens::scopes(repo, &["pull", "push"]);
+                s.extend(tokens::scopes(from, &["pull"]));
+                s
             }
         }
     }
@@ -184,9 +187,6 @@ enum Challenge {
     Bearer { realm: Url, service: Option<String> },
 }
 
-/// A cached `Authorization` header for one access, fetched once even by concurrent requests.
-type TokenCell = Arc<OnceCell<Option<String>>>;
-
 /// Whether the registry serves the OCI 1.1 referrers API: unknown until first asked.
 const REFERRERS_UNKNOWN: u8 = 0;
 const REFERRERS_ABSENT: u8 = 2;
@@ -199,7 +199,7 @@ pub struct HttpRegistry {
     explicit_credential: Option<Credential>,
     credential: OnceCell<Credential>,
     challenge: OnceCell<Challenge>,
-    tokens: Mutex<HashMap<Access, TokenCell>>,
+    tokens: TokenCache,
     referrers_api: AtomicU8,
     retry: RetryPolicy,
     insecure_registries: Vec<String>,
@@ -235,7 +235,7 @@ impl HttpRegistry {
             explicit_credential: options.credentials.get(registry).cloned(),
             credential: OnceCell::new(),
             challenge: OnceCell::new(),
-            tokens: Mutex::new(HashMap::new()),
+            tokens: TokenCache::default(),
             referrers_api: AtomicU8::new(REFERRERS_UNKNOWN),
             retry: options.retry,
             insecure_registries: options.insecure_registries.clone(),
@@ -312,22 +312,26 @@ impl HttpRegistry {
         match self.challenge.get() {
             // Not learned yet: the first requests go out anonymously and a 401 teaches it.
             None => Ok(None),
-            Some(challenge) => self.authorize(challenge, access, false).await,
+            Some(challenge) => self.authorize(challenge, access, None).await,
         }
     }
 
-    async fn authorize(&self, challenge: &Challenge, access: &Access, fresh: bool) -> Result<Option<String>> {
+    /// The `Authorization` for `access`: basic, or a cached bearer token that covers it. `failed`
+    /// is the header the registry just refused: that token is not used again.
+    async fn authorize(
+        &self,
+        challenge: &Challenge,
+        access: &Access,
+        failed: Option<&str>,
+    ) -> Result<Option<String>> {
         match challenge {
             Challenge::Basic => Ok(self.credential().await?.basic_header()),
             Challenge::Bearer { realm, service } => {
-                let cell = {
-                    let mut tokens = self.tokens.lock().expect("token cache lock");
-                    if fresh {
-                        tokens.remove(access);
-                    }
-                    tokens.entry(access.clone()).or_default().clone()
-                };
-                cell.get_or_try_init(|| self.fetch_token(realm, service.as_deref(), access)).await.cloned()
+                let (scopes, cell) = self.tokens.cell(&access.scopes(), failed);
+                let token = cell
+                    .get_or_try_init(|| self.fetch_token(realm, service.as_deref(), access.repo(), &scopes))
+                    .await?;
+                Ok(token.header.clone())
             }
         }
     }
@@ -346,24 +350,15 @@ impl HttpRegistry {
         &self,
         realm: &Url,
         service: Option<&str>,
-        access: &Access,
-    ) -> Result<Option<String>> {
+        repo: &str,
+        scopes: &Scopes,
+    ) -> Result<Token> {
         let credential = self.credential().await?;
         if let Credential::Bearer(token) = &credential {
-            return Ok(Some(format!("Bearer {token}")));
+            return Ok(Token::new(Some(format!("Bearer {token}")), Some(u64::from(u32::MAX))));
         }
-        let mut url = realm.clone();
-        {
-            let mut query = url.query_pairs_mut();
-            if let Some(service) = service {
-                query.append_pair("service", service);
-            }
-            for scope in access.scopes() {
-                query.append_pair("scope", &scope);
-            }
-        }
-        let basic = credential.basic_header();
-        if basic.is_some() && !self.may_send_credentials_to(realm) {
+        let scopes = tokens::scope_params(scopes);
+        if credential.secret().is_some() && !self.may_send_credentials_to(realm) {
             return Err(Error::failed(format!(
                 "registry {} names the token server {} over plain http; credentials go there only for a host marked insecure (--insecure-registry {})",
                 self.registry,
@@ -371,31 +366,67 @@ impl HttpRegistry {
                 realm.host_str().unwrap_or_default()
             )));
         }
-        let answer = self
-            .send_with_retry(|| {
-                let request = self.client.get(url.clone());
-                match &basic {
-                    Some(b) => request.header("Authorization", b),
-                    None => request,
+        let answer = match &credential {
+            // An identity token (`az acr login`, docker's `identitytoken`) is an OAuth2 refresh
+            // token, exchanged by POST as the docker CLI does.
+            Credential::IdentityToken(refresh) => {
+                let form = {
+                    let mut form = url::form_urlencoded::Serializer::new(String::new());
+                    form.append_pair("grant_type", "refresh_token")
+                        .append_pair("client_id", "relkit")
+                        .append_pair("refresh_token", refresh)
+                        .append_pair("scope", &scopes.join(" "));
+                    if let Some(service) = service {
+                        form.append_pair("service", service);
+                    }
+                    form.finish()
+                };
+                self.send_with_retry(|| {
+                    self.client
+                        .post(realm.clone())
+                        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                        .body(form.clone())
+                })
+                .await?
+            }
+            _ => {
+                let mut url = realm.clone();
+                {
+                    let mut query = url.query_pairs_mut();
+                    if let Some(service) = service {
+                        query.append_pair("service", service);
+                    }
+                    for scope in &scopes {
+                        query.append_pair("scope", scope);
+                    }
                 }
-            })
-            .await?;
+                let basic = credential.basic_header();
+                self.send_with_retry(|| {
+                    let request = self.client.get(url.clone());
+                    match &basic {
+                        Some(b) => request.header("Authorization", b),
+                        None => request,
+                    }
+                })
+                .await?
+            }
+        };
         if !answer.status.is_success() {
-            return Err(self.auth_error(access.repo(), &format!("token server answered {}", answer.status)));
+            return Err(self.auth_error(repo, &format!("token server answered {}", answer.status)));
         }
         #[derive(serde::Deserialize)]
         struct TokenAnswer {
             token: Option<String>,
             access_token: Option<String>,
+            expires_in: Option<u64>,
         }
-        let token: TokenAnswer = serde_json::from_slice(&answer.body).map_err(|_| {
-            self.auth_error(access.repo(), "the token server answered something that is not JSON")
-        })?;
-        let token = token.token.or(token.access_token);
-        if let Some(t) = &token {
+        let token: TokenAnswer = serde_json::from_slice(&answer.body)
+            .map_err(|_| self.auth_error(repo, "the token server answered something that is not JSON"))?;
+        let value = token.token.or(token.access_token);
+        if let Some(t) = &value {
             mask(t);
         }
-        Ok(token.map(|t| format!("Bearer {t}")))
+        Ok(Token::new(value.map(|t| format!("Bearer {t}")), token.expires_in))
     }
 
     /// Sends a request built by `build` with retries on connection errors, 429 and 5xx.
@@ -474,10 +505,11 @@ impl HttpRegistry {
             let header = response.headers().get(WWW_AUTHENTICATE).and_then(|v| v.to_str().ok());
             let challenge = self.parse_challenge(header.unwrap_or_default()).map_err(Attempt::fatal)?;
             let _ = self.challenge.set(challenge.clone());
-            // A refused token is stale: fetch a new one. Requests that went out anonymously share
-            // one token fetch per access.
-            let stale = authorization.is_some();
-            let fresh = self.authorize(&challenge, &request.access, stale).await.map_err(Attempt::fatal)?;
+            // A refused token is stale: fetch a new one (once, however many requests it failed).
+            let fresh = self
+                .authorize(&challenge, &request.access, authorization.as_deref())
+                .await
+                .map_err(Attempt::fatal)?;
             if fresh.is_some() && fresh != authorization {
                 response = self
                     .build(request, fresh.as_deref())
@@ -597,6 +629,13 @@ impl HttpRegistry {
         match outcome {
             Ok(r) if r.status == StatusCode::CREATED => Ok(()),
             outcome => {
+                // A token that expired during a long upload: the stream cannot be replayed, so
+                // the refused token is dropped and the caller retries with a new stream.
+                if let (Ok(r), Some(challenge)) = (&outcome, self.challenge.get())
+                    && r.status == StatusCode::UNAUTHORIZED
+                {
+                    self.authorize(challenge, &put.access, authorization.as_deref()).await?;
+                }
                 if self.blob_exists(repo, digest).await? {
                     return Ok(());
                 }
@@ -783,6 +822,10 @@ fn is_docker_hub(host: &str) -> bool {
 impl Registry for HttpRegistry {
     fn name(&self) -> String {
         self.registry.clone()
+    }
+
+    fn plan_access(&self, repo: &str, actions: &[&str]) {
+        self.tokens.plan(&tokens::scopes(repo, actions));
     }
 
     fn check_can_delete(&self) -> Result<()> {

@@ -19,6 +19,7 @@ pub mod ops;
 pub mod reference;
 pub mod registry;
 mod tls;
+mod tokens;
 
 pub use digest::Digest;
 pub use http::{HttpOptions, HttpRegistry, RetryPolicy};

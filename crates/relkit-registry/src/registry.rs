@@ -95,6 +95,13 @@ pub trait Registry: Send + Sync {
     /// Deletes a manifest by digest (and so every tag on it). `false` when it was already gone.
     fn delete_manifest(&self, repo: &str, digest: &Digest) -> impl Future<Output = Result<bool>> + Send;
 
+    /// Declares that the running operation will use `actions` (`pull`, `push`, `delete`) on
+    /// `repo`, before its first request: a registry with token auth then asks once for a token
+    /// covering all of it instead of one per kind of request.
+    fn plan_access(&self, repo: &str, actions: &[&str]) {
+        let _ = (repo, actions);
+    }
+
     /// Fails (before anything is deleted) when the registry is known not to delete images
     /// through the distribution API at all, naming why and what to do instead.
     fn check_can_delete(&self) -> Result<()> {
@@ -208,6 +215,9 @@ impl Registry for AnyRegistry {
     }
     async fn delete_manifest(&self, repo: &str, digest: &Digest) -> Result<bool> {
         delegate!(self, r => r.delete_manifest(repo, digest).await)
+    }
+    fn plan_access(&self, repo: &str, actions: &[&str]) {
+        delegate!(self, r => r.plan_access(repo, actions))
     }
     fn check_can_delete(&self) -> Result<()> {
         delegate!(self, r => r.check_can_delete())

@@ -266,6 +266,9 @@ pub async fn apply(args: &ApplyArgs, env: &dyn Env) -> Result<ApplyReport> {
     };
     let reference = ImageRef::parse(&args.image)?;
     let registry = AnyRegistry::open(&reference, &args.registry.http_options(env))?;
+    if !args.dry_run {
+        registry.plan_access(reference.repository(), &["pull", "push"]);
+    }
     let digest = resolve_digest(&registry, &reference).await?;
     let repo = reference.repository();
     let target = registry

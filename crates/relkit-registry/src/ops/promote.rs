@@ -79,6 +79,13 @@ pub async fn promote<S: Registry, D: Registry>(
 ) -> Result<PromoteReport> {
     let src = Endpoint { registry: source, repo: source_ref.repository() };
     let dst = Endpoint { registry: dest, repo: dest_ref.repository() };
+    if !options.dry_run {
+        // One token for the whole promotion: push on the destination, pull on the mount source.
+        dest.plan_access(dst.repo, &["pull", "push"]);
+        if source_ref.same_registry(dest_ref) {
+            dest.plan_access(src.repo, &["pull"]);
+        }
+    }
     // One read resolves the reference and gives the root manifest.
     let root = read_root(source, source_ref).await?;
     let digest = root.digest.clone();

@@ -226,6 +226,7 @@ pub async fn prune<R: Registry>(
 ) -> Result<PruneReport> {
     if apply {
         registry.check_can_delete()?;
+        registry.plan_access(repo, &["pull", "push", "delete"]);
     }
     let names = registry.list_tags(repo).await?;
     let digests = resolve_tags(registry, repo, &names).await?;
