@@ -466,3 +466,72 @@ async fn prune_on_hosted_registries_reports_what_they_really_did() {
     assert_eq!(*deleted.lock().unwrap(), vec!["/orgs/acme/packages/container/app/versions/101".to_string()]);
     assert!(ghcr_proxy.seen().iter().all(|s| !s.path.starts_with("/users/")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_auth_one_token_per_operation_expiry_and_one_refetch() {
+    use std::sync::atomic::Ordering;
+    let test = "token_auth_one_token_per_operation_expiry_and_one_refetch";
+    let Some(issuer) = TokenIssuer::start(test).await else { return };
+    let Some(reg) = TestRegistry::start_token_auth(
+        test,
+        &issuer.realm(),
+        TOKEN_SERVICE,
+        TOKEN_ISSUER,
+        &issuer.dir.path().join("root.crt"),
+    ) else {
+        return;
+    };
+    let fresh = || HttpRegistry::new(&reg.host, &options(&reg)).unwrap();
+    let seeding = fresh();
+    let (index, _, _) = seed(&reg, &seeding, "src").await;
+    let scopes = |from: usize| -> Vec<Vec<String>> {
+        issuer.requests()[from..].iter().map(|r| r.scopes.clone()).collect()
+    };
+
+    // A promote within the registry asks once, for the two-scope mount token.
+    let before = issuer.requests().len();
+    let http = fresh();
+    let source = reg.image("src:next");
+    let dest = reg.image("dst");
+    let options = PromoteOptions { tags: release_tags("1.0.0"), concurrency: 4, ..Default::default() };
+    let report = promote(&http, &source, &http, &dest, &options).await.unwrap();
+    assert!(report.copy.blobs_mounted > 0 && report.copy.blobs_uploaded == 0, "{report:?}");
+    assert_eq!(
+        scopes(before),
+        vec![vec!["repository:dst:pull,push".to_string(), "repository:src:pull".to_string()]]
+    );
+    assert_eq!(reg.digest_of("dst:latest"), Some(index.clone()));
+
+    // A token is reused until its expires_in runs out, then fetched again before use.
+    issuer.expires_in.store(3, Ordering::SeqCst);
+    let before = issuer.requests().len();
+    let reader = fresh();
+    assert!(reader.head_manifest("dst", "latest").await.unwrap().is_some());
+    assert!(reader.head_manifest("dst", "1").await.unwrap().is_some());
+    assert_eq!(issuer.requests().len() - before, 1);
+    tokio::time::sleep(std::time::Duration::from_millis(3000)).await;
+    assert!(reader.head_manifest("dst", "1.0").await.unwrap().is_some());
+    assert_eq!(scopes(before), vec![vec!["repository:dst:pull".to_string()]; 2]);
+
+    // The registry refuses a token the client still believes valid: eight requests that fail at
+    // once cause one refetch.
+    issuer.expires_in.store(300, Ordering::SeqCst);
+    issuer.valid.store(false, Ordering::SeqCst);
+    let before = issuer.requests().len();
+    let stale = fresh();
+    let refused = stale.head_manifest("dst", "latest").await.unwrap_err();
+    assert!(refused.message().contains("401"), "{refused}");
+    issuer.valid.store(true, Ordering::SeqCst);
+    let lookups = ["latest", "1", "1.0", "v1.0.0", "latest", "1", "1.0", "v1.0.0"]
+        .map(|tag| stale.head_manifest("dst", tag));
+    for found in futures::future::join_all(lookups).await {
+        assert!(found.unwrap().is_some());
+    }
+    assert_eq!(issuer.requests().len() - before, 2, "{:?}", &issuer.requests()[before..]);
+    assert!(
+        issuer
+            .requests()
+            .iter()
+            .all(|r| !r.authorized || r.scopes.iter().all(|s| s.starts_with("repository:")))
+    );
+}

@@ -29,6 +29,27 @@ impl TestRegistry {
     /// Starts a registry (with htpasswd basic auth when `creds` is set). `None`, after a SKIPPED
     /// line, when docker-registry or skopeo is missing outside CI.
     pub fn start(test: &str, creds: Option<(&str, &str)>) -> Option<Self> {
+        Self::start_with(test, creds, None)
+    }
+
+    /// Starts a registry enforcing Docker token auth (`auth: token`, the ghcr.io and Docker Hub
+    /// scheme): `realm` is the token server's URL, tokens must be issued by `issuer` for
+    /// `service` and signed by a key whose certificate chains to `root_cert` (PEM).
+    pub fn start_token_auth(
+        test: &str,
+        realm: &str,
+        service: &str,
+        issuer: &str,
+        root_cert: &Path,
+    ) -> Option<Self> {
+        let auth = format!(
+            "auth:\n  token:\n    realm: {realm}\n    service: {service}\n    issuer: {issuer}\n    rootcertbundle: {}\n",
+            root_cert.display()
+        );
+        Self::start_with(test, None, Some(auth))
+    }
+
+    fn start_with(test: &str, creds: Option<(&str, &str)>, auth: Option<String>) -> Option<Self> {
         if !require_tool(test, "docker-registry") || !require_tool(test, "skopeo") {
             return None;
         }
@@ -50,6 +71,9 @@ impl TestRegistry {
                 "auth:\n  htpasswd:\n    realm: relkit-test\n    path: {}\n",
                 dir.path().join("htpasswd").display()
             ));
+        }
+        if let Some(auth) = auth {
+            config.push_str(&auth);
         }
         std::fs::write(dir.path().join("config.yml"), config).unwrap();
         let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();

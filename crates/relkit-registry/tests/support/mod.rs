@@ -227,3 +227,161 @@ pub fn layout_dir() -> (TempDir, PathBuf) {
 pub fn layout_at(path: &Path) -> LayoutRegistry {
     LayoutRegistry::new(path)
 }
+
+// ---------- a Docker token server of our own ----------
+
+/// One token request as the issuer received it.
+#[derive(Debug, Clone)]
+pub struct TokenRequest {
+    /// The `scope` parameters, in order.
+    pub scopes: Vec<String>,
+    /// Whether it carried `Authorization`.
+    pub authorized: bool,
+}
+
+/// A token server for `TestRegistry::start_token_auth`: grants what is asked, signs RS256 JWTs
+/// with a key and certificate it generates (openssl), and logs every request.
+pub struct TokenIssuer {
+    pub port: u16,
+    pub dir: TempDir,
+    pub log: Arc<Mutex<Vec<TokenRequest>>>,
+    /// `expires_in` of the answers.
+    pub expires_in: Arc<AtomicU64>,
+    /// When false, tokens name another audience: the registry refuses a token the client
+    /// believes valid (as when a registry revokes one early).
+    pub valid: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+pub const TOKEN_SERVICE: &str = "relkit-test-registry";
+pub const TOKEN_ISSUER: &str = "relkit-test-issuer";
+
+impl Drop for TokenIssuer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl TokenIssuer {
+    /// Generates the key and certificate and starts serving `/token`. `None` without openssl
+    /// (outside CI).
+    pub async fn start(test: &str) -> Option<Self> {
+        if !relkit_testkit::tools::require_tool(test, "openssl") {
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let ok = std::process::Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=relkit-test-issuer",
+            ])
+            .arg("-keyout")
+            .arg(dir.path().join("key.pem"))
+            .arg("-out")
+            .arg(dir.path().join("root.crt"))
+            .output()
+            .unwrap();
+        assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+        let der = std::process::Command::new("openssl")
+            .args(["x509", "-outform", "DER", "-in"])
+            .arg(dir.path().join("root.crt"))
+            .output()
+            .unwrap()
+            .stdout;
+        use base64::Engine as _;
+        let x5c = base64::engine::general_purpose::STANDARD.encode(der);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let expires_in = Arc::new(AtomicU64::new(300));
+        let valid = Arc::new(AtomicBool::new(true));
+        let key = dir.path().join("key.pem");
+        let (l, e, v) = (log.clone(), expires_in.clone(), valid.clone());
+        let task = tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else { return };
+                let mut buf = vec![0u8; 16384];
+                let mut read = 0;
+                while !buf[..read].windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf[read..]).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => read += n,
+                    }
+                }
+                let head = String::from_utf8_lossy(&buf[..read]).to_string();
+                let target = head.split(' ').nth(1).unwrap_or("/").to_string();
+                let url = url::Url::parse(&format!("http://x{target}")).unwrap();
+                let scopes: Vec<String> =
+                    url.query_pairs().filter(|(k, _)| k == "scope").map(|(_, v)| v.to_string()).collect();
+                let authorized = head.lines().any(|l| l.to_ascii_lowercase().starts_with("authorization:"));
+                l.lock().unwrap().push(TokenRequest { scopes: scopes.clone(), authorized });
+                let token = sign_jwt(&key, &x5c, &scopes, v.load(Ordering::SeqCst));
+                let body =
+                    serde_json::json!({"token": token, "access_token": token, "expires_in": e.load(Ordering::SeqCst)})
+                        .to_string();
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+            }
+        });
+        Some(Self { port, dir, log, expires_in, valid, task })
+    }
+
+    /// The realm URL.
+    pub fn realm(&self) -> String {
+        format!("http://127.0.0.1:{}/token", self.port)
+    }
+
+    /// The requests so far.
+    pub fn requests(&self) -> Vec<TokenRequest> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+fn sign_jwt(key: &Path, x5c: &str, scopes: &[String], valid: bool) -> String {
+    use base64::Engine as _;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let now = jiff::Timestamp::now().as_second();
+    let access: Vec<serde_json::Value> = scopes
+        .iter()
+        .filter_map(|s| {
+            let mut parts = s.split(':');
+            let (kind, name, actions) = (parts.next()?, parts.next()?, parts.next()?);
+            Some(serde_json::json!({"type": kind, "name": name, "actions": actions.split(',').collect::<Vec<_>>()}))
+        })
+        .collect();
+    let header = serde_json::json!({"typ": "JWT", "alg": "RS256", "x5c": [x5c]});
+    let claims = serde_json::json!({
+        "iss": TOKEN_ISSUER, "sub": "relkit", "aud": if valid { TOKEN_SERVICE } else { "another-registry" },
+        "exp": now + 300, "nbf": now - 10, "iat": now,
+        "jti": format!("{now}-{}", noise(now as u64, 4).iter().map(|b| format!("{b:02x}")).collect::<String>()),
+        "access": access,
+    });
+    let input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
+    let mut child = std::process::Command::new("openssl")
+        .args(["dgst", "-sha256", "-sign"])
+        .arg(key)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    }
+    let signature = child.wait_with_output().unwrap().stdout;
+    format!("{input}.{}", b64(&signature))
+}
