@@ -688,6 +688,18 @@ fn mask(secret: &str) {
     }
 }
 
+/// A warning for people on stderr; under Actions also a `::warning::` annotation (on stderr
+/// too, so stdout keeps only the report).
+pub(crate) fn warn(message: &str) {
+    eprintln!("warning: {message}");
+    if relkit_core::actions::running_in_actions(&ProcessEnv) {
+        eprintln!(
+            "{}",
+            relkit_core::actions::annotation(relkit_core::actions::Level::Warning, None, message)
+        );
+    }
+}
+
 impl HttpRegistry {
     /// Reads a whole answer, at most `limit` bytes of body: a broken transfer is retried, a
     /// larger answer is refused (a registry never needs to send that much here).
@@ -1104,35 +1116,43 @@ impl Registry for HttpRegistry {
         if self.referrers_api.load(Ordering::Relaxed) == REFERRERS_ABSENT {
             return Ok(None);
         }
-        let mut request = self.request(
-            Method::GET,
-            &format!("v2/{repo}/referrers/{digest}"),
-            Access::Pull(repo.to_string()),
-        );
-        request.headers.push(("Accept", OCI_INDEX.to_string()));
-        let response = self.execute(&request).await?;
-        if response.status == StatusCode::NOT_FOUND {
-            // A registry with the API answers an empty list; 404 means it has none.
-            self.referrers_api.store(REFERRERS_ABSENT, Ordering::Relaxed);
-            return Ok(None);
-        }
-        if response.status != StatusCode::OK
-            || !response.header(CONTENT_TYPE.as_str()).unwrap_or_default().starts_with(OCI_INDEX)
-        {
-            return Ok(None);
-        }
         #[derive(serde::Deserialize)]
         struct Index {
             #[serde(default)]
             manifests: Vec<Descriptor>,
         }
-        let index: Index = serde_json::from_slice(&response.body).map_err(|e| {
-            Error::failed(format!(
-                "registry {} sent a referrers list for {repo}@{digest} that is not valid: {e}",
-                self.registry
-            ))
-        })?;
-        Ok(Some(index.manifests))
+        let mut list = Vec::new();
+        let mut next = Some(self.url(&format!("v2/{repo}/referrers/{digest}")));
+        let mut seen = std::collections::HashSet::new();
+        // Every page: registries with many referrers page the list with `Link`, as tag lists.
+        while let Some(url) = next.take() {
+            if !seen.insert(url.clone()) {
+                break;
+            }
+            let mut request = self.request(Method::GET, "", Access::Pull(repo.to_string()));
+            request.url = url;
+            request.headers.push(("Accept", OCI_INDEX.to_string()));
+            let response = self.execute(&request).await?;
+            if response.status == StatusCode::NOT_FOUND && list.is_empty() && seen.len() == 1 {
+                // A registry with the API answers an empty list; 404 means it has none.
+                self.referrers_api.store(REFERRERS_ABSENT, Ordering::Relaxed);
+                return Ok(None);
+            }
+            if response.status != StatusCode::OK
+                || !response.header(CONTENT_TYPE.as_str()).unwrap_or_default().starts_with(OCI_INDEX)
+            {
+                return if seen.len() == 1 { Ok(None) } else { Ok(Some(list)) };
+            }
+            let index: Index = serde_json::from_slice(&response.body).map_err(|e| {
+                Error::failed(format!(
+                    "registry {} sent a referrers list for {repo}@{digest} that is not valid: {e}",
+                    self.registry
+                ))
+            })?;
+            list.extend(index.manifests);
+            next = response.header("link").and_then(next_link).and_then(|l| request.url.join(l).ok());
+        }
+        Ok(Some(list))
     }
 }
 

@@ -535,3 +535,37 @@ async fn token_auth_one_token_per_operation_expiry_and_one_refetch() {
             .all(|r| !r.authorized || r.scopes.iter().all(|s| s.starts_with("repository:")))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promote_carries_nested_referrers_and_skips_stale_entries() {
+    let Some(reg) = TestRegistry::start("promote_carries_nested_referrers_and_skips_stale_entries", None)
+    else {
+        return;
+    };
+    let http = HttpRegistry::new(&reg.host, &options(&reg)).unwrap();
+    let (_tmp, path) = layout_dir();
+    let layout = layout_at(&path);
+    let index = index_manifest(&layout, 3, "1.0.0").await;
+    let sbom = referrer(&layout, &index).await;
+    let signature_on_sbom = referrer(&layout, &sbom).await;
+    let child = index.view().unwrap().manifests[0].digest.clone();
+    let child_manifest = layout.get_manifest("", child.as_str()).await.unwrap().unwrap().manifest;
+    let doomed = referrer(&layout, &child_manifest).await;
+    layout.put_manifest("", "next", &index, None).await.unwrap();
+    let options =
+        PromoteOptions { tags: tags(&[("next", TagRule::Mutable)]), concurrency: 4, ..Default::default() };
+    let source = ImageRef::parse(&format!("oci:{}:next", path.display())).unwrap();
+    promote(&layout, &source, &http, &reg.image("app:next"), &options).await.unwrap();
+    let nested = referrers::list(&http, "app", &sbom.digest).await.unwrap();
+    assert_eq!(nested.iter().map(|d| &d.digest).collect::<Vec<_>>(), vec![&signature_on_sbom.digest]);
+
+    // The child's referrer is deleted; its fallback index still names it.
+    assert!(http.delete_manifest("app", &doomed.digest).await.unwrap());
+    let report = promote(&http, &reg.image("app:next"), &http, &reg.image("dst"), &options).await.unwrap();
+    let outcome = |d: &Digest| report.attachments.iter().find(|a| a.digest == *d).map(|a| a.outcome.clone());
+    assert_eq!(outcome(&doomed.digest).as_deref(), Some("stale-skipped"), "{report:?}");
+    assert_eq!(outcome(&signature_on_sbom.digest).as_deref(), Some("copied"), "{report:?}");
+    let nested = referrers::list(&http, "dst", &sbom.digest).await.unwrap();
+    assert_eq!(nested.iter().map(|d| &d.digest).collect::<Vec<_>>(), vec![&signature_on_sbom.digest]);
+    reg.assert_complete("dst", signature_on_sbom.digest.as_str());
+}
