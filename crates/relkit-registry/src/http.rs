@@ -7,7 +7,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::tokens::{self, Scopes, Token, TokenCache};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable as _};
@@ -66,6 +67,11 @@ pub struct HttpOptions {
     pub github_packages_hosts: Vec<String>,
     /// The GitHub REST API for those deletions (`GITHUB_API_URL`; default `https://api.github.com`).
     pub github_api_url: Option<String>,
+    /// PEM files of extra root certificates trusted for every registry (`--ca-file`).
+    pub ca_files: Vec<PathBuf>,
+    /// Docker-style `certs.d` directories: `DIR/HOST[:PORT]/*.crt` roots and
+    /// `client.cert`/`client.key` client certificates for that registry.
+    pub certs_dirs: Vec<PathBuf>,
 }
 
 impl HttpOptions {
@@ -81,6 +87,11 @@ impl HttpOptions {
             insecure_registries: list("RELKIT_INSECURE_REGISTRIES"),
             github_packages_hosts: list("RELKIT_GITHUB_PACKAGES_HOSTS"),
             github_api_url: env.var("GITHUB_API_URL").filter(|u| !u.is_empty()),
+            ca_files: list("RELKIT_CA_FILES").into_iter().map(PathBuf::from).collect(),
+            certs_dirs: match env.var("RELKIT_CERTS_DIRS") {
+                Some(dirs) => dirs.split([',', ':']).filter(|d| !d.is_empty()).map(PathBuf::from).collect(),
+                None => DEFAULT_CERTS_DIRS.iter().map(PathBuf::from).collect(),
+            },
             ..Self::default()
         }
     }
@@ -90,13 +101,18 @@ impl HttpOptions {
         host == "ghcr.io" || self.github_packages_hosts.iter().any(|h| h == host)
     }
 
-    /// True when `host` is reached over plain HTTP.
+    /// True when `host` may be reached over plain HTTP: loopback hosts and the listed ones. They
+    /// are tried over plain HTTP first and switch to HTTPS when the server answers that it
+    /// speaks TLS.
     pub fn is_insecure(&self, host: &str) -> bool {
         let bare = host_without_port(host);
         matches!(bare, "127.0.0.1" | "localhost" | "[::1]" | "::1")
             || self.insecure_registries.iter().any(|h| h == host || h == bare)
     }
 }
+
+/// Where docker and podman keep per-registry certificates.
+pub const DEFAULT_CERTS_DIRS: [&str; 2] = ["/etc/docker/certs.d", "/etc/containers/certs.d"];
 
 fn host_without_port(host: &str) -> &str {
     if host.starts_with('[') {
@@ -194,7 +210,10 @@ const REFERRERS_ABSENT: u8 = 2;
 /// A registry reached over HTTP(S).
 pub struct HttpRegistry {
     registry: String,
+    /// The registry's URL over https; [`Self::url`] gives the scheme in use.
     base: Url,
+    /// Plain HTTP in use (an insecure host that has not shown it speaks TLS).
+    plain_http: AtomicBool,
     client: reqwest::Client,
     explicit_credential: Option<Credential>,
     credential: OnceCell<Credential>,
@@ -225,13 +244,19 @@ impl HttpRegistry {
         } else {
             registry
         };
-        let scheme = if options.is_insecure(registry) { "http" } else { "https" };
-        let base = Url::parse(&format!("{scheme}://{endpoint}/"))
+        let base = Url::parse(&format!("https://{endpoint}/"))
             .map_err(|e| Error::usage(format!("registry host `{registry}` is not valid: {e}")))?;
+        let material = crate::tls::TlsMaterial::load(registry, &options.ca_files, &options.certs_dirs)?;
+        let client = if material.is_empty() {
+            crate::tls::shared_client()?
+        } else {
+            crate::tls::client_with(material)?
+        };
         Ok(Self {
             registry: registry.to_string(),
             base,
-            client: crate::tls::shared_client()?,
+            plain_http: AtomicBool::new(options.is_insecure(registry)),
+            client,
             explicit_credential: options.credentials.get(registry).cloned(),
             credential: OnceCell::new(),
             challenge: OnceCell::new(),
@@ -251,16 +276,34 @@ impl HttpRegistry {
     }
 
     fn url(&self, path: &str) -> Url {
-        self.base.join(path).expect("registry paths are valid URL paths")
+        let mut url = self.base.join(path).expect("registry paths are valid URL paths");
+        if self.plain_http.load(Ordering::Relaxed) {
+            url.set_scheme("http").expect("https and http URLs convert");
+        }
+        url
+    }
+
+    /// A URL of this registry with the scheme in use now (an insecure registry found to speak
+    /// TLS after the request was built); other URLs as they are.
+    fn current(&self, url: &Url) -> Url {
+        let mut url = url.clone();
+        let scheme = if self.plain_http.load(Ordering::Relaxed) { "http" } else { "https" };
+        if url.host_str() == self.base.host_str() && url.port() == self.base.port() && url.scheme() != scheme
+        {
+            let _ = url.set_scheme(scheme);
+        }
+        url
     }
 
     /// True when `url` is the registry itself (same scheme, host and port): the only place its
     /// credentials and tokens go. An upload `Location` or a `Link` page elsewhere is reached
     /// anonymously.
     fn is_own_origin(&self, url: &Url) -> bool {
-        url.scheme() == self.base.scheme()
-            && url.host_str() == self.base.host_str()
-            && url.port_or_known_default() == self.base.port_or_known_default()
+        let own = self.url("");
+        let url = self.current(url);
+        url.scheme() == own.scheme()
+            && url.host_str() == own.host_str()
+            && url.port_or_known_default() == own.port_or_known_default()
     }
 
     /// True when the registry's credentials may go to a token realm: over https, or over plain
@@ -500,6 +543,15 @@ impl HttpRegistry {
             .send()
             .await
             .map_err(|e| self.transport_attempt(&e))?;
+        if own && response.status() == StatusCode::BAD_REQUEST && self.speaks_tls().await {
+            // An insecure registry that serves TLS: use https from now on and send again.
+            self.plain_http.store(false, Ordering::Relaxed);
+            return Err(Attempt {
+                error: Error::failed(format!("registry {} serves TLS", self.registry)),
+                retry: true,
+                after: Some(Duration::ZERO),
+            });
+        }
         // Only the registry itself may teach the challenge: another host's 401 is its answer.
         if own && response.status() == StatusCode::UNAUTHORIZED {
             let header = response.headers().get(WWW_AUTHENTICATE).and_then(|v| v.to_str().ok());
@@ -532,6 +584,19 @@ impl HttpRegistry {
         Ok(response)
     }
 
+    /// True when a registry reached over plain HTTP answers, as TLS servers do to a plain HTTP
+    /// request (Go's `net/http`, nginx), that it speaks TLS. Asked after a 400 only.
+    async fn speaks_tls(&self) -> bool {
+        if !self.plain_http.load(Ordering::Relaxed) {
+            return false;
+        }
+        let Ok(response) = self.client.get(self.url("v2/")).send().await else { return false };
+        let Ok(answer) = self.read(response, MAX_API_BODY).await else { return false };
+        let text = String::from_utf8_lossy(&answer.body);
+        text.contains("HTTP request to an HTTPS server")
+            || text.contains("plain HTTP request was sent to HTTPS port")
+    }
+
     /// The `Authorization` header for a request: none when its URL is not the registry's own.
     async fn authorization_for(&self, request: &Request) -> Result<Option<String>> {
         if !self.is_own_origin(&request.url) {
@@ -541,7 +606,7 @@ impl HttpRegistry {
     }
 
     fn build(&self, request: &Request, authorization: Option<&str>) -> reqwest::RequestBuilder {
-        let mut builder = self.client.request(request.method.clone(), request.url.clone());
+        let mut builder = self.client.request(request.method.clone(), self.current(&request.url));
         for (name, value) in &request.headers {
             builder = builder.header(*name, value);
         }

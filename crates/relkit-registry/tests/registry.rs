@@ -569,3 +569,155 @@ async fn promote_carries_nested_referrers_and_skips_stale_entries() {
     assert_eq!(nested.iter().map(|d| &d.digest).collect::<Vec<_>>(), vec![&signature_on_sbom.digest]);
     reg.assert_complete("dst", signature_on_sbom.digest.as_str());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn referrers_api_pages_are_all_read() {
+    use std::sync::Arc;
+    let Some(reg) = TestRegistry::start("referrers_api_pages_are_all_read", None) else { return };
+    let subject = Digest::of(b"subject");
+    let (first, second) = (Digest::of(b"first"), Digest::of(b"second"));
+    let page = |d: &Digest| {
+        serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": d.as_str(), "size": 10, "artifactType": BUNDLE_TYPE}]})
+        .to_string()
+    };
+    let (one, two) = (page(&first), page(&second));
+    let path = format!("/v2/app/referrers/{subject}");
+    let proxy = Proxy::start(ProxyConfig {
+        upstream: reg.port,
+        intercept: Some(Arc::new(move |seen: &Seen| {
+            if !seen.path.starts_with(&path) {
+                return None;
+            }
+            let last = seen.path.ends_with("page=2");
+            let mut a = Answer {
+                status: 200,
+                body: if last { two.clone() } else { one.clone() }.into_bytes(),
+                ..Default::default()
+            };
+            a.set_header("content-type", "application/vnd.oci.image.index.v1+json");
+            if !last {
+                a.set_header("link", format!("<{path}?page=2>; rel=\"next\""));
+            }
+            Some(a)
+        })),
+        ..Default::default()
+    })
+    .await;
+    let http = HttpRegistry::new(&format!("127.0.0.1:{}", proxy.port), &options(&reg)).unwrap();
+    let listed = http.referrers("app", &subject).await.unwrap().unwrap();
+    assert_eq!(listed.iter().map(|d| &d.digest).collect::<Vec<_>>(), vec![&first, &second]);
+}
+
+/// Runs openssl in `dir`; panics with its stderr when it fails.
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl").args(args).current_dir(dir).output().unwrap();
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate, all signed by the CA.
+fn certificates(dir: &std::path::Path) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=relkit test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+        ],
+    );
+    for (name, usage) in [
+        ("server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth"),
+        ("client", "extendedKeyUsage=clientAuth"),
+    ] {
+        std::fs::write(dir.join(format!("{name}.ext")), format!("basicConstraints=CA:FALSE\n{usage}\n"))
+            .unwrap();
+        openssl(
+            dir,
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-subj",
+                &format!("/CN={name}"),
+                "-keyout",
+                &format!("{name}.key"),
+                "-out",
+                &format!("{name}.csr"),
+            ],
+        );
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &format!("{name}.csr"),
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                &format!("{name}.ext"),
+                "-out",
+                &format!("{name}.crt"),
+            ],
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_loopback_registry_with_tls_and_client_certificates() {
+    let test = "a_loopback_registry_with_tls_and_client_certificates";
+    if !relkit_testkit::tools::require_tool(test, "openssl") {
+        return;
+    }
+    let pki = tempfile::tempdir().unwrap();
+    certificates(pki.path());
+    let p = |name: &str| pki.path().join(name);
+    let Some(reg) = TestRegistry::start_tls(test, &p("server.crt"), &p("server.key"), Some(&p("ca.crt")))
+    else {
+        return;
+    };
+    // docker's certs.d layout: the CA and the client certificate under the registry's host.
+    let certs_d = tempfile::tempdir().unwrap();
+    let host_dir = certs_d.path().join(&reg.host);
+    std::fs::create_dir_all(&host_dir).unwrap();
+    std::fs::copy(p("ca.crt"), host_dir.join("ca.crt")).unwrap();
+    std::fs::copy(p("client.crt"), host_dir.join("client.cert")).unwrap();
+    std::fs::copy(p("client.key"), host_dir.join("client.key")).unwrap();
+    let mut with_certs = options(&reg);
+    with_certs.certs_dirs = vec![certs_d.path().to_path_buf()];
+    let http = HttpRegistry::new(&reg.host, &with_certs).unwrap();
+    let (_tmp, path) = layout_dir();
+    let layout = layout_at(&path);
+    let image = image_manifest(&layout, 7, "1.0.0", "amd64", 1024).await;
+    push(&layout, &http, "app", &image, "v1.0.0").await;
+    assert_eq!(
+        http.head_manifest("app", "v1.0.0").await.unwrap().map(|d| d.digest),
+        Some(image.digest.clone())
+    );
+
+    // The CA alone (`--ca-file`) verifies the server, but the registry wants a client certificate.
+    let mut ca_only = options(&reg);
+    ca_only.ca_files = vec![p("ca.crt")];
+    let without_client = HttpRegistry::new(&reg.host, &ca_only).unwrap();
+    assert!(without_client.head_manifest("app", "v1.0.0").await.is_err());
+    // Without the CA the server's certificate is not trusted.
+    let untrusted = HttpRegistry::new(&reg.host, &options(&reg)).unwrap();
+    let e = untrusted.head_manifest("app", "v1.0.0").await.unwrap_err();
+    assert!(e.message().contains("certificate") || e.message().contains("cannot reach"), "{e}");
+}

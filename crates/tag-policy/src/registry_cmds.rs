@@ -16,9 +16,15 @@ use serde::Serialize;
 /// Options shared by every registry command.
 #[derive(Debug, Clone, Default, Args)]
 pub struct RegistryArgs {
-    /// Reach this registry host over plain HTTP (repeatable; loopback always is).
+    /// Reach this registry host over plain HTTP, or HTTPS when it answers that it serves TLS
+    /// (repeatable; also `RELKIT_INSECURE_REGISTRIES`; loopback hosts always may be).
     #[arg(long = "insecure-registry", value_name = "HOST")]
     pub insecure_registries: Vec<String>,
+    /// Trust the root certificates in this PEM file for every registry (repeatable; also
+    /// `RELKIT_CA_FILES`). Per-registry roots and client certificates are read from docker's
+    /// `/etc/docker/certs.d/HOST/` (`*.crt`, `client.cert`, `client.key`).
+    #[arg(long = "ca-file", value_name = "PEM")]
+    pub ca_files: Vec<std::path::PathBuf>,
     /// Blob transfers in flight.
     #[arg(long, default_value_t = DEFAULT_CONCURRENCY)]
     pub concurrency: usize,
@@ -28,6 +34,7 @@ impl RegistryArgs {
     fn http_options(&self, env: &dyn Env) -> HttpOptions {
         let mut options = HttpOptions::from_env(env);
         options.insecure_registries.extend(self.insecure_registries.iter().cloned());
+        options.ca_files.extend(self.ca_files.iter().cloned());
         options
     }
 }
