@@ -11,10 +11,9 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::Duration;
 
-use backon::{ExponentialBuilder, Retryable as _};
 use bytes::Bytes;
 use relkit_core::actions::{Env, ProcessEnv};
-use relkit_core::{Error, ErrorKind, Result};
+use relkit_core::{Error, Result};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use reqwest::{Method, StatusCode};
 use tokio::sync::OnceCell;
@@ -25,33 +24,8 @@ use crate::digest::Digest;
 use crate::manifest::{ACCEPTED_MANIFESTS, Descriptor, OCI_INDEX, RawManifest};
 use crate::registry::{BlobStream, Fetched, PutOutcome, Registry, verify_stream};
 
-/// Retry policy for registry requests: exponential backoff with jitter; `Retry-After` wins
-/// when the registry sends it (capped at `max_delay`).
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    /// Attempts after the first one.
-    pub max_retries: usize,
-    /// First delay.
-    pub min_delay: Duration,
-    /// Longest delay.
-    pub max_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self { max_retries: 6, min_delay: Duration::from_millis(200), max_delay: Duration::from_secs(20) }
-    }
-}
-
-impl RetryPolicy {
-    fn backoff(&self) -> ExponentialBuilder {
-        ExponentialBuilder::default()
-            .with_min_delay(self.min_delay)
-            .with_max_delay(self.max_delay)
-            .with_max_times(self.max_retries)
-            .with_jitter()
-    }
-}
+use crate::retry::Attempt;
+pub use crate::retry::RetryPolicy;
 
 /// How to reach registries.
 #[derive(Debug, Clone, Default)]
@@ -180,19 +154,6 @@ impl Response {
     }
 }
 
-/// One failed attempt: retried when `retry` is set.
-struct Attempt {
-    error: Error,
-    retry: bool,
-    after: Option<Duration>,
-}
-
-impl Attempt {
-    fn fatal(error: Error) -> Self {
-        Self { error, retry: false, after: None }
-    }
-}
-
 /// How the registry wants requests authorized, learned from its first 401 (requests go out
 /// anonymously until then, as container runtimes do; an open registry never sends one).
 #[derive(Debug, Clone)]
@@ -214,6 +175,8 @@ pub struct HttpRegistry {
     base: Url,
     /// Plain HTTP in use (an insecure host that has not shown it speaks TLS).
     plain_http: AtomicBool,
+    /// An insecure host: its URLs may change scheme once, from http to https.
+    insecure: bool,
     client: reqwest::Client,
     explicit_credential: Option<Credential>,
     credential: OnceCell<Credential>,
@@ -256,6 +219,7 @@ impl HttpRegistry {
             registry: registry.to_string(),
             base,
             plain_http: AtomicBool::new(options.is_insecure(registry)),
+            insecure: options.is_insecure(registry),
             client,
             explicit_credential: options.credentials.get(registry).cloned(),
             credential: OnceCell::new(),
@@ -288,7 +252,10 @@ impl HttpRegistry {
     fn current(&self, url: &Url) -> Url {
         let mut url = url.clone();
         let scheme = if self.plain_http.load(Ordering::Relaxed) { "http" } else { "https" };
-        if url.host_str() == self.base.host_str() && url.port() == self.base.port() && url.scheme() != scheme
+        if self.insecure
+            && url.host_str() == self.base.host_str()
+            && url.port() == self.base.port()
+            && url.scheme() != scheme
         {
             let _ = url.set_scheme(scheme);
         }
@@ -477,15 +444,12 @@ impl HttpRegistry {
     where
         F: Fn() -> reqwest::RequestBuilder,
     {
-        (|| async {
-            let response = self.send_once(build()).await?;
-            classify(response)
-        })
-        .retry(self.retry.backoff())
-        .when(|a: &Attempt| a.retry)
-        .adjust(|a: &Attempt, next| next.map(|d| a.after.map_or(d, |after| after.min(self.retry.max_delay))))
-        .await
-        .map_err(|a| a.error)
+        self.retry
+            .run(|| async {
+                let response = self.send_once(build()).await?;
+                classify(response)
+            })
+            .await
     }
 
     async fn send_once(&self, request: reqwest::RequestBuilder) -> std::result::Result<Response, Attempt> {
@@ -510,27 +474,17 @@ impl HttpRegistry {
 
     /// Executes an authorized request with retries and reads the whole answer.
     async fn execute(&self, request: &Request) -> Result<Response> {
-        (|| async {
-            let response = self.attempt(request).await?;
-            self.read(response, request.limit).await
-        })
-        .retry(self.retry.backoff())
-        .when(|a: &Attempt| a.retry)
-        .adjust(|a: &Attempt, next| next.map(|d| a.after.map_or(d, |after| after.min(self.retry.max_delay))))
-        .await
-        .map_err(|a| a.error)
+        self.retry
+            .run(|| async {
+                let response = self.attempt(request).await?;
+                self.read(response, request.limit).await
+            })
+            .await
     }
 
     /// Executes an authorized request with retries, leaving the body unread (blob downloads).
     async fn execute_streaming(&self, request: &Request) -> Result<reqwest::Response> {
-        (|| self.attempt(request))
-            .retry(self.retry.backoff())
-            .when(|a: &Attempt| a.retry)
-            .adjust(|a: &Attempt, next| {
-                next.map(|d| a.after.map_or(d, |after| after.min(self.retry.max_delay)))
-            })
-            .await
-            .map_err(|a| a.error)
+        self.retry.run(|| self.attempt(request)).await
     }
 
     /// One attempt. A 401 re-authorizes once with the challenge it carries (an expired token,
@@ -901,6 +855,10 @@ impl Registry for HttpRegistry {
         self.registry.clone()
     }
 
+    fn retry_policy(&self) -> RetryPolicy {
+        self.retry
+    }
+
     fn plan_access(&self, repo: &str, actions: &[&str]) {
         self.tokens.plan(&tokens::scopes(repo, actions));
     }
@@ -1072,13 +1030,12 @@ impl Registry for HttpRegistry {
     }
 
     async fn put_blob(&self, repo: &str, digest: &Digest, data: Bytes) -> Result<()> {
-        (|| {
-            let chunk: BlobStream = Box::pin(futures::stream::once(std::future::ready(Ok(data.clone()))));
-            self.upload_once(repo, digest, data.len() as u64, chunk)
-        })
-        .retry(self.retry.backoff().with_max_times(2))
-        .when(|e: &Error| e.kind() == ErrorKind::Failed)
-        .await
+        self.retry
+            .run_operation(2, || {
+                let chunk: BlobStream = Box::pin(futures::stream::once(std::future::ready(Ok(data.clone()))));
+                self.upload_once(repo, digest, data.len() as u64, chunk)
+            })
+            .await
     }
 
     async fn open_blob(&self, repo: &str, digest: &Digest) -> Result<BlobStream> {

@@ -18,6 +18,7 @@ pub mod manifest;
 pub mod ops;
 pub mod reference;
 pub mod registry;
+mod retry;
 mod tls;
 mod tokens;
 

@@ -68,6 +68,11 @@ pub trait Registry: Send + Sync {
     /// The registry's name for messages (host or `oci:DIR`).
     fn name(&self) -> String;
 
+    /// The retry policy operations on this registry follow (blob copies retry with it).
+    fn retry_policy(&self) -> crate::RetryPolicy {
+        crate::RetryPolicy::default()
+    }
+
     /// The descriptor of a manifest (HEAD), or `None` when it does not exist.
     fn head_manifest(
         &self,
@@ -197,6 +202,9 @@ macro_rules! delegate {
 impl Registry for AnyRegistry {
     fn name(&self) -> String {
         delegate!(self, r => r.name())
+    }
+    fn retry_policy(&self) -> crate::RetryPolicy {
+        delegate!(self, r => r.retry_policy())
     }
     async fn head_manifest(&self, repo: &str, reference: &str) -> Result<Option<Descriptor>> {
         delegate!(self, r => r.head_manifest(repo, reference).await)
