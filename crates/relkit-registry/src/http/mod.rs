@@ -438,6 +438,15 @@ mod tests {
     }
 
     #[test]
+    fn docker_hub_prunes_are_refused_before_anything_is_deleted() {
+        let hub = HttpRegistry::new("docker.io", &HttpOptions::default()).unwrap();
+        let e = hub.check_can_delete().unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.message().contains("hub.docker.com"), "{e}");
+        assert!(HttpRegistry::new("ghcr.io", &HttpOptions::default()).unwrap().check_can_delete().is_ok());
+    }
+
+    #[test]
     fn insecure_registries_from_env() {
         let mut env = BTreeMap::new();
         env.insert("RELKIT_INSECURE_REGISTRIES".to_string(), "a.lan:5000, b.lan".to_string());

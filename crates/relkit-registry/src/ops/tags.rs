@@ -561,8 +561,8 @@ async fn settle_release_tags<R: Registry>(
     Ok(())
 }
 
-/// Reads every tag back: it must point at the target, or (monotonic tags) at an equal or higher
-/// version another release put there meanwhile. A monotonic tag that another release moved back
+/// Reads every immutable and monotonic tag back: it must point at the target, or (monotonic
+/// tags) at an equal or higher version another release put there meanwhile. A monotonic tag that another release moved back
 /// below the target since it was written is written again (the same bounded rounds).
 async fn verify_tags<R: Registry>(
     registry: &R,
@@ -572,9 +572,12 @@ async fn verify_tags<R: Registry>(
     decisions: &[TagDecision],
     force: bool,
 ) -> Result<()> {
-    let checked = decisions
-        .iter()
-        .filter(|d| matches!(d.action, TagAction::Add | TagAction::Move { .. } | TagAction::Keep));
+    // A mutable tag is confirmed by its PUT (the registry's `Docker-Content-Digest` is checked
+    // there) and may legitimately move again at any time: reading it back proves nothing.
+    let checked = decisions.iter().filter(|d| {
+        d.rule != TagRule::Mutable
+            && matches!(d.action, TagAction::Add | TagAction::Move { .. } | TagAction::Keep)
+    });
     let write = Write { registry, repo, target, version, force };
     futures::stream::iter(checked)
         .map(|decision| verify_tag(&write, decision))
