@@ -247,6 +247,11 @@ pub struct PruneConfig {
     pub keep_stable: bool,
     /// Prerelease tags kept per `major.minor` line (the highest ones). Default 3.
     pub keep_prereleases: usize,
+    /// Stable releases kept: the N highest of the repository. With `keep_per_line`, a release
+    /// either rule keeps stays; with neither, `keep_stable` decides. Default none.
+    pub keep_releases: Option<usize>,
+    /// Stable releases kept per `major.minor` line: the N highest of each. Default none.
+    pub keep_per_line: Option<usize>,
     /// Glob patterns of build tags. Default `["sha-*", "next-*"]`.
     pub build_tags: Vec<String>,
     /// Build tags kept (the newest). Default 10.
@@ -262,6 +267,8 @@ impl Default for PruneConfig {
         Self {
             keep_stable: true,
             keep_prereleases: 3,
+            keep_releases: None,
+            keep_per_line: None,
             build_tags: vec!["sha-*".to_string(), "next-*".to_string()],
             keep_builds: 10,
             max_build_age_days: None,

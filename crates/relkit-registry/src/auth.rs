@@ -26,6 +26,9 @@ pub enum Credential {
     },
     /// A ready bearer token.
     Bearer(String),
+    /// An OAuth2 refresh token (docker config `identitytoken`, what `az acr login` writes),
+    /// exchanged at the token realm with `grant_type=refresh_token`.
+    IdentityToken(String),
 }
 
 impl fmt::Debug for Credential {
@@ -34,6 +37,7 @@ impl fmt::Debug for Credential {
             Credential::Anonymous => f.write_str("Anonymous"),
             Credential::Basic { username, .. } => write!(f, "Basic({username}, <redacted>)"),
             Credential::Bearer(_) => f.write_str("Bearer(<redacted>)"),
+            Credential::IdentityToken(_) => f.write_str("IdentityToken(<redacted>)"),
         }
     }
 }
@@ -54,7 +58,7 @@ impl Credential {
         match self {
             Credential::Anonymous => None,
             Credential::Basic { password, .. } => Some(password),
-            Credential::Bearer(token) => Some(token),
+            Credential::Bearer(token) | Credential::IdentityToken(token) => Some(token),
         }
     }
 }
@@ -89,8 +93,12 @@ struct AuthEntry {
 /// anonymous.
 pub async fn lookup(registry: &str, env: &(dyn Env + Sync)) -> Result<Credential> {
     if let Some(config) = read_docker_config(env)? {
-        if let Some(helper) = config.cred_helpers.get(registry).or(config.creds_store.as_ref())
-            && let Some(credential) = run_helper(helper, registry).await?
+        // Docker keys Docker Hub's credentials as `https://index.docker.io/v1/`, in helpers
+        // (Docker Desktop's `desktop`, osxkeychain, pass) as in `credHelpers`.
+        let server = if is_docker_hub(registry) { DOCKER_HUB_KEY } else { registry };
+        let helper = config.cred_helpers.get(server).or_else(|| config.cred_helpers.get(registry));
+        if let Some(helper) = helper.or(config.creds_store.as_ref())
+            && let Some(credential) = run_helper(helper, server, env.var("PATH")).await?
         {
             return Ok(credential);
         }
@@ -106,6 +114,13 @@ pub async fn lookup(registry: &str, env: &(dyn Env + Sync)) -> Result<Credential
         return Ok(Credential::Basic { username, password: token });
     }
     Ok(Credential::Anonymous)
+}
+
+/// The key Docker stores Docker Hub's credentials under.
+pub const DOCKER_HUB_KEY: &str = "https://index.docker.io/v1/";
+
+fn is_docker_hub(registry: &str) -> bool {
+    matches!(registry, "docker.io" | "index.docker.io" | "registry-1.docker.io")
 }
 
 fn config_path(env: &(dyn Env + Sync)) -> Option<PathBuf> {
@@ -132,19 +147,21 @@ fn read_docker_config(env: &(dyn Env + Sync)) -> Result<Option<DockerConfig>> {
 /// The keys docker writes for a registry: `host`, `https://host`, `https://host/v1/`, and for
 /// Docker Hub `https://index.docker.io/v1/`.
 fn find_auth_entry<'a>(config: &'a DockerConfig, registry: &str) -> Option<&'a AuthEntry> {
-    let hub = matches!(registry, "docker.io" | "index.docker.io" | "registry-1.docker.io");
+    let hub = is_docker_hub(registry);
     config.auths.iter().find_map(|(key, entry)| {
         let host = key.trim_start_matches("https://").trim_start_matches("http://");
         let host = host.split('/').next().unwrap_or(host);
-        let matches = host == registry
-            || (hub && matches!(host, "docker.io" | "index.docker.io" | "registry-1.docker.io"));
-        matches.then_some(entry)
+        (host == registry || (hub && is_docker_hub(host))).then_some(entry)
     })
 }
 
 fn decode_entry(entry: &AuthEntry, registry: &str) -> Result<Credential> {
     if let Some(token) = entry.registrytoken.as_ref().filter(|t| !t.is_empty()) {
         return Ok(Credential::Bearer(token.clone()));
+    }
+    // Before `auth`: `az acr login` writes both, and the identity token is the one to use.
+    if let Some(token) = entry.identitytoken.as_ref().filter(|t| !t.is_empty()) {
+        return Ok(Credential::IdentityToken(token.clone()));
     }
     if let (Some(username), Some(password)) = (&entry.username, &entry.password) {
         return Ok(Credential::Basic { username: username.clone(), password: password.clone() });
@@ -162,9 +179,6 @@ fn decode_entry(entry: &AuthEntry, registry: &str) -> Result<Credential> {
             })?;
         return Ok(Credential::Basic { username: decoded.0, password: decoded.1 });
     }
-    if let Some(token) = entry.identitytoken.as_ref().filter(|t| !t.is_empty()) {
-        return Ok(Credential::Basic { username: "<token>".to_string(), password: token.clone() });
-    }
     Ok(Credential::Anonymous)
 }
 
@@ -175,12 +189,20 @@ struct HelperAnswer {
     secret: String,
 }
 
-/// Runs `docker-credential-<helper> get` with the registry on stdin. `None` when the helper
+/// Helpers answer the user name `<token>` for an identity token (a refresh token).
+const IDENTITY_TOKEN_USER: &str = "<token>";
+
+/// Runs `docker-credential-<helper> get` with the registry (its docker key) on stdin. `None` when the helper
 /// knows no credentials for it.
-async fn run_helper(helper: &str, registry: &str) -> Result<Option<Credential>> {
+async fn run_helper(helper: &str, registry: &str, path: Option<String>) -> Result<Option<Credential>> {
     use tokio::io::AsyncWriteExt as _;
     let program = format!("docker-credential-{helper}");
-    let mut child = tokio::process::Command::new(&program)
+    let mut command = tokio::process::Command::new(&program);
+    if let Some(path) = path {
+        // The environment's PATH finds the helper (the process's, unless a test gives its own).
+        command.env("PATH", path);
+    }
+    let mut child = command
         .arg("get")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -202,6 +224,9 @@ async fn run_helper(helper: &str, registry: &str) -> Result<Option<Credential>> 
     let answer: HelperAnswer = serde_json::from_slice(&output.stdout).map_err(|_| {
         Error::failed(format!("{program} get answered with something that is not credentials JSON"))
     })?;
+    if answer.username == IDENTITY_TOKEN_USER {
+        return Ok(Some(Credential::IdentityToken(answer.secret)));
+    }
     Ok(Some(Credential::Basic { username: answer.username, password: answer.secret }))
 }
 
@@ -234,6 +259,37 @@ mod tests {
         let (_d, env) =
             env_with_config(&format!(r#"{{"auths":{{"https://index.docker.io/v1/":{{"auth":"{auth}"}}}}}}"#));
         assert!(matches!(lookup("docker.io", &env).await.unwrap(), Credential::Basic { .. }));
+        assert_eq!(lookup("quay.io", &env).await.unwrap(), Credential::Anonymous);
+    }
+
+    #[tokio::test]
+    async fn identity_tokens_win_over_auth_as_az_acr_login_writes_them() {
+        let auth = STANDARD.encode("00000000-0000-0000-0000-000000000000:");
+        let (_d, env) = env_with_config(&format!(
+            r#"{{"auths":{{"acme.azurecr.io":{{"auth":"{auth}","identitytoken":"refresh-xyz"}}}}}}"#
+        ));
+        let c = lookup("acme.azurecr.io", &env).await.unwrap();
+        assert_eq!(c, Credential::IdentityToken("refresh-xyz".into()));
+        assert!(!format!("{c:?}").contains("refresh-xyz"));
+    }
+
+    #[tokio::test]
+    async fn docker_hub_helpers_are_asked_for_the_hub_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let helper = dir.path().join("docker-credential-relkithub");
+        std::fs::write(
+            &helper,
+            format!(
+                "#!/bin/sh\nread key\n[ \"$key\" = \"{DOCKER_HUB_KEY}\" ] || exit 1\necho '{{\"Username\":\"hubuser\",\"Secret\":\"hubpw\"}}'\n"
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let (_d, mut env) = env_with_config(r#"{"credsStore":"relkithub"}"#);
+        let path = format!("{}:{}", dir.path().display(), std::env::var("PATH").unwrap_or_default());
+        env.insert("PATH".to_string(), path);
+        let c = lookup("docker.io", &env).await.unwrap();
+        assert_eq!(c, Credential::Basic { username: "hubuser".into(), password: "hubpw".into() });
         assert_eq!(lookup("quay.io", &env).await.unwrap(), Credential::Anonymous);
     }
 

@@ -10,6 +10,7 @@
 
 pub mod auth;
 pub mod digest;
+mod github_packages;
 pub mod http;
 pub mod image;
 pub mod layout;
@@ -17,7 +18,9 @@ pub mod manifest;
 pub mod ops;
 pub mod reference;
 pub mod registry;
+mod retry;
 mod tls;
+mod tokens;
 
 pub use digest::Digest;
 pub use http::{HttpOptions, HttpRegistry, RetryPolicy};

@@ -17,8 +17,12 @@ pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 /// Docker manifest list media type.
 pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+/// OCI artifact manifest media type (OCI 1.1 release candidates; some registries store
+/// referrers pushed by older tools in it).
+pub const OCI_ARTIFACT_MANIFEST: &str = "application/vnd.oci.artifact.manifest.v1+json";
 /// Every manifest media type we accept, for `Accept` headers.
-pub const ACCEPTED_MANIFESTS: [&str; 4] = [OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_MANIFEST];
+pub const ACCEPTED_MANIFESTS: [&str; 5] =
+    [OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_MANIFEST, OCI_ARTIFACT_MANIFEST];
 /// The annotation carrying an image's version.
 pub const VERSION_ANNOTATION: &str = "org.opencontainers.image.version";
 /// The annotation carrying an image's creation time.
@@ -64,6 +68,9 @@ pub struct ManifestView {
     /// Child manifests (indexes).
     #[serde(default)]
     pub manifests: Vec<Descriptor>,
+    /// Blobs of an OCI artifact manifest.
+    #[serde(default)]
+    pub blobs: Vec<Descriptor>,
     /// The manifest this one refers to (OCI 1.1 referrers).
     #[serde(default)]
     pub subject: Option<Descriptor>,
@@ -78,9 +85,9 @@ impl ManifestView {
         matches!(media_type, OCI_INDEX | DOCKER_MANIFEST_LIST) || !self.manifests.is_empty()
     }
 
-    /// Every blob this manifest needs: the config and the layers.
+    /// Every blob this manifest needs: the config and the layers (an artifact manifest's blobs).
     pub fn blobs(&self) -> impl Iterator<Item = &Descriptor> {
-        self.config.iter().chain(self.layers.iter())
+        self.config.iter().chain(self.layers.iter()).chain(self.blobs.iter())
     }
 }
 
@@ -96,12 +103,15 @@ pub struct RawManifest {
 }
 
 impl RawManifest {
-    /// Wraps bytes, taking the media type from the `mediaType` field when `media_type` is unset.
+    /// Wraps bytes, taking the media type from the `mediaType` field when `media_type` is unset
+    /// or generic (`application/json`, `text/plain`, `application/octet-stream`: what some
+    /// registries and proxies send), so a copy is stored under the type it declares.
     pub fn new(bytes: impl Into<Bytes>, media_type: Option<&str>) -> Result<Self> {
         let bytes = bytes.into();
         let view = parse_view(&bytes)?;
         let media_type = media_type
-            .filter(|m| !m.is_empty() && *m != "application/octet-stream")
+            .map(|m| m.split(';').next().unwrap_or_default().trim())
+            .filter(|m| !matches!(*m, "" | "application/octet-stream" | "application/json" | "text/plain"))
             .map(str::to_string)
             .or(view.media_type)
             .unwrap_or_else(|| {
@@ -161,6 +171,27 @@ mod tests {
         assert_eq!(&m.bytes[..], &body[..]);
         assert_eq!(m.digest, Digest::of(body));
         assert_eq!(m.media_type, OCI_INDEX);
+    }
+
+    #[test]
+    fn media_type_from_the_body_when_the_header_is_generic() {
+        let body = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":null,"layers":[]}"#;
+        for (header, expected) in [
+            (Some("application/json"), OCI_MANIFEST),
+            (Some("text/plain; charset=utf-8"), OCI_MANIFEST),
+            (Some("application/octet-stream"), OCI_MANIFEST),
+            (Some(DOCKER_MANIFEST), DOCKER_MANIFEST),
+            (None, OCI_MANIFEST),
+        ] {
+            assert_eq!(RawManifest::new(&body[..], header).unwrap().media_type, expected, "{header:?}");
+        }
+        let artifact = format!(
+            r#"{{"mediaType":"{OCI_ARTIFACT_MANIFEST}","artifactType":"a/b","blobs":[{{"mediaType":"x","digest":"{}","size":1}}]}}"#,
+            Digest::of(b"x")
+        );
+        let m = RawManifest::new(artifact.into_bytes(), Some("application/json")).unwrap();
+        assert_eq!(m.media_type, OCI_ARTIFACT_MANIFEST);
+        assert_eq!(m.view().unwrap().blobs().count(), 1);
     }
 
     #[test]

@@ -169,7 +169,8 @@ fn parse_registry_reference(
     if !is_valid_domain(domain) {
         return Err(format!("invalid registry host `{domain}`"));
     }
-    let domain = if domain == "index.docker.io" { "docker.io" } else { domain };
+    let domain =
+        if matches!(domain, "index.docker.io" | "registry-1.docker.io") { "docker.io" } else { domain };
     let repository = if domain == "docker.io" && !path.contains('/') {
         format!("library/{path}")
     } else {
@@ -315,6 +316,7 @@ mod tests {
             (&format!("ghcr.io/o/app@sha256:{hex}"), "ghcr.io", "o/app", None, true),
             (&format!("ghcr.io/o/app:v1@sha256:{hex}"), "ghcr.io", "o/app", Some("v1"), true),
             ("index.docker.io/acme/app:1", "docker.io", "acme/app", Some("1"), false),
+            ("registry-1.docker.io/alpine", "docker.io", "library/alpine", None, false),
             ("acme/app", "docker.io", "acme/app", None, false),
             ("[::1]:5000/a__b/c-d.e:x", "[::1]:5000", "a__b/c-d.e", Some("x"), false),
             ("reg.lan/team/sub/app", "reg.lan", "team/sub/app", None, false),

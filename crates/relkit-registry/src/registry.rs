@@ -68,6 +68,11 @@ pub trait Registry: Send + Sync {
     /// The registry's name for messages (host or `oci:DIR`).
     fn name(&self) -> String;
 
+    /// The retry policy operations on this registry follow (blob copies retry with it).
+    fn retry_policy(&self) -> crate::RetryPolicy {
+        crate::RetryPolicy::default()
+    }
+
     /// The descriptor of a manifest (HEAD), or `None` when it does not exist.
     fn head_manifest(
         &self,
@@ -94,6 +99,19 @@ pub trait Registry: Send + Sync {
 
     /// Deletes a manifest by digest (and so every tag on it). `false` when it was already gone.
     fn delete_manifest(&self, repo: &str, digest: &Digest) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Declares that the running operation will use `actions` (`pull`, `push`, `delete`) on
+    /// `repo`, before its first request: a registry with token auth then asks once for a token
+    /// covering all of it instead of one per kind of request.
+    fn plan_access(&self, repo: &str, actions: &[&str]) {
+        let _ = (repo, actions);
+    }
+
+    /// Fails (before anything is deleted) when the registry is known not to delete images
+    /// through the distribution API at all, naming why and what to do instead.
+    fn check_can_delete(&self) -> Result<()> {
+        Ok(())
+    }
 
     /// Deletes one tag. `false` when the registry cannot delete single tags.
     fn delete_tag(&self, repo: &str, tag: &str) -> impl Future<Output = Result<bool>> + Send;
@@ -185,6 +203,9 @@ impl Registry for AnyRegistry {
     fn name(&self) -> String {
         delegate!(self, r => r.name())
     }
+    fn retry_policy(&self) -> crate::RetryPolicy {
+        delegate!(self, r => r.retry_policy())
+    }
     async fn head_manifest(&self, repo: &str, reference: &str) -> Result<Option<Descriptor>> {
         delegate!(self, r => r.head_manifest(repo, reference).await)
     }
@@ -202,6 +223,12 @@ impl Registry for AnyRegistry {
     }
     async fn delete_manifest(&self, repo: &str, digest: &Digest) -> Result<bool> {
         delegate!(self, r => r.delete_manifest(repo, digest).await)
+    }
+    fn plan_access(&self, repo: &str, actions: &[&str]) {
+        delegate!(self, r => r.plan_access(repo, actions))
+    }
+    fn check_can_delete(&self) -> Result<()> {
+        delegate!(self, r => r.check_can_delete())
     }
     async fn delete_tag(&self, repo: &str, tag: &str) -> Result<bool> {
         delegate!(self, r => r.delete_tag(repo, tag).await)

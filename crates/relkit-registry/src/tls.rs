@@ -1,14 +1,20 @@
 //! The one HTTP client of the process. TLS verification uses the platform's roots, loaded on the
 //! first TLS handshake rather than at start-up: loading them takes tens of milliseconds, and a
 //! run against a plain-HTTP (loopback) registry never needs them.
+//!
+//! A registry with its own TLS material (`--ca-file`, or docker's `certs.d/HOST/`: `*.crt`
+//! roots, `client.cert`/`client.key` client certificates) gets a client of its own, with
+//! those roots added to the platform's.
 
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use relkit_core::{Error, Result};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
 /// The shared client (reqwest clients are cheap handles over one connection pool).
@@ -20,13 +26,97 @@ pub(crate) fn shared_client() -> Result<reqwest::Client> {
         .map_err(|e| Error::failed(format!("cannot set up an HTTP client: {e}")))
 }
 
+/// TLS material for one registry.
+#[derive(Debug, Default)]
+pub(crate) struct TlsMaterial {
+    /// Roots trusted besides the platform's.
+    roots: Vec<CertificateDer<'static>>,
+    /// A client certificate chain and its key.
+    client: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
+}
+
+impl TlsMaterial {
+    /// The material for `host` (`name` or `name:port`): every `ca_files` root, and from each
+    /// certs.d directory `DIR/HOST/*.crt` (roots) and `*.cert` with its `*.key` (a client
+    /// certificate), as docker and podman read them.
+    pub fn load(host: &str, ca_files: &[PathBuf], certs_dirs: &[PathBuf]) -> Result<Self> {
+        let mut material = Self::default();
+        for file in ca_files {
+            material.roots.extend(read_certs(file)?);
+        }
+        for dir in certs_dirs {
+            let Ok(entries) = std::fs::read_dir(dir.join(host)) else { continue };
+            let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            files.sort();
+            for file in &files {
+                match file.extension().and_then(|e| e.to_str()) {
+                    Some("crt") => material.roots.extend(read_certs(file)?),
+                    Some("cert") => {
+                        let key = file.with_extension("key");
+                        let key = PrivateKeyDer::from_pem_file(&key).map_err(|e| {
+                            Error::usage(format!(
+                                "client certificate {} needs its key {} ({e}); put the PEM key next to it",
+                                file.display(),
+                                key.display()
+                            ))
+                        })?;
+                        material.client = Some((read_certs(file)?, key));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(material)
+    }
+
+    /// True when the registry needs no client of its own.
+    pub fn is_empty(&self) -> bool {
+        self.roots.is_empty() && self.client.is_none()
+    }
+}
+
+fn read_certs(file: &Path) -> Result<Vec<CertificateDer<'static>>> {
+    let certs = CertificateDer::pem_file_iter(file)
+        .and_then(|certs| certs.collect::<std::result::Result<Vec<_>, _>>())
+        .map_err(|e| {
+            Error::usage(format!(
+                "{} is not a PEM certificate file ({e}); check --ca-file or certs.d",
+                file.display()
+            ))
+        })?;
+    if certs.is_empty() {
+        return Err(Error::usage(format!(
+            "{} holds no PEM certificate; check --ca-file or certs.d",
+            file.display()
+        )));
+    }
+    Ok(certs)
+}
+
+/// A client of its own for a registry with TLS material.
+pub(crate) fn client_with(material: TlsMaterial) -> Result<reqwest::Client> {
+    build(material).map_err(|e| Error::usage(format!("cannot set up TLS with the given certificates: {e}")))
+}
+
 fn build_client() -> std::result::Result<reqwest::Client, Box<dyn std::error::Error>> {
+    build(TlsMaterial::default())
+}
+
+fn build(material: TlsMaterial) -> std::result::Result<reqwest::Client, Box<dyn std::error::Error>> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut tls = rustls::ClientConfig::builder_with_provider(provider.clone())
+    let verifier = LazyPlatformVerifier {
+        provider: provider.clone(),
+        extra_roots: material.roots,
+        inner: OnceLock::new(),
+    };
+    let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(LazyPlatformVerifier { provider, inner: OnceLock::new() }))
-        .with_no_client_auth();
+        .with_custom_certificate_verifier(Arc::new(verifier));
+    let mut tls = match material.client {
+        Some((chain, key)) => config.with_client_auth_cert(chain, key)?,
+        None => config.with_no_client_auth(),
+    };
     tls.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
@@ -41,6 +131,7 @@ fn build_client() -> std::result::Result<reqwest::Client, Box<dyn std::error::Er
 #[derive(Debug)]
 struct LazyPlatformVerifier {
     provider: Arc<CryptoProvider>,
+    extra_roots: Vec<CertificateDer<'static>>,
     inner: OnceLock<std::result::Result<rustls_platform_verifier::Verifier, rustls::Error>>,
 }
 
@@ -55,7 +146,12 @@ impl ServerCertVerifier for LazyPlatformVerifier {
     ) -> std::result::Result<ServerCertVerified, rustls::Error> {
         let verifier = self
             .inner
-            .get_or_init(|| rustls_platform_verifier::Verifier::new(self.provider.clone()))
+            .get_or_init(|| {
+                rustls_platform_verifier::Verifier::new_with_extra_roots(
+                    self.extra_roots.iter().cloned(),
+                    self.provider.clone(),
+                )
+            })
             .as_ref()
             .map_err(Clone::clone)?;
         verifier.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)

@@ -180,7 +180,7 @@ async fn faults_never_leave_a_tag_on_an_incomplete_image() {
     };
     let direct = HttpRegistry::new(&reg.host, &options(&reg)).unwrap();
     let (index, _, _) = seed(&reg, &direct, "app").await;
-    let proxy = FaultProxy::start(reg.port, 25, 7).await;
+    let proxy = fault_proxy(reg.port, 25, 7).await;
     let host = format!("127.0.0.1:{}", proxy.port);
     let flaky = HttpRegistry::new(&host, &options(&reg)).unwrap();
     let source = ImageRef::parse(&format!("{host}/app:next")).unwrap();
@@ -300,4 +300,424 @@ async fn a_corrupt_layout_blob_is_never_uploaded() {
     assert!(err.message().contains(layer.as_str()) && err.message().contains("match"), "{err}");
     assert_eq!(reg.digest_of("app:v1"), None);
     assert!(reg.inspect_raw(&format!("app@{}", image.digest)).is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_keeps_signatures_of_images_still_pulled_by_digest() {
+    let Some(reg) = TestRegistry::start("prune_keeps_signatures_of_images_still_pulled_by_digest", None)
+    else {
+        return;
+    };
+    let http = HttpRegistry::new(&reg.host, &options(&reg)).unwrap();
+    let (index, sig, referrer) = seed(&reg, &http, "app").await;
+    // `next` moves on: the index keeps no tag but is still deployed by digest.
+    let single = resolve_digest(&http, &reg.image("app:single")).await.unwrap();
+    let single_manifest = http.get_manifest("app", single.as_str()).await.unwrap().unwrap().manifest;
+    http.put_manifest("app", "next", &single_manifest, None).await.unwrap();
+    let now = jiff::Timestamp::now();
+
+    let report = prune(&http, "app", &Retention::default(), None, true, now).await.unwrap();
+    assert!(report.manifests.is_empty(), "{report:?}");
+    let mut kept = report.kept_attachments.clone();
+    kept.sort();
+    assert_eq!(kept, vec![index.fallback_tag(), index.cosign_tag("sig")], "{report:?}");
+    assert_eq!(reg.digest_of(&format!("app:{}", index.cosign_tag("sig"))), Some(sig.clone()));
+    let listed = referrers::list(&http, "app", &index).await.unwrap();
+    assert_eq!(listed.iter().map(|d| &d.digest).collect::<Vec<_>>(), vec![&referrer]);
+    reg.assert_complete("app", index.as_str());
+
+    // Once the subject is gone, its attachments go with the next prune.
+    assert!(http.delete_manifest("app", &index).await.unwrap());
+    let report = prune(&http, "app", &Retention::default(), None, true, now).await.unwrap();
+    assert!(report.manifests.contains(&sig) && report.manifests.contains(&referrer), "{report:?}");
+    assert_eq!(reg.digest_of(&format!("app:{}", index.cosign_tag("sig"))), None);
+    assert!(reg.digest_of("app:next").is_some());
+}
+
+/// A registry in front of `reg` that answers like a hosted one: the proxy's `intercept`.
+async fn hosted(reg: &TestRegistry, intercept: relkit_testkit::proxy::Intercept) -> (Proxy, HttpRegistry) {
+    let proxy =
+        Proxy::start(ProxyConfig { upstream: reg.port, intercept: Some(intercept), ..Default::default() })
+            .await;
+    let host = format!("127.0.0.1:{}", proxy.port);
+    let mut options = options(reg);
+    options.github_packages_hosts.push(host.clone());
+    options.github_api_url = Some(format!("http://{host}"));
+    options.credentials.insert(
+        host.clone(),
+        relkit_registry::auth::Credential::Basic { username: "octo".into(), password: "ghs_test".into() },
+    );
+    let http = HttpRegistry::new(&host, &options).unwrap();
+    (proxy, http)
+}
+
+fn answer(status: u16, body: &str) -> Option<Answer> {
+    let mut a = Answer { status, body: body.as_bytes().to_vec(), ..Default::default() };
+    a.set_header("content-type", "application/json");
+    Some(a)
+}
+
+fn is_manifest_delete(seen: &Seen) -> bool {
+    seen.method == "DELETE" && seen.path.starts_with("/v2/") && seen.path.contains("/manifests/")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_on_hosted_registries_reports_what_they_really_did() {
+    use std::sync::{Arc, Mutex};
+    let Some(reg) = TestRegistry::start("prune_on_hosted_registries", None) else { return };
+    let direct = HttpRegistry::new(&reg.host, &options(&reg)).unwrap();
+    seed(&reg, &direct, "acme/app").await;
+    let single = resolve_digest(&direct, &reg.image("acme/app:single")).await.unwrap();
+    let now = jiff::Timestamp::now();
+    let retention = Retention::default();
+
+    // ECR: a DELETE answered 404 while the image stays is a failure, never "deleted".
+    let (_p, ecr) = hosted(
+        &reg,
+        Arc::new(|seen: &Seen| {
+            (is_manifest_delete(seen) && seen.path.contains("sha256:")).then(|| {
+                answer(
+                    404,
+                    r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"Requested image not found"}]}"#,
+                )
+            })?
+        }),
+    )
+    .await;
+    let e = prune(&ecr, "acme/app", &retention, Some("single"), true, now).await.unwrap_err();
+    assert!(e.message().contains("answered 404 Not Found") && e.message().contains("still serves it"), "{e}");
+    assert_eq!(reg.digest_of(&format!("acme/app@{single}")), Some(single.clone()));
+
+    // GAR: 411 for a body-less POST without a length; a tagged manifest is deleted only after
+    // its tags.
+    let untagged = Arc::new(Mutex::new(Vec::<String>::new()));
+    let seen_tags = untagged.clone();
+    let (gar_proxy, gar) = hosted(
+        &reg,
+        Arc::new(move |seen: &Seen| {
+            if seen.method == "POST" && seen.header("content-length").is_none() {
+                return Some(Answer { status: 411, body: b"<!DOCTYPE html><title>Error 411 (Length Required)!!1</title>".to_vec(), ..Default::default() });
+            }
+            if !is_manifest_delete(seen) {
+                return None;
+            }
+            let reference = seen.path.rsplit('/').next().unwrap_or_default().to_string();
+            if !reference.starts_with("sha256:") {
+                seen_tags.lock().unwrap().push(reference);
+                return answer(202, "");
+            }
+            if !seen_tags.lock().unwrap().contains(&"single".to_string()) {
+                return answer(400, r#"{"errors":[{"code":"FAILED_PRECONDITION","message":"Manifest is referenced by tags; delete the tags first"}]}"#);
+            }
+            None
+        }),
+    )
+    .await;
+    let gar_host = format!("127.0.0.1:{}", gar_proxy.port);
+    let source = ImageRef::parse(&format!("{gar_host}/acme/app:next")).unwrap();
+    let dest = ImageRef::parse(&format!("{gar_host}/acme/mirror")).unwrap();
+    let promote_options = PromoteOptions {
+        tags: tags(&[("v1.0.0", TagRule::Immutable)]),
+        concurrency: 4,
+        ..Default::default()
+    };
+    let promoted = promote(&gar, &source, &gar, &dest, &promote_options).await.unwrap();
+    assert!(promoted.copy.blobs_mounted > 0, "{promoted:?}");
+    let report = prune(&gar, "acme/app", &retention, Some("single"), true, now).await.unwrap();
+    assert_eq!(report.manifests, vec![single.clone()]);
+    assert_eq!(reg.digest_of(&format!("acme/app@{single}")), None);
+
+    // ghcr.io: the registry answers 405; the package version goes through the Packages API.
+    seed(&reg, &direct, "acme/app").await;
+    let deleted = Arc::new(Mutex::new(Vec::<String>::new()));
+    let api_log = deleted.clone();
+    let (versions, doomed) = (single.to_string(), single.to_string());
+    let (ghcr_proxy, ghcr) = hosted(
+        &reg,
+        Arc::new(move |seen: &Seen| {
+            if is_manifest_delete(seen) {
+                return answer(405, r#"{"errors":[{"code":"UNSUPPORTED","message":"The operation is unsupported."}]}"#);
+            }
+            if seen.path.starts_with("/orgs/acme/packages/container/app/versions") {
+                if seen.header("authorization") != Some("Bearer ghs_test") {
+                    return answer(401, r#"{"message":"Requires authentication","documentation_url":"https://docs.github.com/rest"}"#);
+                }
+                if seen.method == "GET" {
+                    let body = serde_json::json!([{
+                        "id": 101, "name": versions, "url": "https://api.github.com/orgs/acme/packages/container/app/versions/101",
+                        "package_html_url": "https://github.com/orgs/acme/packages/container/package/app",
+                        "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+                        "metadata": {"package_type": "container", "container": {"tags": ["single"]}}
+                    }]);
+                    return answer(200, &body.to_string());
+                }
+                if seen.method == "DELETE" && seen.path.ends_with("/versions/101") {
+                    api_log.lock().unwrap().push(seen.path.clone());
+                    return answer(204, "");
+                }
+            }
+            let gone = api_log.lock().unwrap().iter().any(|_| seen.path.ends_with(&format!("/manifests/{doomed}")));
+            gone.then(|| answer(404, r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#))?
+        }),
+    )
+    .await;
+    let report = prune(&ghcr, "acme/app", &retention, Some("single"), true, now).await.unwrap();
+    assert_eq!(report.manifests, vec![single.clone()]);
+    assert_eq!(*deleted.lock().unwrap(), vec!["/orgs/acme/packages/container/app/versions/101".to_string()]);
+    assert!(ghcr_proxy.seen().iter().all(|s| !s.path.starts_with("/users/")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_auth_one_token_per_operation_expiry_and_one_refetch() {
+    use std::sync::atomic::Ordering;
+    let test = "token_auth_one_token_per_operation_expiry_and_one_refetch";
+    let Some(issuer) = TokenIssuer::start(test).await else { return };
+    let Some(reg) = TestRegistry::start_token_auth(
+        test,
+        &issuer.realm(),
+        TOKEN_SERVICE,
+        TOKEN_ISSUER,
+        &issuer.dir.path().join("root.crt"),
+    ) else {
+        return;
+    };
+    let fresh = || HttpRegistry::new(&reg.host, &options(&reg)).unwrap();
+    let seeding = fresh();
+    let (index, _, _) = seed(&reg, &seeding, "src").await;
+    let scopes = |from: usize| -> Vec<Vec<String>> {
+        issuer.requests()[from..].iter().map(|r| r.scopes.clone()).collect()
+    };
+
+    // A promote within the registry asks once, for the two-scope mount token.
+    let before = issuer.requests().len();
+    let http = fresh();
+    let source = reg.image("src:next");
+    let dest = reg.image("dst");
+    let options = PromoteOptions { tags: release_tags("1.0.0"), concurrency: 4, ..Default::default() };
+    let report = promote(&http, &source, &http, &dest, &options).await.unwrap();
+    assert!(report.copy.blobs_mounted > 0 && report.copy.blobs_uploaded == 0, "{report:?}");
+    assert_eq!(
+        scopes(before),
+        vec![vec!["repository:dst:pull,push".to_string(), "repository:src:pull".to_string()]]
+    );
+    assert_eq!(reg.digest_of("dst:latest"), Some(index.clone()));
+
+    // A token is reused until its expires_in runs out, then fetched again before use.
+    issuer.expires_in.store(3, Ordering::SeqCst);
+    let before = issuer.requests().len();
+    let reader = fresh();
+    assert!(reader.head_manifest("dst", "latest").await.unwrap().is_some());
+    assert!(reader.head_manifest("dst", "1").await.unwrap().is_some());
+    assert_eq!(issuer.requests().len() - before, 1);
+    tokio::time::sleep(std::time::Duration::from_millis(3000)).await;
+    assert!(reader.head_manifest("dst", "1.0").await.unwrap().is_some());
+    assert_eq!(scopes(before), vec![vec!["repository:dst:pull".to_string()]; 2]);
+
+    // The registry refuses a token the client still believes valid: eight requests that fail at
+    // once cause one refetch.
+    issuer.expires_in.store(300, Ordering::SeqCst);
+    issuer.valid.store(false, Ordering::SeqCst);
+    let before = issuer.requests().len();
+    let stale = fresh();
+    let refused = stale.head_manifest("dst", "latest").await.unwrap_err();
+    assert!(refused.message().contains("401"), "{refused}");
+    issuer.valid.store(true, Ordering::SeqCst);
+    let lookups = ["latest", "1", "1.0", "v1.0.0", "latest", "1", "1.0", "v1.0.0"]
+        .map(|tag| stale.head_manifest("dst", tag));
+    for found in futures::future::join_all(lookups).await {
+        assert!(found.unwrap().is_some());
+    }
+    assert_eq!(issuer.requests().len() - before, 2, "{:?}", &issuer.requests()[before..]);
+    assert!(
+        issuer
+            .requests()
+            .iter()
+            .all(|r| !r.authorized || r.scopes.iter().all(|s| s.starts_with("repository:")))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promote_carries_nested_referrers_and_skips_stale_entries() {
+    let Some(reg) = TestRegistry::start("promote_carries_nested_referrers_and_skips_stale_entries", None)
+    else {
+        return;
+    };
+    let http = HttpRegistry::new(&reg.host, &options(&reg)).unwrap();
+    let (_tmp, path) = layout_dir();
+    let layout = layout_at(&path);
+    let index = index_manifest(&layout, 3, "1.0.0").await;
+    let sbom = referrer(&layout, &index).await;
+    let signature_on_sbom = referrer(&layout, &sbom).await;
+    let child = index.view().unwrap().manifests[0].digest.clone();
+    let child_manifest = layout.get_manifest("", child.as_str()).await.unwrap().unwrap().manifest;
+    let doomed = referrer(&layout, &child_manifest).await;
+    layout.put_manifest("", "next", &index, None).await.unwrap();
+    let options =
+        PromoteOptions { tags: tags(&[("next", TagRule::Mutable)]), concurrency: 4, ..Default::default() };
+    let source = ImageRef::parse(&format!("oci:{}:next", path.display())).unwrap();
+    promote(&layout, &source, &http, &reg.image("app:next"), &options).await.unwrap();
+    let nested = referrers::list(&http, "app", &sbom.digest).await.unwrap();
+    assert_eq!(nested.iter().map(|d| &d.digest).collect::<Vec<_>>(), vec![&signature_on_sbom.digest]);
+
+    // The child's referrer is deleted; its fallback index still names it.
+    assert!(http.delete_manifest("app", &doomed.digest).await.unwrap());
+    let report = promote(&http, &reg.image("app:next"), &http, &reg.image("dst"), &options).await.unwrap();
+    let outcome = |d: &Digest| report.attachments.iter().find(|a| a.digest == *d).map(|a| a.outcome.clone());
+    assert_eq!(outcome(&doomed.digest).as_deref(), Some("stale-skipped"), "{report:?}");
+    assert_eq!(outcome(&signature_on_sbom.digest).as_deref(), Some("copied"), "{report:?}");
+    let nested = referrers::list(&http, "dst", &sbom.digest).await.unwrap();
+    assert_eq!(nested.iter().map(|d| &d.digest).collect::<Vec<_>>(), vec![&signature_on_sbom.digest]);
+    reg.assert_complete("dst", signature_on_sbom.digest.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn referrers_api_pages_are_all_read() {
+    use std::sync::Arc;
+    let Some(reg) = TestRegistry::start("referrers_api_pages_are_all_read", None) else { return };
+    let subject = Digest::of(b"subject");
+    let (first, second) = (Digest::of(b"first"), Digest::of(b"second"));
+    let page = |d: &Digest| {
+        serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": d.as_str(), "size": 10, "artifactType": BUNDLE_TYPE}]})
+        .to_string()
+    };
+    let (one, two) = (page(&first), page(&second));
+    let path = format!("/v2/app/referrers/{subject}");
+    let proxy = Proxy::start(ProxyConfig {
+        upstream: reg.port,
+        intercept: Some(Arc::new(move |seen: &Seen| {
+            if !seen.path.starts_with(&path) {
+                return None;
+            }
+            let last = seen.path.ends_with("page=2");
+            let mut a = Answer {
+                status: 200,
+                body: if last { two.clone() } else { one.clone() }.into_bytes(),
+                ..Default::default()
+            };
+            a.set_header("content-type", "application/vnd.oci.image.index.v1+json");
+            if !last {
+                a.set_header("link", format!("<{path}?page=2>; rel=\"next\""));
+            }
+            Some(a)
+        })),
+        ..Default::default()
+    })
+    .await;
+    let http = HttpRegistry::new(&format!("127.0.0.1:{}", proxy.port), &options(&reg)).unwrap();
+    let listed = http.referrers("app", &subject).await.unwrap().unwrap();
+    assert_eq!(listed.iter().map(|d| &d.digest).collect::<Vec<_>>(), vec![&first, &second]);
+}
+
+/// Runs openssl in `dir`; panics with its stderr when it fails.
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl").args(args).current_dir(dir).output().unwrap();
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate, all signed by the CA.
+fn certificates(dir: &std::path::Path) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=relkit test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+        ],
+    );
+    for (name, usage) in [
+        ("server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth"),
+        ("client", "extendedKeyUsage=clientAuth"),
+    ] {
+        std::fs::write(dir.join(format!("{name}.ext")), format!("basicConstraints=CA:FALSE\n{usage}\n"))
+            .unwrap();
+        openssl(
+            dir,
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-subj",
+                &format!("/CN={name}"),
+                "-keyout",
+                &format!("{name}.key"),
+                "-out",
+                &format!("{name}.csr"),
+            ],
+        );
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &format!("{name}.csr"),
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                &format!("{name}.ext"),
+                "-out",
+                &format!("{name}.crt"),
+            ],
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_loopback_registry_with_tls_and_client_certificates() {
+    let test = "a_loopback_registry_with_tls_and_client_certificates";
+    if !relkit_testkit::tools::require_tool(test, "openssl") {
+        return;
+    }
+    let pki = tempfile::tempdir().unwrap();
+    certificates(pki.path());
+    let p = |name: &str| pki.path().join(name);
+    let Some(reg) = TestRegistry::start_tls(test, &p("server.crt"), &p("server.key"), Some(&p("ca.crt")))
+    else {
+        return;
+    };
+    // docker's certs.d layout: the CA and the client certificate under the registry's host.
+    let certs_d = tempfile::tempdir().unwrap();
+    let host_dir = certs_d.path().join(&reg.host);
+    std::fs::create_dir_all(&host_dir).unwrap();
+    std::fs::copy(p("ca.crt"), host_dir.join("ca.crt")).unwrap();
+    std::fs::copy(p("client.crt"), host_dir.join("client.cert")).unwrap();
+    std::fs::copy(p("client.key"), host_dir.join("client.key")).unwrap();
+    let mut with_certs = options(&reg);
+    with_certs.certs_dirs = vec![certs_d.path().to_path_buf()];
+    let http = HttpRegistry::new(&reg.host, &with_certs).unwrap();
+    let (_tmp, path) = layout_dir();
+    let layout = layout_at(&path);
+    let image = image_manifest(&layout, 7, "1.0.0", "amd64", 1024).await;
+    push(&layout, &http, "app", &image, "v1.0.0").await;
+    assert_eq!(
+        http.head_manifest("app", "v1.0.0").await.unwrap().map(|d| d.digest),
+        Some(image.digest.clone())
+    );
+
+    // The CA alone (`--ca-file`) verifies the server, but the registry wants a client certificate.
+    let mut ca_only = options(&reg);
+    ca_only.ca_files = vec![p("ca.crt")];
+    let without_client = HttpRegistry::new(&reg.host, &ca_only).unwrap();
+    assert!(without_client.head_manifest("app", "v1.0.0").await.is_err());
+    // Without the CA the server's certificate is not trusted.
+    let untrusted = HttpRegistry::new(&reg.host, &options(&reg)).unwrap();
+    let e = untrusted.head_manifest("app", "v1.0.0").await.unwrap_err();
+    assert!(e.message().contains("certificate") || e.message().contains("cannot reach"), "{e}");
 }

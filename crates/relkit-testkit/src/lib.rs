@@ -5,6 +5,7 @@
 //! [`conformance`] drives a sigstore-conformance client over the offline bundle cases.
 
 pub mod conformance;
+pub mod proxy;
 pub mod registry;
 pub mod sigstore;
 pub mod tools;

@@ -29,6 +29,42 @@ impl TestRegistry {
     /// Starts a registry (with htpasswd basic auth when `creds` is set). `None`, after a SKIPPED
     /// line, when docker-registry or skopeo is missing outside CI.
     pub fn start(test: &str, creds: Option<(&str, &str)>) -> Option<Self> {
+        Self::start_with(test, creds, None, None)
+    }
+
+    /// Starts a registry serving TLS with `cert`/`key` (PEM); with `client_ca`, it requires
+    /// client certificates issued by that CA.
+    pub fn start_tls(test: &str, cert: &Path, key: &Path, client_ca: Option<&Path>) -> Option<Self> {
+        let mut tls = format!("  tls:\n    certificate: {}\n    key: {}\n", cert.display(), key.display());
+        if let Some(ca) = client_ca {
+            tls.push_str(&format!("    clientcas:\n      - {}\n", ca.display()));
+        }
+        Self::start_with(test, None, Some(tls), None)
+    }
+
+    /// Starts a registry enforcing Docker token auth (`auth: token`, the ghcr.io and Docker Hub
+    /// scheme): `realm` is the token server's URL, tokens must be issued by `issuer` for
+    /// `service` and signed by a key whose certificate chains to `root_cert` (PEM).
+    pub fn start_token_auth(
+        test: &str,
+        realm: &str,
+        service: &str,
+        issuer: &str,
+        root_cert: &Path,
+    ) -> Option<Self> {
+        let auth = format!(
+            "auth:\n  token:\n    realm: {realm}\n    service: {service}\n    issuer: {issuer}\n    rootcertbundle: {}\n",
+            root_cert.display()
+        );
+        Self::start_with(test, None, None, Some(auth))
+    }
+
+    fn start_with(
+        test: &str,
+        creds: Option<(&str, &str)>,
+        http: Option<String>,
+        auth: Option<String>,
+    ) -> Option<Self> {
         if !require_tool(test, "docker-registry") || !require_tool(test, "skopeo") {
             return None;
         }
@@ -39,6 +75,9 @@ impl TestRegistry {
             "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {host}\n",
             dir.path().join("data").display()
         );
+        if let Some(http) = http {
+            config.push_str(&http);
+        }
         if let Some((user, pass)) = creds {
             if !require_tool(test, "htpasswd") {
                 return None;
@@ -50,6 +89,9 @@ impl TestRegistry {
                 "auth:\n  htpasswd:\n    realm: relkit-test\n    path: {}\n",
                 dir.path().join("htpasswd").display()
             ));
+        }
+        if let Some(auth) = auth {
+            config.push_str(&auth);
         }
         std::fs::write(dir.path().join("config.yml"), config).unwrap();
         let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
@@ -77,6 +119,7 @@ impl TestRegistry {
                 if reply.starts_with("HTTP/1.0 200")
                     || reply.starts_with("HTTP/1.1 200")
                     || reply.contains(" 401 ")
+                    || reply.contains("HTTP request to an HTTPS server")
                 {
                     return;
                 }

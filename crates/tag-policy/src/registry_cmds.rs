@@ -16,9 +16,15 @@ use serde::Serialize;
 /// Options shared by every registry command.
 #[derive(Debug, Clone, Default, Args)]
 pub struct RegistryArgs {
-    /// Reach this registry host over plain HTTP (repeatable; loopback always is).
+    /// Reach this registry host over plain HTTP, or HTTPS when it answers that it serves TLS
+    /// (repeatable; also `RELKIT_INSECURE_REGISTRIES`; loopback hosts always may be).
     #[arg(long = "insecure-registry", value_name = "HOST")]
     pub insecure_registries: Vec<String>,
+    /// Trust the root certificates in this PEM file for every registry (repeatable; also
+    /// `RELKIT_CA_FILES`). Per-registry roots and client certificates are read from docker's
+    /// `/etc/docker/certs.d/HOST/` (`*.crt`, `client.cert`, `client.key`).
+    #[arg(long = "ca-file", value_name = "PEM")]
+    pub ca_files: Vec<std::path::PathBuf>,
     /// Blob transfers in flight.
     #[arg(long, default_value_t = DEFAULT_CONCURRENCY)]
     pub concurrency: usize,
@@ -28,6 +34,7 @@ impl RegistryArgs {
     fn http_options(&self, env: &dyn Env) -> HttpOptions {
         let mut options = HttpOptions::from_env(env);
         options.insecure_registries.extend(self.insecure_registries.iter().cloned());
+        options.ca_files.extend(self.ca_files.iter().cloned());
         options
     }
 }
@@ -106,6 +113,12 @@ pub struct PruneArgs {
     /// Prerelease tags kept per `major.minor`.
     #[arg(long)]
     pub keep_prereleases: Option<usize>,
+    /// Stable releases kept: the N highest of the repository (default: every release).
+    #[arg(long)]
+    pub keep_releases: Option<usize>,
+    /// Stable releases kept per `major.minor` line: the N highest of each.
+    #[arg(long)]
+    pub keep_per_line: Option<usize>,
     /// Build tags (`sha-*`, `next-*`) kept.
     #[arg(long)]
     pub keep_builds: Option<usize>,
@@ -158,6 +171,12 @@ pub fn release_tags(version: &Version) -> Vec<TagRequest> {
         TagRequest { name: version.major.to_string(), rule: TagRule::Monotonic },
         TagRequest { name: "latest".to_string(), rule: TagRule::Monotonic },
     ]
+}
+
+/// Each tag once, where it first appears (`--to latest --release-tags` names `latest` twice).
+pub fn unique_tags(requests: Vec<TagRequest>) -> Vec<TagRequest> {
+    let mut seen = std::collections::BTreeSet::new();
+    requests.into_iter().filter(|r| seen.insert(r.name.clone())).collect()
 }
 
 fn parse_version_arg(text: Option<&str>) -> Result<Option<Version>> {
@@ -246,13 +265,17 @@ pub async fn apply(args: &ApplyArgs, env: &dyn Env) -> Result<ApplyReport> {
         }
         None => {
             validate_tags(&args.tags)?;
-            let requests =
-                args.tags.iter().map(|t| TagRequest { name: t.clone(), rule: rule_for(t) }).collect();
+            let requests = unique_tags(
+                args.tags.iter().map(|t| TagRequest { name: t.clone(), rule: rule_for(t) }).collect(),
+            );
             (parse_version_arg(args.version.as_deref())?, requests)
         }
     };
     let reference = ImageRef::parse(&args.image)?;
     let registry = AnyRegistry::open(&reference, &args.registry.http_options(env))?;
+    if !args.dry_run {
+        registry.plan_access(reference.repository(), &["pull", "push"]);
+    }
     let digest = resolve_digest(&registry, &reference).await?;
     let repo = reference.repository();
     let target = registry
@@ -318,7 +341,7 @@ pub async fn promote(args: &PromoteArgs, env: &dyn Env) -> Result<PromoteReport>
         requests.extend(release_tags(v));
     }
     requests.extend(args.tags.iter().map(|t| TagRequest { name: t.clone(), rule: rule_for(t) }));
-    requests.dedup_by(|a, b| a.name == b.name);
+    let requests = unique_tags(requests);
     let http = args.registry.http_options(env);
     let (source_registry, dest_registry) = AnyRegistry::open_pair(&source, &dest, &http)?;
     let options = PromoteOptions {
@@ -341,6 +364,8 @@ pub async fn prune(args: &PruneArgs, env: &dyn Env) -> Result<PruneReport> {
     if let Some(n) = args.keep_prereleases {
         retention.keep_prereleases = n;
     }
+    retention.keep_releases = args.keep_releases.or(retention.keep_releases);
+    retention.keep_per_line = args.keep_per_line.or(retention.keep_per_line);
     if let Some(n) = args.keep_builds {
         retention.keep_builds = n;
     }
@@ -359,10 +384,8 @@ pub fn run<T: Serialize + HasDigest, F: std::future::Future<Output = Result<T>>>
     command: impl FnOnce() -> F,
 ) -> Result<i32> {
     let report = runtime()?.block_on(command())?;
-    if report.dry_run()
-        && let Some(digest) = report.digest()
-    {
-        for line in decision_lines(digest, report.decisions()) {
+    if report.dry_run() {
+        for line in report.dry_run_lines() {
             eprintln!("dry run: {line}");
         }
     }
@@ -387,6 +410,10 @@ pub trait HasDigest {
     }
     /// True when nothing was written.
     fn dry_run(&self) -> bool;
+    /// What a dry run would do, one line each, for people (stderr).
+    fn dry_run_lines(&self) -> Vec<String> {
+        self.digest().map(|d| decision_lines(d, self.decisions())).unwrap_or_default()
+    }
 }
 
 impl HasDigest for ApplyReport {
@@ -420,6 +447,18 @@ impl HasDigest for PruneReport {
     fn dry_run(&self) -> bool {
         self.dry_run
     }
+    /// One line per tag with the rule that kept or dropped it.
+    fn dry_run_lines(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self
+            .tags
+            .iter()
+            .map(|v| format!("{} {} ({})", if v.delete { "delete" } else { "keep  " }, v.tag, v.reason))
+            .collect();
+        lines.extend(
+            self.kept_attachments.iter().map(|t| format!("keep   {t} (its subject still exists, untagged)")),
+        );
+        lines
+    }
 }
 
 #[cfg(test)]
@@ -451,6 +490,15 @@ mod tests {
             tags.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
             vec!["v2.1.3", "2.1", "2", "latest"]
         );
+    }
+
+    #[test]
+    fn a_channel_that_is_also_a_release_tag_is_written_once() {
+        let mut requests = vec![TagRequest { name: "latest".into(), rule: TagRule::Monotonic }];
+        requests.extend(release_tags(&Version::parse("2.1.3").unwrap()));
+        requests.push(TagRequest { name: "2".into(), rule: TagRule::Monotonic });
+        let names: Vec<String> = unique_tags(requests).into_iter().map(|r| r.name).collect();
+        assert_eq!(names, ["latest", "v2.1.3", "2.1", "2"]);
     }
 
     #[test]

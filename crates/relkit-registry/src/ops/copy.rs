@@ -1,11 +1,8 @@
 //! Copying an image by digest between repositories or registries, in the order that never
 //! exposes a manifest before its content: blobs, then child manifests, then the root.
 
-use std::time::Duration;
-
-use backon::{ExponentialBuilder, Retryable as _};
 use futures::{StreamExt as _, TryFutureExt as _, TryStreamExt as _};
-use relkit_core::{ErrorKind, Result};
+use relkit_core::Result;
 use serde::Serialize;
 
 use crate::digest::Digest;
@@ -159,25 +156,20 @@ async fn copy_blob<S: Registry, D: Registry>(
         return Ok(BlobOutcome::Present);
     }
     let _slot = transfers.acquire().await.expect("the transfer semaphore is never closed");
-    (|| async {
-        let data = source.registry.open_blob(source.repo, &blob.digest).await?;
-        dest.registry.put_blob_stream(dest.repo, &blob.digest, blob.size, data).await
-    })
-    .retry(
-        ExponentialBuilder::default()
-            .with_min_delay(Duration::from_millis(200))
-            .with_max_times(STREAM_RETRIES)
-            .with_jitter(),
-    )
-    .when(|e: &relkit_core::Error| e.kind() == ErrorKind::Failed)
-    .await
-    .map(|()| BlobOutcome::Uploaded(blob.size))
-    .map_err(|e| {
-        e.context(format!(
-            "copy blob {} from {} to {}",
-            blob.digest,
-            source.registry.name(),
-            dest.registry.name()
-        ))
-    })
+    dest.registry
+        .retry_policy()
+        .run_operation(STREAM_RETRIES, || async {
+            let data = source.registry.open_blob(source.repo, &blob.digest).await?;
+            dest.registry.put_blob_stream(dest.repo, &blob.digest, blob.size, data).await
+        })
+        .await
+        .map(|()| BlobOutcome::Uploaded(blob.size))
+        .map_err(|e| {
+            e.context(format!(
+                "copy blob {} from {} to {}",
+                blob.digest,
+                source.registry.name(),
+                dest.registry.name()
+            ))
+        })
 }

@@ -8,6 +8,9 @@ pub mod referrers;
 pub mod tags;
 pub mod tree;
 
+use std::collections::BTreeMap;
+
+use futures::{StreamExt as _, TryStreamExt as _};
 use relkit_core::{Error, Result};
 
 use crate::digest::Digest;
@@ -29,4 +32,23 @@ pub async fn resolve_digest<R: Registry>(registry: &R, reference: &ImageRef) -> 
             registry.name()
         ))),
     }
+}
+
+/// Tag lookups in flight.
+const LOOKUP_CONCURRENCY: usize = 8;
+
+/// Where each of `names` points (concurrent HEADs); tags that vanished meanwhile are left out.
+pub async fn resolve_tags<R: Registry>(
+    registry: &R,
+    repo: &str,
+    names: &[String],
+) -> Result<BTreeMap<String, Digest>> {
+    let found: Vec<Option<(String, Digest)>> = futures::stream::iter(names)
+        .map(|name| async move {
+            Ok::<_, Error>(registry.head_manifest(repo, name).await?.map(|d| (name.clone(), d.digest)))
+        })
+        .buffered(LOOKUP_CONCURRENCY)
+        .try_collect()
+        .await?;
+    Ok(found.into_iter().flatten().collect())
 }

@@ -7,9 +7,9 @@ use relkit_core::{Error, Result};
 use semver::Version;
 use serde::Serialize;
 
-use crate::digest::Digest;
 use std::collections::BTreeSet;
 
+use crate::digest::Digest;
 use crate::manifest::{Descriptor, RawManifest};
 use crate::ops::copy::{self, CopyStats, Endpoint};
 use crate::ops::referrers::{self, COSIGN_SUFFIXES};
@@ -44,7 +44,8 @@ pub struct Attachment {
     pub kind: String,
     /// The attachment's own digest.
     pub digest: Digest,
-    /// `copied`, `present`, or `kept-existing` (the destination has a different one).
+    /// `copied`, `present`, `kept-existing` (the destination has a different one), or
+    /// `stale-skipped` (a fallback index names a referrer that no longer exists).
     pub outcome: String,
 }
 
@@ -81,6 +82,13 @@ pub async fn promote<S: Registry, D: Registry>(
 ) -> Result<PromoteReport> {
     let src = Endpoint { registry: source, repo: source_ref.repository() };
     let dst = Endpoint { registry: dest, repo: dest_ref.repository() };
+    if !options.dry_run {
+        // One token for the whole promotion: push on the destination, pull on the mount source.
+        dest.plan_access(dst.repo, &["pull", "push"]);
+        if source_ref.same_registry(dest_ref) {
+            dest.plan_access(src.repo, &["pull"]);
+        }
+    }
     // One read resolves the reference and gives the root manifest.
     let root = read_root(source, source_ref).await?;
     let digest = root.digest.clone();
@@ -176,54 +184,66 @@ enum Found {
     Cosign { subject: Digest, suffix: &'static str, digest: Digest },
 }
 
-/// Finds what refers to the root and to every child at the source: OCI referrers (API, or the
-/// fallback tag) and cosign's tags. One tag listing tells which attachment tags exist, so a
-/// registry without the referrers API costs two requests for the whole image (the listing and
-/// one referrers probe) instead of four per manifest.
+/// How deep attachments of attachments are followed (a signature on an SBOM of the image is 2).
+const MAX_NESTING: usize = 4;
+
+/// Finds what refers to the root and to every child at the source, and what refers to those
+/// (a signature on an SBOM), level by level so that a subject is always carried before what
+/// refers to it: OCI referrers (API, or the fallback index) and cosign's tags. One tag listing
+/// tells which attachment tags exist (the same [`referrers::AttachmentTags`] prune reads), so
+/// a registry without the referrers API costs the listing, one referrers probe and one HEAD
+/// per attachment tag found.
 async fn find_attachments<S: Registry>(src: &Endpoint<'_, S>, image: &tree::ImageTree) -> Result<Vec<Found>> {
-    let tags: BTreeSet<String> = src.registry.list_tags(src.repo).await?.into_iter().collect();
-    let subjects: Vec<&Digest> = image.manifest_digests().collect();
+    let names: Vec<String> = src
+        .registry
+        .list_tags(src.repo)
+        .await?
+        .into_iter()
+        .filter(|t| referrers::attachment_subject(t).is_some())
+        .collect();
     let mut found = Vec::new();
-    // The first subject alone: its answer tells whether the registry has the referrers API.
-    let Some((first, rest)) = subjects.split_first() else { return Ok(found) };
-    let first_list = referrers_of(src, first, &tags).await?;
-    let rest_lists: Vec<Vec<Descriptor>> = futures::stream::iter(rest.iter())
-        .map(|subject| referrers_of(src, subject, &tags))
-        .buffered(PROBE_CONCURRENCY)
-        .try_collect()
-        .await?;
-    for (subject, list) in subjects.iter().zip(std::iter::once(first_list).chain(rest_lists)) {
-        if !list.is_empty() {
-            found.push(Found::Referrers((*subject).clone(), list));
+    let mut seen: BTreeSet<Digest> = image.manifest_digests().cloned().collect();
+    let mut level: Vec<Digest> = image.manifest_digests().cloned().collect();
+    for _ in 0..MAX_NESTING {
+        if level.is_empty() {
+            break;
         }
-    }
-    for subject in &subjects {
-        for suffix in COSIGN_SUFFIXES {
-            let tag = subject.cosign_tag(suffix);
-            if !tags.contains(&tag) {
-                continue;
-            }
-            if let Some(d) = src.registry.head_manifest(src.repo, &tag).await? {
-                found.push(Found::Cosign { subject: (*subject).clone(), suffix, digest: d.digest });
+        let wanted: Vec<String> = names
+            .iter()
+            .filter(|t| referrers::attachment_subject(t).is_some_and(|s| level.contains(&s)))
+            .cloned()
+            .collect();
+        let attachments = referrers::AttachmentTags::from_tags(
+            &crate::ops::resolve_tags(src.registry, src.repo, &wanted).await?,
+        );
+        // The first subject alone: its answer tells whether the registry has the referrers API.
+        let (first, rest) = level.split_first().expect("checked above");
+        let first_list = referrers::list_with(src.registry, src.repo, first, &attachments).await?;
+        let rest_lists: Vec<Vec<Descriptor>> = futures::stream::iter(rest.iter())
+            .map(|subject| referrers::list_with(src.registry, src.repo, subject, &attachments))
+            .buffered(PROBE_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let mut next = Vec::new();
+        for (subject, list) in level.iter().zip(std::iter::once(first_list).chain(rest_lists)) {
+            next.extend(list.iter().map(|r| r.digest.clone()).filter(|d| seen.insert(d.clone())));
+            if !list.is_empty() {
+                found.push(Found::Referrers(subject.clone(), list));
             }
         }
+        for subject in &level {
+            for (tag, digest) in attachments.of(subject) {
+                if let Some(suffix) = COSIGN_SUFFIXES.iter().find(|s| tag.ends_with(&format!(".{s}"))) {
+                    found.push(Found::Cosign { subject: subject.clone(), suffix, digest: digest.clone() });
+                    if seen.insert(digest.clone()) {
+                        next.push(digest.clone());
+                    }
+                }
+            }
+        }
+        level = next;
     }
     Ok(found)
-}
-
-/// The referrers of `subject`: through the API, else from the fallback tag when it exists.
-async fn referrers_of<S: Registry>(
-    src: &Endpoint<'_, S>,
-    subject: &Digest,
-    tags: &BTreeSet<String>,
-) -> Result<Vec<Descriptor>> {
-    if let Some(list) = src.registry.referrers(src.repo, subject).await? {
-        return Ok(list);
-    }
-    if !tags.contains(&subject.fallback_tag()) {
-        return Ok(Vec::new());
-    }
-    referrers::list(src.registry, src.repo, subject).await
 }
 
 /// Copies what [`find_attachments`] found, registering referrers at the destination.
@@ -239,6 +259,22 @@ async fn carry_attachments<S: Registry, D: Registry>(
         match found {
             Found::Referrers(subject, list) => {
                 for referrer in list {
+                    if src.registry.head_manifest(src.repo, referrer.digest.as_str()).await?.is_none() {
+                        // A fallback index can name a referrer deleted since: skip it, loudly.
+                        crate::http::warn(&format!(
+                            "referrer {} of {subject} in {} on {} no longer exists; not carried along",
+                            referrer.digest,
+                            src.repo,
+                            src.registry.name()
+                        ));
+                        report.attachments.push(Attachment {
+                            subject: subject.clone(),
+                            kind: "referrer".to_string(),
+                            digest: referrer.digest,
+                            outcome: "stale-skipped".to_string(),
+                        });
+                        continue;
+                    }
                     let present =
                         dst.registry.head_manifest(dst.repo, referrer.digest.as_str()).await?.is_some();
                     let (manifest, stats) =

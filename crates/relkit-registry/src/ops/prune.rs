@@ -11,9 +11,9 @@ use semver::Version;
 use serde::Serialize;
 
 use crate::digest::Digest;
-use crate::ops::referrers::{self, COSIGN_SUFFIXES};
 use crate::ops::tags::{parse_version, read_created};
 use crate::ops::tree;
+use crate::ops::{referrers, resolve_tags};
 use crate::registry::Registry;
 
 /// Retention rules: the `prune:` section of the relkit configuration.
@@ -39,15 +39,7 @@ pub struct Verdict {
     pub reason: String,
 }
 
-/// True for the tags that belong to another image (`sha256-<hex>` referrers fallback and
-/// cosign's `sha256-<hex>.sig/.att/.sbom`); they live and die with their subject.
-pub fn attachment_subject(tag: &str) -> Option<Digest> {
-    let rest = tag.strip_prefix("sha256-")?;
-    let hex = rest
-        .split_once('.')
-        .map_or(rest, |(h, suffix)| if COSIGN_SUFFIXES.contains(&suffix) { h } else { "" });
-    format!("sha256:{hex}").parse().ok()
-}
+pub use crate::ops::referrers::attachment_subject;
 
 /// Glob match with `*` (any run) and `?` (one character).
 pub fn glob_match(pattern: &str, text: &str) -> bool {
@@ -85,6 +77,7 @@ pub fn select(
     let mut verdicts = Vec::new();
     let mut prereleases: BTreeMap<(u64, u64), Vec<(Version, &str)>> = BTreeMap::new();
     let mut builds: Vec<&TagFacts> = Vec::new();
+    let mut releases: Vec<(Version, &str)> = Vec::new();
     for facts in tags {
         let tag = facts.name.as_str();
         if attachment_subject(tag).is_some() {
@@ -104,12 +97,7 @@ pub fn select(
         }
         if let Some(version) = parse_version(tag) {
             if version.pre.is_empty() {
-                let reason = if retention.keep_stable {
-                    "stable release"
-                } else {
-                    "stable release (keep-stable is off)"
-                };
-                verdicts.push(verdict(tag, !retention.keep_stable, reason.to_string()));
+                releases.push((version, tag));
             } else {
                 prereleases.entry((version.major, version.minor)).or_default().push((version, tag));
             }
@@ -121,6 +109,7 @@ pub fn select(
         }
         verdicts.push(verdict(tag, false, "floating or channel tag".to_string()));
     }
+    verdicts.extend(release_verdicts(releases, retention));
     for ((major, minor), mut list) in prereleases {
         list.sort_by(|a, b| b.0.cmp_precedence(&a.0));
         for (rank, (_, tag)) in list.into_iter().enumerate() {
@@ -151,12 +140,67 @@ pub fn select(
     verdicts
 }
 
+/// The verdicts on stable releases: every one stays (or goes, with `keep_stable` off) unless
+/// `keep_releases` or `keep_per_line` is set; then a release stays when either keeps it.
+fn release_verdicts(mut releases: Vec<(Version, &str)>, retention: &Retention) -> Vec<Verdict> {
+    let verdict = |tag: &str, delete: bool, reason: String| Verdict { tag: tag.to_string(), delete, reason };
+    if retention.keep_releases.is_none() && retention.keep_per_line.is_none() {
+        return releases
+            .into_iter()
+            .map(|(_, tag)| {
+                let reason = if retention.keep_stable {
+                    "stable release"
+                } else {
+                    "stable release (keep-stable is off)"
+                };
+                verdict(tag, !retention.keep_stable, reason.to_string())
+            })
+            .collect();
+    }
+    releases.sort_by(|a, b| b.0.cmp_precedence(&a.0));
+    let mut rank_in_line: BTreeMap<(u64, u64), usize> = BTreeMap::new();
+    releases
+        .into_iter()
+        .enumerate()
+        .map(|(rank, (version, tag))| {
+            let line = (version.major, version.minor);
+            let line_rank = rank_in_line.entry(line).or_default();
+            let in_line = *line_rank;
+            *line_rank += 1;
+            let kept_overall = retention.keep_releases.filter(|n| rank < *n);
+            let kept_in_line = retention.keep_per_line.filter(|n| in_line < *n);
+            let (major, minor) = line;
+            match (kept_overall, kept_in_line) {
+                (Some(n), _) => {
+                    verdict(tag, false, format!("one of the {n} newest releases (keep-releases)"))
+                }
+                (None, Some(n)) => verdict(
+                    tag,
+                    false,
+                    format!("one of the {n} newest releases of {major}.{minor} (keep-per-line)"),
+                ),
+                (None, None) => {
+                    let mut beyond = Vec::new();
+                    if let Some(n) = retention.keep_releases {
+                        beyond.push(format!("the {n} newest releases (keep-releases)"));
+                    }
+                    if let Some(n) = retention.keep_per_line {
+                        beyond.push(format!("the {n} newest releases of {major}.{minor} (keep-per-line)"));
+                    }
+                    verdict(tag, true, format!("beyond {}", beyond.join(" and ")))
+                }
+            }
+        })
+        .collect()
+}
+
 /// What a prune did (or would do).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct PruneReport {
     /// Per-tag verdicts from the retention rules.
     pub tags: Vec<Verdict>,
-    /// Manifests deleted (or to delete), parents before children.
+    /// Manifests deleted (or to delete), parents before children. With `apply`, each was
+    /// confirmed gone by a follow-up HEAD.
     pub manifests: Vec<Digest>,
     /// Tags that should go but whose manifest a kept tag still needs, so the manifest stays.
     /// A dry run lists all of them; with `apply`, those the registry could not delete alone
@@ -164,6 +208,9 @@ pub struct PruneReport {
     pub kept_shared: Vec<String>,
     /// Tags deleted on their own (their manifest stays for a kept tag).
     pub untagged: Vec<String>,
+    /// Attachment tags (`sha256-…`, `.sig`, `.att`, `.sbom`) kept because their subject still
+    /// exists, untagged: it may be pulled by digest, and its signatures must stay with it.
+    pub kept_attachments: Vec<String>,
     /// True when nothing was deleted.
     pub dry_run: bool,
 }
@@ -177,17 +224,20 @@ pub async fn prune<R: Registry>(
     apply: bool,
     now: Timestamp,
 ) -> Result<PruneReport> {
+    if apply {
+        registry.check_can_delete()?;
+        registry.plan_access(repo, &["pull", "push", "delete"]);
+    }
     let names = registry.list_tags(repo).await?;
-    let mut digests: BTreeMap<String, Digest> = BTreeMap::new();
+    let digests = resolve_tags(registry, repo, &names).await?;
     let mut facts = Vec::new();
-    for name in &names {
-        let Some(desc) = registry.head_manifest(repo, name).await? else { continue };
+    for (name, digest) in &digests {
         let is_build = attachment_subject(name).is_none()
             && only_matching.is_none()
             && parse_version(name).is_none()
             && retention.build_tags.iter().any(|p| glob_match(p, name));
         let created = if is_build {
-            match registry.get_manifest(repo, desc.digest.as_str()).await? {
+            match registry.get_manifest(repo, digest.as_str()).await? {
                 Some(f) => {
                     read_created(registry, repo, &f.manifest).await?.and_then(|c| c.parse::<Timestamp>().ok())
                 }
@@ -196,51 +246,117 @@ pub async fn prune<R: Registry>(
         } else {
             None
         };
-        digests.insert(name.clone(), desc.digest);
         facts.push(TagFacts { name: name.clone(), created });
     }
     let verdicts = select(&facts, retention, only_matching, now);
     let doomed_tags: BTreeSet<&str> = verdicts.iter().filter(|v| v.delete).map(|v| v.tag.as_str()).collect();
+    let attachments = referrers::AttachmentTags::from_tags(&digests);
 
     // Everything a kept tag needs: its tree, the referrers and cosign attachments of every
     // manifest in it, and their trees.
     let mut needed = BTreeSet::new();
     for (name, digest) in &digests {
         if attachment_subject(name).is_none() && !doomed_tags.contains(name.as_str()) {
-            mark_needed(registry, repo, digest, &mut needed).await?;
+            mark_needed(registry, repo, digest, &attachments, &mut needed).await?;
         }
     }
 
     let mut report = PruneReport { tags: verdicts.clone(), dry_run: !apply, ..Default::default() };
     let mut doomed_manifests: Vec<Digest> = Vec::new();
+    let mut shared = Vec::new();
     for tag in &doomed_tags {
         let digest = &digests[*tag];
         if needed.contains(digest) {
-            if apply && registry.delete_tag(repo, tag).await? {
-                report.untagged.push((*tag).to_string());
-            } else {
-                report.kept_shared.push((*tag).to_string());
-            }
+            shared.push(*tag);
             continue;
         }
-        collect_doomed(registry, repo, digest, &needed, &mut doomed_manifests).await?;
+        collect_doomed(registry, repo, digest, &needed, &attachments, &mut doomed_manifests).await?;
     }
-    // Attachment tags whose subject nothing keeps any more.
-    for (name, digest) in &digests {
-        if let Some(subject) = attachment_subject(name)
-            && !needed.contains(&subject)
-            && !needed.contains(digest)
-        {
-            collect_doomed(registry, repo, digest, &needed, &mut doomed_manifests).await?;
+    // Attachment tags whose subject nothing kept reaches: they go only when the subject is gone
+    // or goes now. A subject that still exists untagged may be pulled by digest (a deployment
+    // pinned by `lint --fix`, a digest that left a channel tag), and admission policies check
+    // its signatures.
+    for (subject, tags) in attachments.by_subject() {
+        if needed.contains(subject) || doomed_manifests.contains(subject) {
+            continue;
+        }
+        if registry.head_manifest(repo, subject.as_str()).await?.is_some() {
+            report.kept_attachments.extend(tags.iter().map(|(tag, _)| tag.clone()));
+            continue;
+        }
+        for (_, digest) in tags {
+            if !needed.contains(digest) {
+                collect_doomed(registry, repo, digest, &needed, &attachments, &mut doomed_manifests).await?;
+            }
         }
     }
     if apply {
-        for digest in &doomed_manifests {
-            registry.delete_manifest(repo, digest).await?;
+        recheck_tags(registry, repo, &digests, &doomed_tags, &doomed_manifests).await?;
+        for tag in shared {
+            if registry.delete_tag(repo, tag).await? {
+                report.untagged.push(tag.to_string());
+            } else {
+                report.kept_shared.push(tag.to_string());
+            }
         }
+        for digest in &doomed_manifests {
+            delete_confirmed(registry, repo, digest, &digests).await?;
+        }
+    } else {
+        report.kept_shared = shared.into_iter().map(str::to_string).collect();
     }
     report.manifests = doomed_manifests;
     Ok(report)
+}
+
+/// Right before deleting: every tag is looked up again, and a tag that now points at a
+/// manifest about to go (a release re-tagged meanwhile, a new tag) stops the prune before
+/// anything is deleted.
+async fn recheck_tags<R: Registry>(
+    registry: &R,
+    repo: &str,
+    before: &BTreeMap<String, Digest>,
+    doomed_tags: &BTreeSet<&str>,
+    doomed_manifests: &[Digest],
+) -> Result<()> {
+    let names = registry.list_tags(repo).await?;
+    let watched: Vec<String> = names
+        .into_iter()
+        .filter(|n| !doomed_tags.contains(n.as_str()) && attachment_subject(n).is_none())
+        .collect();
+    let now = resolve_tags(registry, repo, &watched).await?;
+    for (tag, digest) in &now {
+        if doomed_manifests.contains(digest) {
+            let was = before.get(tag).map_or_else(|| "a new tag".to_string(), |d| format!("it was on {d}"));
+            return Err(relkit_core::Error::failed(format!(
+                "tag `{tag}` now points at {digest}, which this prune was about to delete ({was}); nothing was deleted, run prune again"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Deletes one manifest: first the tags on it (registries such as Google Artifact Registry
+/// refuse to delete a tagged manifest), then the manifest, then a HEAD confirms it is gone
+/// (ECR answers some DELETEs with 404 and keeps the image).
+async fn delete_confirmed<R: Registry>(
+    registry: &R,
+    repo: &str,
+    digest: &Digest,
+    tags: &BTreeMap<String, Digest>,
+) -> Result<()> {
+    for (tag, _) in tags.iter().filter(|(_, d)| *d == digest) {
+        registry.delete_tag(repo, tag).await?;
+    }
+    let answered_deleted = registry.delete_manifest(repo, digest).await?;
+    if registry.head_manifest(repo, digest.as_str()).await?.is_some() {
+        let answer = if answered_deleted { "accepted the delete" } else { "answered 404 Not Found" };
+        return Err(relkit_core::Error::failed(format!(
+            "registry {} {answer} for {repo}@{digest} but still serves it; the registry does not delete through the distribution API (ECR: use `aws ecr batch-delete-image`)",
+            registry.name()
+        )));
+    }
+    Ok(())
 }
 
 /// Marks `digest`, its tree, and everything referring to any manifest in it as needed.
@@ -248,6 +364,7 @@ async fn mark_needed<R: Registry>(
     registry: &R,
     repo: &str,
     digest: &Digest,
+    attachments: &referrers::AttachmentTags,
     needed: &mut BTreeSet<Digest>,
 ) -> Result<()> {
     let mut pending = vec![digest.clone()];
@@ -260,15 +377,14 @@ async fn mark_needed<R: Registry>(
             if !needed.insert(m.clone()) {
                 continue;
             }
-            for r in referrers::list(registry, repo, m).await? {
+            for r in referrers::list_with(registry, repo, m, attachments).await? {
                 pending.push(r.digest);
             }
-            if let Some(f) = registry.head_manifest(repo, &m.fallback_tag()).await? {
-                needed.insert(f.digest);
-            }
-            for suffix in COSIGN_SUFFIXES {
-                if let Some(a) = registry.head_manifest(repo, &m.cosign_tag(suffix)).await? {
-                    pending.push(a.digest);
+            for (tag, attachment) in attachments.of(m) {
+                if referrers::is_fallback_tag(tag) {
+                    needed.insert(attachment.clone());
+                } else {
+                    pending.push(attachment.clone());
                 }
             }
         }
@@ -283,6 +399,7 @@ async fn collect_doomed<R: Registry>(
     repo: &str,
     digest: &Digest,
     needed: &BTreeSet<Digest>,
+    attachments: &referrers::AttachmentTags,
     out: &mut Vec<Digest>,
 ) -> Result<()> {
     let mut pending = vec![digest.clone()];
@@ -302,17 +419,10 @@ async fn collect_doomed<R: Registry>(
                 continue;
             }
             out.push(m.digest.clone());
-            for r in referrers::list(registry, repo, &m.digest).await? {
+            for r in referrers::list_with(registry, repo, &m.digest, attachments).await? {
                 pending.push(r.digest);
             }
-            if let Some(f) = registry.head_manifest(repo, &m.digest.fallback_tag()).await? {
-                pending.push(f.digest);
-            }
-            for suffix in COSIGN_SUFFIXES {
-                if let Some(a) = registry.head_manifest(repo, &m.digest.cosign_tag(suffix)).await? {
-                    pending.push(a.digest);
-                }
-            }
+            pending.extend(attachments.of(&m.digest).map(|(_, a)| a.clone()));
         }
     }
     Ok(())
@@ -345,6 +455,32 @@ mod tests {
         let retention = Retention { keep_prereleases: 2, ..Default::default() };
         let v = select(&tags, &retention, None, Timestamp::UNIX_EPOCH);
         assert_eq!(deleted(&v), vec!["v1.1.0-rc.1", "v1.1.0-rc.2"]);
+    }
+
+    #[test]
+    fn release_retention_keeps_the_newest_overall_and_per_line() {
+        let tags = facts(&["v1.0.0", "v1.0.1", "v1.1.0", "v1.1.1", "v1.1.2", "v2.0.0", "v2.0.1", "latest"]);
+        type Case = (Option<usize>, Option<usize>, &'static [&'static str]);
+        let cases: [Case; 4] = [
+            (None, None, &[]),
+            (Some(3), None, &["v1.0.0", "v1.0.1", "v1.1.0", "v1.1.1"]),
+            (None, Some(1), &["v1.0.0", "v1.1.0", "v1.1.1", "v2.0.0"]),
+            (Some(2), Some(1), &["v1.0.0", "v1.1.0", "v1.1.1"]),
+        ];
+        for (keep_releases, keep_per_line, expected) in cases {
+            let retention = Retention { keep_releases, keep_per_line, ..Default::default() };
+            let v = select(&tags, &retention, None, Timestamp::UNIX_EPOCH);
+            assert_eq!(deleted(&v), expected, "{keep_releases:?} {keep_per_line:?}");
+        }
+        let retention = Retention { keep_releases: Some(2), keep_per_line: Some(1), ..Default::default() };
+        let v = select(&tags, &retention, None, Timestamp::UNIX_EPOCH);
+        let reason = |t: &str| v.iter().find(|x| x.tag == t).unwrap().reason.clone();
+        assert_eq!(reason("v2.0.1"), "one of the 2 newest releases (keep-releases)");
+        assert_eq!(reason("v1.1.2"), "one of the 1 newest releases of 1.1 (keep-per-line)");
+        assert_eq!(
+            reason("v1.1.1"),
+            "beyond the 2 newest releases (keep-releases) and the 1 newest releases of 1.1 (keep-per-line)"
+        );
     }
 
     #[test]

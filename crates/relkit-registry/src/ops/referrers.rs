@@ -2,6 +2,8 @@
 //! tag this module maintains when the registry has no API) and cosign's legacy
 //! `sha256-<hex>.sig/.att/.sbom` tags.
 
+use std::collections::BTreeMap;
+
 use relkit_core::{Error, Result};
 
 use crate::digest::Digest;
@@ -10,6 +12,78 @@ use crate::registry::{PutOutcome, Registry};
 
 /// cosign's legacy attachment tag suffixes.
 pub const COSIGN_SUFFIXES: [&str; 3] = ["sig", "att", "sbom"];
+
+/// The subject a tag is attached to: `sha256-<hex>` (the referrers fallback index) and cosign's
+/// `sha256-<hex>.sig/.att/.sbom`. They live and die with their subject.
+pub fn attachment_subject(tag: &str) -> Option<Digest> {
+    let rest = tag.strip_prefix("sha256-")?;
+    let hex = rest
+        .split_once('.')
+        .map_or(rest, |(h, suffix)| if COSIGN_SUFFIXES.contains(&suffix) { h } else { "" });
+    format!("sha256:{hex}").parse().ok()
+}
+
+/// True for the referrers fallback tag (`sha256-<hex>`, no cosign suffix).
+pub fn is_fallback_tag(tag: &str) -> bool {
+    attachment_subject(tag).is_some() && !tag.contains('.')
+}
+
+/// The attachment tags of a repository, from one tag listing already resolved to digests: per
+/// subject, its fallback index tag and cosign tags. Prune and promote find attachments this
+/// way instead of probing four tags per manifest.
+#[derive(Debug, Clone, Default)]
+pub struct AttachmentTags {
+    by_subject: BTreeMap<Digest, Vec<(String, Digest)>>,
+}
+
+impl AttachmentTags {
+    /// Picks the attachment tags out of `tags` (tag → digest); other tags are ignored.
+    pub fn from_tags(tags: &BTreeMap<String, Digest>) -> Self {
+        let mut by_subject: BTreeMap<Digest, Vec<(String, Digest)>> = BTreeMap::new();
+        for (tag, digest) in tags {
+            if let Some(subject) = attachment_subject(tag) {
+                by_subject.entry(subject).or_default().push((tag.clone(), digest.clone()));
+            }
+        }
+        Self { by_subject }
+    }
+
+    /// The attachment tags of `subject` and where they point.
+    pub fn of(&self, subject: &Digest) -> impl Iterator<Item = (&String, &Digest)> {
+        self.by_subject.get(subject).into_iter().flatten().map(|(t, d)| (t, d))
+    }
+
+    /// Every subject with its attachment tags.
+    pub fn by_subject(&self) -> impl Iterator<Item = (&Digest, &Vec<(String, Digest)>)> {
+        self.by_subject.iter()
+    }
+
+    /// The digest of `subject`'s referrers fallback index, when the tag exists.
+    pub fn fallback(&self, subject: &Digest) -> Option<&Digest> {
+        self.of(subject).find(|(t, _)| is_fallback_tag(t)).map(|(_, d)| d)
+    }
+}
+
+/// The referrers of `subject` when the attachment tags are already known: through the API, else
+/// from the fallback index when its tag exists (no probe for a tag that is not there).
+pub async fn list_with<R: Registry>(
+    registry: &R,
+    repo: &str,
+    subject: &Digest,
+    attachments: &AttachmentTags,
+) -> Result<Vec<Descriptor>> {
+    if let Some(list) = registry.referrers(repo, subject).await? {
+        return Ok(list);
+    }
+    let Some(index) = attachments.fallback(subject) else { return Ok(Vec::new()) };
+    if index == subject {
+        return Ok(Vec::new());
+    }
+    match registry.get_manifest(repo, index.as_str()).await? {
+        Some(f) => Ok(f.manifest.view()?.manifests),
+        None => Ok(Vec::new()),
+    }
+}
 
 /// The referrers of `subject`: from the API when the registry has one, else from the fallback
 /// tag (an index whose digest equals the subject's is a registry aliasing the tag, not a list).

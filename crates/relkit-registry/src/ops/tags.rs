@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::digest::Digest;
 use crate::manifest::{CREATED_ANNOTATION, RawManifest, VERSION_ANNOTATION};
-use crate::registry::Registry;
+use crate::registry::{PutOutcome, Registry};
 
 /// How a tag may move.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -360,9 +360,21 @@ pub async fn apply_tags<R: Registry>(
     apply_planned(registry, repo, target, version, requests, decisions, options.force).await
 }
 
-/// Writes the tags [`plan_tags`] decided to write. Tags that are not plainly mutable are looked
-/// up again right before their PUT (another release may have moved them meanwhile); then every
-/// tag is read back.
+/// Rounds of re-read / re-decide / re-write for one tag before giving up.
+const MAX_TAG_ROUNDS: usize = 8;
+
+/// Writes the tags [`plan_tags`] decided to write, safely against other releases writing at the
+/// same time:
+///
+/// - immutable tags first, then mutable ones, monotonic ones last, so a release's version tag is
+///   in the repository before it claims `latest`;
+/// - every tag that is not plainly mutable is read again (with its `ETag`) right before its PUT,
+///   the PUT carries `If-Match` with that `ETag` (a registry that honours it refuses the write
+///   when another writer got there first), and the tag is read back; when it changed meanwhile,
+///   the decision is made again and the write repeated (a bounded number of rounds);
+/// - a release-scoped monotonic tag (`latest`, `X`, `X.Y`) a stable release just set is then
+///   settled: when the repository holds a higher stable release of that scope (another release
+///   ran at the same time and its write was overwritten), the tag moves on to it.
 pub async fn apply_planned<R: Registry>(
     registry: &R,
     repo: &str,
@@ -372,64 +384,220 @@ pub async fn apply_planned<R: Registry>(
     mut decisions: Vec<TagDecision>,
     force: bool,
 ) -> Result<Vec<TagDecision>> {
-    for (request, decision) in requests.iter().zip(decisions.iter_mut()) {
-        if !decision.writes() {
+    let mut order: Vec<usize> = (0..requests.len()).collect();
+    order.sort_by_key(|i| match requests[*i].rule {
+        TagRule::Immutable => 0,
+        TagRule::Mutable => 1,
+        TagRule::Monotonic => 2,
+    });
+    for i in order {
+        if !decisions[i].writes() {
             continue;
         }
-        if request.rule != TagRule::Mutable {
-            let current = observe(registry, repo, request, &target.digest).await?;
-            *decision = decide(request, &target.digest, version, current.as_ref(), force);
+        let write = Write { registry, repo, target, version, force };
+        decisions[i] = if requests[i].rule == TagRule::Mutable {
+            registry.put_manifest(repo, &requests[i].name, target, None).await?;
+            decisions[i].clone()
+        } else {
+            write.converge(&requests[i]).await?
+        };
+    }
+    settle_release_tags(registry, repo, target, version, requests, &decisions, force).await?;
+    verify_tags(registry, repo, target, version, &decisions, force).await?;
+    Ok(decisions)
+}
+
+/// One target written to tags of one repository.
+struct Write<'a, R> {
+    registry: &'a R,
+    repo: &'a str,
+    target: &'a RawManifest,
+    version: Option<&'a Version>,
+    force: bool,
+}
+
+impl<R: Registry> Write<'_, R> {
+    /// Re-reads, re-decides and writes `request` until the tag holds the target (or a higher
+    /// version another release put there), or the rules say to leave it.
+    async fn converge(&self, request: &TagRequest) -> Result<TagDecision> {
+        let digest = &self.target.digest;
+        for _ in 0..MAX_TAG_ROUNDS {
+            let (current, etag) = observe_for_write(self.registry, self.repo, request, digest).await?;
+            let decision = decide(request, digest, self.version, current.as_ref(), self.force);
             if let TagAction::Refuse { reason, .. } = &decision.action {
                 return Err(Error::failed(reason.clone()));
             }
             if !decision.writes() {
-                continue;
+                return Ok(decision);
+            }
+            match self.registry.put_manifest(self.repo, &request.name, self.target, etag.as_deref()).await? {
+                PutOutcome::PreconditionFailed => continue,
+                PutOutcome::Stored => {}
+            }
+            let now = observe(self.registry, self.repo, request, digest).await?;
+            if holds_target_or_higher(request.rule, now.as_ref(), digest, self.version) {
+                return Ok(decision);
             }
         }
-        registry.put_manifest(repo, &request.name, target, None).await?;
+        Err(Error::failed(format!(
+            "tag `{}` in {} on {} kept changing while {} was written to it; another release is writing the same tags (run releases one at a time with a workflow `concurrency:` group)",
+            request.name,
+            self.repo,
+            self.registry.name(),
+            digest
+        )))
     }
-    verify_tags(registry, repo, target, version, &decisions).await?;
-    Ok(decisions)
 }
 
-/// Reads every tag back: it must point at the target, or (monotonic tags) at an equal or higher
-/// version another release put there meanwhile.
+/// Where a tag points now and its `ETag` (for `If-Match`), with the held version when the rule
+/// needs it.
+async fn observe_for_write<R: Registry>(
+    registry: &R,
+    repo: &str,
+    request: &TagRequest,
+    target: &Digest,
+) -> Result<(Option<CurrentTag>, Option<String>)> {
+    let Some(fetched) = registry.get_manifest(repo, &request.name).await? else { return Ok((None, None)) };
+    let digest = fetched.manifest.digest.clone();
+    let version = if digest != *target && request.rule == TagRule::Monotonic {
+        read_version(registry, repo, &fetched.manifest).await?
+    } else {
+        None
+    };
+    Ok((Some(CurrentTag { digest, version }), fetched.etag))
+}
+
+/// True when the tag holds the target, or (monotonic) an equal or higher version.
+fn holds_target_or_higher(
+    rule: TagRule,
+    now: Option<&CurrentTag>,
+    target: &Digest,
+    version: Option<&Version>,
+) -> bool {
+    match now {
+        Some(c) if c.digest == *target => true,
+        Some(c) => {
+            rule == TagRule::Monotonic
+                && matches!((&c.version, version), (Some(h), Some(t)) if h.cmp_precedence(t) != Ordering::Less)
+        }
+        None => false,
+    }
+}
+
+/// The stable versions a release-scoped tag follows: `(major, minor)`, `None` meaning any.
+pub type ReleaseScope = (Option<u64>, Option<u64>);
+
+/// Which stable versions a release-scoped monotonic tag follows: `latest` all of them, `X` one
+/// major line, `X.Y` one minor line. `None` for other tags (channels).
+pub fn release_scope(tag: &str) -> Option<ReleaseScope> {
+    if tag == "latest" {
+        return Some((None, None));
+    }
+    let mut parts = tag.split('.');
+    let major = parts.next()?.parse::<u64>().ok()?;
+    let minor = match parts.next() {
+        None => None,
+        Some(m) => Some(m.parse::<u64>().ok()?),
+    };
+    if parts.next().is_some() || tag.starts_with('0') && tag.len() > 1 && !tag.starts_with("0.") {
+        return None;
+    }
+    Some((Some(major), minor))
+}
+
+/// The highest stable release tag of the repository within `scope`, with its version.
+pub fn highest_in_scope(tags: &[String], scope: ReleaseScope) -> Option<(&str, Version)> {
+    tags.iter()
+        .filter_map(|t| parse_version(t).map(|v| (t.as_str(), v)))
+        .filter(|(_, v)| v.pre.is_empty())
+        .filter(|(_, v)| scope.0.is_none_or(|m| v.major == m) && scope.1.is_none_or(|m| v.minor == m))
+        .max_by(|a, b| a.1.cmp_precedence(&b.1))
+}
+
+/// After a stable release set `latest`/`X`/`X.Y`: if a higher stable release of the tag's scope
+/// is in the repository (its own write of the tag was overwritten by this one), the tag moves
+/// on to that release. Repeated while the repository keeps changing (bounded).
+async fn settle_release_tags<R: Registry>(
+    registry: &R,
+    repo: &str,
+    target: &RawManifest,
+    version: Option<&Version>,
+    requests: &[TagRequest],
+    decisions: &[TagDecision],
+    force: bool,
+) -> Result<()> {
+    let Some(version) = version.filter(|v| v.pre.is_empty()) else { return Ok(()) };
+    let scoped: Vec<(&TagRequest, ReleaseScope)> = requests
+        .iter()
+        .zip(decisions)
+        .filter(|(r, d)| {
+            r.rule == TagRule::Monotonic && matches!(d.action, TagAction::Add | TagAction::Move { .. })
+        })
+        .filter_map(|(r, _)| release_scope(&r.name).map(|s| (r, s)))
+        .collect();
+    if scoped.is_empty() {
+        return Ok(());
+    }
+    for _ in 0..MAX_TAG_ROUNDS {
+        let tags = registry.list_tags(repo).await?;
+        let mut moved = false;
+        for (request, scope) in &scoped {
+            let Some((name, highest)) = highest_in_scope(&tags, *scope) else { continue };
+            if highest.cmp_precedence(version) != Ordering::Greater {
+                continue;
+            }
+            let Some(fetched) = registry.get_manifest(repo, name).await? else { continue };
+            if fetched.manifest.digest == target.digest {
+                continue;
+            }
+            let write = Write { registry, repo, target: &fetched.manifest, version: Some(&highest), force };
+            let decision = write.converge(request).await?;
+            moved |= decision.writes();
+        }
+        if !moved {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// Reads every immutable and monotonic tag back: it must point at the target, or (monotonic
+/// tags) at an equal or higher version another release put there meanwhile. A monotonic tag that another release moved back
+/// below the target since it was written is written again (the same bounded rounds).
 async fn verify_tags<R: Registry>(
     registry: &R,
     repo: &str,
     target: &RawManifest,
     version: Option<&Version>,
     decisions: &[TagDecision],
+    force: bool,
 ) -> Result<()> {
-    let checked = decisions
-        .iter()
-        .filter(|d| matches!(d.action, TagAction::Add | TagAction::Move { .. } | TagAction::Keep));
+    // A mutable tag is confirmed by its PUT (the registry's `Docker-Content-Digest` is checked
+    // there) and may legitimately move again at any time: reading it back proves nothing.
+    let checked = decisions.iter().filter(|d| {
+        d.rule != TagRule::Mutable
+            && matches!(d.action, TagAction::Add | TagAction::Move { .. } | TagAction::Keep)
+    });
+    let write = Write { registry, repo, target, version, force };
     futures::stream::iter(checked)
-        .map(|decision| verify_tag(registry, repo, target, version, decision))
+        .map(|decision| verify_tag(&write, decision))
         .buffer_unordered(LOOKUP_CONCURRENCY)
         .try_collect::<Vec<()>>()
         .await?;
     Ok(())
 }
 
-async fn verify_tag<R: Registry>(
-    registry: &R,
-    repo: &str,
-    target: &RawManifest,
-    version: Option<&Version>,
-    decision: &TagDecision,
-) -> Result<()> {
+async fn verify_tag<R: Registry>(write: &Write<'_, R>, decision: &TagDecision) -> Result<()> {
+    let (registry, repo, target) = (write.registry, write.repo, write.target);
     let request = TagRequest { name: decision.tag.clone(), rule: decision.rule };
-    let now = observe(registry, repo, &request, &target.digest).await?;
-    let ok = match &now {
-        Some(c) if c.digest == target.digest => true,
-        Some(c) => {
-            decision.rule == TagRule::Monotonic
-                && matches!((&c.version, version), (Some(h), Some(t)) if h.cmp_precedence(t) != Ordering::Less)
-        }
-        None => false,
-    };
-    if ok {
+    let mut now = observe(registry, repo, &request, &target.digest).await?;
+    if !holds_target_or_higher(decision.rule, now.as_ref(), &target.digest, write.version)
+        && decision.rule == TagRule::Monotonic
+    {
+        write.converge(&request).await?;
+        now = observe(registry, repo, &request, &target.digest).await?;
+    }
+    if holds_target_or_higher(decision.rule, now.as_ref(), &target.digest, write.version) {
         return Ok(());
     }
     Err(Error::failed(format!(
@@ -494,6 +662,31 @@ mod tests {
             };
             assert_eq!(kind, expected, "{rule:?} {tv:?} {current:?} force={force}");
         }
+    }
+
+    #[test]
+    fn release_scopes() {
+        for (tag, scope) in [
+            ("latest", Some((None, None))),
+            ("2", Some((Some(2), None))),
+            ("1.9", Some((Some(1), Some(9)))),
+            ("0.4", Some((Some(0), Some(4)))),
+            ("1.9.1", None),
+            ("testing", None),
+            ("01", None),
+            ("v2", None),
+        ] {
+            assert_eq!(release_scope(tag), scope, "{tag}");
+        }
+        let tags: Vec<String> = ["v1.9.1", "v2.0.0", "2.1.0-rc.1", "v1.10.0", "latest", "2"]
+            .iter()
+            .map(|t| t.to_string())
+            .collect();
+        let name = |scope| highest_in_scope(&tags, scope).map(|(n, _)| n);
+        assert_eq!(name((None, None)), Some("v2.0.0"));
+        assert_eq!(name((Some(1), None)), Some("v1.10.0"));
+        assert_eq!(name((Some(1), Some(9))), Some("v1.9.1"));
+        assert_eq!(name((Some(3), None)), None);
     }
 
     #[test]

@@ -2,11 +2,8 @@
 //! skopeo as the independent judge, OCI-layout fixtures built here, and a fault-injecting proxy.
 #![allow(dead_code)]
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use relkit_registry::manifest::{OCI_INDEX, OCI_MANIFEST};
@@ -14,7 +11,6 @@ use relkit_registry::ops::copy::Endpoint;
 use relkit_registry::ops::{copy, referrers};
 use relkit_registry::{Digest, HttpOptions, ImageRef, LayoutRegistry, RawManifest, Registry, RetryPolicy};
 use tempfile::TempDir;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 pub use relkit_testkit::registry::TestRegistry;
 
@@ -214,149 +210,11 @@ pub async fn push<R: Registry>(
 
 // ---------- fault-injecting proxy ----------
 
-/// A proxy in front of the registry that fails a share of requests: a 500, a dropped
-/// connection before forwarding, or a dropped connection after the registry handled it.
-pub struct FaultProxy {
-    pub port: u16,
-    pub injected: Arc<AtomicU64>,
-    task: tokio::task::JoinHandle<()>,
-}
+pub use relkit_testkit::proxy::{Answer, Proxy, ProxyConfig, Seen};
 
-impl Drop for FaultProxy {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl FaultProxy {
-    /// Fails `percent` % of requests (seeded, so runs are reproducible).
-    pub async fn start(upstream: u16, percent: u64, seed: u64) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let injected = Arc::new(AtomicU64::new(0));
-        let counter = Arc::new(AtomicU64::new(seed));
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        let inj = injected.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
-                let n = counter.fetch_add(1, Ordering::SeqCst);
-                let roll = noise(n, 1)[0] as u64 * 100 / 256;
-                let client = client.clone();
-                let inj = inj.clone();
-                tokio::spawn(async move {
-                    let _ = serve_one(stream, upstream, port, roll, percent, client, inj).await;
-                });
-            }
-        });
-        Self { port, injected, task }
-    }
-}
-
-async fn serve_one(
-    mut stream: tokio::net::TcpStream,
-    upstream: u16,
-    own: u16,
-    roll: u64,
-    percent: u64,
-    client: reqwest::Client,
-    injected: Arc<AtomicU64>,
-) -> std::io::Result<()> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 65536];
-    let head_end = loop {
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break p + 4;
-        }
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-    let mut lines = head.split("\r\n");
-    let request_line = lines.next().unwrap_or_default().to_string();
-    let mut parts = request_line.split(' ');
-    let (method, path) = (parts.next().unwrap_or("GET").to_string(), parts.next().unwrap_or("/").to_string());
-    let mut headers = Vec::new();
-    let mut length = 0usize;
-    for line in lines.filter(|l| !l.is_empty()) {
-        if let Some((k, v)) = line.split_once(':') {
-            let (k, v) = (k.trim().to_string(), v.trim().to_string());
-            if k.eq_ignore_ascii_case("content-length") {
-                length = v.parse().unwrap_or(0);
-            }
-            headers.push((k, v));
-        }
-    }
-    while buf.len() < head_end + length {
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    let body = buf[head_end..head_end + length].to_vec();
-    let fail = roll < percent;
-    let mode = roll % 3;
-    if fail && mode == 0 {
-        injected.fetch_add(1, Ordering::SeqCst);
-        stream
-            .write_all(
-                b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-            )
-            .await?;
-        return Ok(());
-    }
-    if fail && mode == 1 {
-        injected.fetch_add(1, Ordering::SeqCst);
-        return Ok(()); // dropped before the registry saw it
-    }
-    let url = format!("http://127.0.0.1:{upstream}{path}");
-    let mut request = client.request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), &url);
-    for (k, v) in &headers {
-        if !matches!(k.to_ascii_lowercase().as_str(), "host" | "content-length" | "connection") {
-            request = request.header(k, v);
-        }
-    }
-    let response = match request.body(body).send().await {
-        Ok(r) => r,
-        Err(_) => return Ok(()),
-    };
-    let status = response.status();
-    let mut out = format!("HTTP/1.1 {} {}\r\n", status.as_u16(), status.canonical_reason().unwrap_or(""));
-    let mut upstream_length = None;
-    for (k, v) in response.headers() {
-        let k = k.as_str();
-        let v = v
-            .to_str()
-            .unwrap_or_default()
-            .replace(&format!("127.0.0.1:{upstream}"), &format!("127.0.0.1:{own}"));
-        match k {
-            "connection" | "transfer-encoding" => {}
-            "content-length" => upstream_length = Some(v),
-            _ => out.push_str(&format!("{k}: {v}\r\n")),
-        }
-    }
-    let bytes = response.bytes().await.unwrap_or_default();
-    if fail {
-        injected.fetch_add(1, Ordering::SeqCst);
-        return Ok(()); // the registry handled it; the answer is lost
-    }
-    let length = if method == "HEAD" {
-        upstream_length.unwrap_or_else(|| "0".into())
-    } else {
-        bytes.len().to_string()
-    };
-    out.push_str(&format!("content-length: {length}\r\nconnection: close\r\n\r\n"));
-    stream.write_all(out.as_bytes()).await?;
-    if method != "HEAD" {
-        stream.write_all(&bytes).await?;
-    }
-    stream.flush().await?;
-    let _ = std::io::stdout().flush();
-    Ok(())
+/// A proxy that fails `percent` % of requests (seeded, so runs are reproducible).
+pub async fn fault_proxy(upstream: u16, percent: u64, seed: u64) -> Proxy {
+    Proxy::start(ProxyConfig { upstream, fail_percent: percent, seed, ..Default::default() }).await
 }
 
 /// A temp dir for OCI layouts.
@@ -368,4 +226,162 @@ pub fn layout_dir() -> (TempDir, PathBuf) {
 
 pub fn layout_at(path: &Path) -> LayoutRegistry {
     LayoutRegistry::new(path)
+}
+
+// ---------- a Docker token server of our own ----------
+
+/// One token request as the issuer received it.
+#[derive(Debug, Clone)]
+pub struct TokenRequest {
+    /// The `scope` parameters, in order.
+    pub scopes: Vec<String>,
+    /// Whether it carried `Authorization`.
+    pub authorized: bool,
+}
+
+/// A token server for `TestRegistry::start_token_auth`: grants what is asked, signs RS256 JWTs
+/// with a key and certificate it generates (openssl), and logs every request.
+pub struct TokenIssuer {
+    pub port: u16,
+    pub dir: TempDir,
+    pub log: Arc<Mutex<Vec<TokenRequest>>>,
+    /// `expires_in` of the answers.
+    pub expires_in: Arc<AtomicU64>,
+    /// When false, tokens name another audience: the registry refuses a token the client
+    /// believes valid (as when a registry revokes one early).
+    pub valid: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+pub const TOKEN_SERVICE: &str = "relkit-test-registry";
+pub const TOKEN_ISSUER: &str = "relkit-test-issuer";
+
+impl Drop for TokenIssuer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl TokenIssuer {
+    /// Generates the key and certificate and starts serving `/token`. `None` without openssl
+    /// (outside CI).
+    pub async fn start(test: &str) -> Option<Self> {
+        if !relkit_testkit::tools::require_tool(test, "openssl") {
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let ok = std::process::Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=relkit-test-issuer",
+            ])
+            .arg("-keyout")
+            .arg(dir.path().join("key.pem"))
+            .arg("-out")
+            .arg(dir.path().join("root.crt"))
+            .output()
+            .unwrap();
+        assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+        let der = std::process::Command::new("openssl")
+            .args(["x509", "-outform", "DER", "-in"])
+            .arg(dir.path().join("root.crt"))
+            .output()
+            .unwrap()
+            .stdout;
+        use base64::Engine as _;
+        let x5c = base64::engine::general_purpose::STANDARD.encode(der);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let expires_in = Arc::new(AtomicU64::new(300));
+        let valid = Arc::new(AtomicBool::new(true));
+        let key = dir.path().join("key.pem");
+        let (l, e, v) = (log.clone(), expires_in.clone(), valid.clone());
+        let task = tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else { return };
+                let mut buf = vec![0u8; 16384];
+                let mut read = 0;
+                while !buf[..read].windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf[read..]).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => read += n,
+                    }
+                }
+                let head = String::from_utf8_lossy(&buf[..read]).to_string();
+                let target = head.split(' ').nth(1).unwrap_or("/").to_string();
+                let url = url::Url::parse(&format!("http://x{target}")).unwrap();
+                let scopes: Vec<String> =
+                    url.query_pairs().filter(|(k, _)| k == "scope").map(|(_, v)| v.to_string()).collect();
+                let authorized = head.lines().any(|l| l.to_ascii_lowercase().starts_with("authorization:"));
+                l.lock().unwrap().push(TokenRequest { scopes: scopes.clone(), authorized });
+                let token = sign_jwt(&key, &x5c, &scopes, v.load(Ordering::SeqCst));
+                let body =
+                    serde_json::json!({"token": token, "access_token": token, "expires_in": e.load(Ordering::SeqCst)})
+                        .to_string();
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+            }
+        });
+        Some(Self { port, dir, log, expires_in, valid, task })
+    }
+
+    /// The realm URL.
+    pub fn realm(&self) -> String {
+        format!("http://127.0.0.1:{}/token", self.port)
+    }
+
+    /// The requests so far.
+    pub fn requests(&self) -> Vec<TokenRequest> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+fn sign_jwt(key: &Path, x5c: &str, scopes: &[String], valid: bool) -> String {
+    use base64::Engine as _;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let now = jiff::Timestamp::now().as_second();
+    let access: Vec<serde_json::Value> = scopes
+        .iter()
+        .filter_map(|s| {
+            let mut parts = s.split(':');
+            let (kind, name, actions) = (parts.next()?, parts.next()?, parts.next()?);
+            Some(serde_json::json!({"type": kind, "name": name, "actions": actions.split(',').collect::<Vec<_>>()}))
+        })
+        .collect();
+    let header = serde_json::json!({"typ": "JWT", "alg": "RS256", "x5c": [x5c]});
+    let claims = serde_json::json!({
+        "iss": TOKEN_ISSUER, "sub": "relkit", "aud": if valid { TOKEN_SERVICE } else { "another-registry" },
+        "exp": now + 300, "nbf": now - 10, "iat": now,
+        "jti": format!("{now}-{}", noise(now as u64, 4).iter().map(|b| format!("{b:02x}")).collect::<String>()),
+        "access": access,
+    });
+    let input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
+    let mut child = std::process::Command::new("openssl")
+        .args(["dgst", "-sha256", "-sign"])
+        .arg(key)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    }
+    let signature = child.wait_with_output().unwrap().stdout;
+    format!("{input}.{}", b64(&signature))
 }
