@@ -721,3 +721,49 @@ async fn a_loopback_registry_with_tls_and_client_certificates() {
     let e = untrusted.head_manifest("app", "v1.0.0").await.unwrap_err();
     assert!(e.message().contains("certificate") || e.message().contains("cannot reach"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_honouring_if_match_makes_the_tag_write_decide_again() {
+    use std::sync::{Arc, Mutex};
+    let Some(reg) = TestRegistry::start("a_registry_honouring_if_match", None) else { return };
+    let direct = HttpRegistry::new(&reg.host, &options(&reg)).unwrap();
+    let (_tmp, path) = layout_dir();
+    let layout = layout_at(&path);
+    let old = image_manifest(&layout, 21, "1.0.0", "amd64", 512).await;
+    let new = image_manifest(&layout, 22, "2.0.0", "amd64", 512).await;
+    push(&layout, &direct, "app", &old, "latest").await;
+    push(&layout, &direct, "app", &new, "build").await;
+    // The first conditional PUT of `latest` loses to "another writer": 412.
+    let refused = Arc::new(Mutex::new(false));
+    let once = refused.clone();
+    let proxy = Proxy::start(ProxyConfig {
+        upstream: reg.port,
+        intercept: Some(Arc::new(move |seen: &Seen| {
+            let conditional = seen.method == "PUT"
+                && seen.path.ends_with("/manifests/latest")
+                && seen.header("if-match").is_some();
+            let mut done = once.lock().unwrap();
+            (conditional && !*done).then(|| {
+                *done = true;
+                Answer { status: 412, ..Default::default() }
+            })
+        })),
+        ..Default::default()
+    })
+    .await;
+    let http = HttpRegistry::new(&format!("127.0.0.1:{}", proxy.port), &options(&reg)).unwrap();
+    let requests = tags(&[("latest", TagRule::Monotonic)]);
+    let version = semver::Version::new(2, 0, 0);
+    let decisions =
+        apply_tags(&http, "app", &new, Some(&version), &requests, ApplyTagsOptions::default()).await.unwrap();
+    assert!(matches!(decisions[0].action, TagAction::Move { .. }), "{decisions:?}");
+    assert!(*refused.lock().unwrap());
+    let puts: Vec<Seen> = proxy
+        .seen()
+        .into_iter()
+        .filter(|s| s.method == "PUT" && s.path.ends_with("/manifests/latest"))
+        .collect();
+    assert_eq!(puts.len(), 2, "{puts:?}");
+    assert!(puts.iter().all(|p| p.header("if-match").is_some()), "{puts:?}");
+    assert_eq!(reg.digest_of("app:latest"), Some(new.digest.clone()));
+}
