@@ -528,6 +528,18 @@ async fn token_auth_one_token_per_operation_expiry_and_one_refetch() {
         assert!(found.unwrap().is_some());
     }
     assert_eq!(issuer.requests().len() - before, 2, "{:?}", &issuer.requests()[before..]);
+
+    // An identity token (ACR's `az acr login`) is exchanged with the refresh-token grant.
+    let mut acr = support::options(&reg);
+    acr.credentials
+        .insert(reg.host.clone(), relkit_registry::auth::Credential::IdentityToken("refresh-abc".into()));
+    let before = issuer.requests().len();
+    let with_identity = HttpRegistry::new(&reg.host, &acr).unwrap();
+    assert!(with_identity.head_manifest("dst", "latest").await.unwrap().is_some());
+    let exchange = &issuer.requests()[before..];
+    assert_eq!(exchange.len(), 1, "{exchange:?}");
+    assert_eq!(exchange[0].grant, Some(("refresh_token".to_string(), "refresh-abc".to_string())));
+    assert_eq!(exchange[0].scopes, vec!["repository:dst:pull".to_string()]);
     assert!(
         issuer
             .requests()
