@@ -540,6 +540,50 @@ async fn token_auth_one_token_per_operation_expiry_and_one_refetch() {
     assert_eq!(exchange.len(), 1, "{exchange:?}");
     assert_eq!(exchange[0].grant, Some(("refresh_token".to_string(), "refresh-abc".to_string())));
     assert_eq!(exchange[0].scopes, vec!["repository:dst:pull".to_string()]);
+
+    // A blob upload refused mid-stream (401) drops the token; the copy starts over with a new one.
+    use std::sync::{Arc, Mutex};
+    let refused = Arc::new(Mutex::new(false));
+    let once = refused.clone();
+    let realm = issuer.realm();
+    let proxy = Proxy::start(ProxyConfig {
+        upstream: reg.port,
+        intercept: Some(Arc::new(move |seen: &Seen| {
+            let upload = seen.method == "PUT" && seen.path.contains("/blobs/uploads/");
+            let mut done = once.lock().unwrap();
+            (upload && !*done).then(|| {
+                *done = true;
+                let mut a = Answer { status: 401, ..Default::default() };
+                a.set_header(
+                    "www-authenticate",
+                    format!("Bearer realm=\"{realm}\",service=\"{TOKEN_SERVICE}\""),
+                );
+                a
+            })
+        })),
+        ..Default::default()
+    })
+    .await;
+    let before = issuer.requests().len();
+    let through_proxy =
+        HttpRegistry::new(&format!("127.0.0.1:{}", proxy.port), &support::options(&reg)).unwrap();
+    let (_tmp, path) = layout_dir();
+    let layout = layout_at(&path);
+    let image = image_manifest(&layout, 31, "3.0.0", "amd64", 2048).await;
+    push(&layout, &through_proxy, "uploads", &image, "v3.0.0").await;
+    assert!(*refused.lock().unwrap());
+    let push_tokens = issuer.requests()[before..]
+        .iter()
+        .filter(|r| r.scopes.contains(&"repository:uploads:pull,push".to_string()))
+        .count();
+    assert_eq!(push_tokens, 2, "{:?}", &issuer.requests()[before..]);
+    assert_eq!(
+        through_proxy.head_manifest("uploads", "v3.0.0").await.unwrap().map(|d| d.digest),
+        Some(image.digest.clone())
+    );
+    for blob in image.view().unwrap().blobs() {
+        assert!(through_proxy.blob_exists("uploads", &blob.digest).await.unwrap(), "{}", blob.digest);
+    }
     assert!(
         issuer
             .requests()
