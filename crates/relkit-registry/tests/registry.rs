@@ -528,6 +528,62 @@ async fn token_auth_one_token_per_operation_expiry_and_one_refetch() {
         assert!(found.unwrap().is_some());
     }
     assert_eq!(issuer.requests().len() - before, 2, "{:?}", &issuer.requests()[before..]);
+
+    // An identity token (ACR's `az acr login`) is exchanged with the refresh-token grant.
+    let mut acr = support::options(&reg);
+    acr.credentials
+        .insert(reg.host.clone(), relkit_registry::auth::Credential::IdentityToken("refresh-abc".into()));
+    let before = issuer.requests().len();
+    let with_identity = HttpRegistry::new(&reg.host, &acr).unwrap();
+    assert!(with_identity.head_manifest("dst", "latest").await.unwrap().is_some());
+    let exchange = &issuer.requests()[before..];
+    assert_eq!(exchange.len(), 1, "{exchange:?}");
+    assert_eq!(exchange[0].grant, Some(("refresh_token".to_string(), "refresh-abc".to_string())));
+    assert_eq!(exchange[0].scopes, vec!["repository:dst:pull".to_string()]);
+
+    // A blob upload refused mid-stream (401) drops the token; the copy starts over with a new one.
+    use std::sync::{Arc, Mutex};
+    let refused = Arc::new(Mutex::new(false));
+    let once = refused.clone();
+    let realm = issuer.realm();
+    let proxy = Proxy::start(ProxyConfig {
+        upstream: reg.port,
+        intercept: Some(Arc::new(move |seen: &Seen| {
+            let upload = seen.method == "PUT" && seen.path.contains("/blobs/uploads/");
+            let mut done = once.lock().unwrap();
+            (upload && !*done).then(|| {
+                *done = true;
+                let mut a = Answer { status: 401, ..Default::default() };
+                a.set_header(
+                    "www-authenticate",
+                    format!("Bearer realm=\"{realm}\",service=\"{TOKEN_SERVICE}\""),
+                );
+                a
+            })
+        })),
+        ..Default::default()
+    })
+    .await;
+    let before = issuer.requests().len();
+    let through_proxy =
+        HttpRegistry::new(&format!("127.0.0.1:{}", proxy.port), &support::options(&reg)).unwrap();
+    let (_tmp, path) = layout_dir();
+    let layout = layout_at(&path);
+    let image = image_manifest(&layout, 31, "3.0.0", "amd64", 2048).await;
+    push(&layout, &through_proxy, "uploads", &image, "v3.0.0").await;
+    assert!(*refused.lock().unwrap());
+    let push_tokens = issuer.requests()[before..]
+        .iter()
+        .filter(|r| r.scopes.contains(&"repository:uploads:pull,push".to_string()))
+        .count();
+    assert_eq!(push_tokens, 2, "{:?}", &issuer.requests()[before..]);
+    assert_eq!(
+        through_proxy.head_manifest("uploads", "v3.0.0").await.unwrap().map(|d| d.digest),
+        Some(image.digest.clone())
+    );
+    for blob in image.view().unwrap().blobs() {
+        assert!(through_proxy.blob_exists("uploads", &blob.digest).await.unwrap(), "{}", blob.digest);
+    }
     assert!(
         issuer
             .requests()
@@ -720,4 +776,50 @@ async fn a_loopback_registry_with_tls_and_client_certificates() {
     let untrusted = HttpRegistry::new(&reg.host, &options(&reg)).unwrap();
     let e = untrusted.head_manifest("app", "v1.0.0").await.unwrap_err();
     assert!(e.message().contains("certificate") || e.message().contains("cannot reach"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_honouring_if_match_makes_the_tag_write_decide_again() {
+    use std::sync::{Arc, Mutex};
+    let Some(reg) = TestRegistry::start("a_registry_honouring_if_match", None) else { return };
+    let direct = HttpRegistry::new(&reg.host, &options(&reg)).unwrap();
+    let (_tmp, path) = layout_dir();
+    let layout = layout_at(&path);
+    let old = image_manifest(&layout, 21, "1.0.0", "amd64", 512).await;
+    let new = image_manifest(&layout, 22, "2.0.0", "amd64", 512).await;
+    push(&layout, &direct, "app", &old, "latest").await;
+    push(&layout, &direct, "app", &new, "build").await;
+    // The first conditional PUT of `latest` loses to "another writer": 412.
+    let refused = Arc::new(Mutex::new(false));
+    let once = refused.clone();
+    let proxy = Proxy::start(ProxyConfig {
+        upstream: reg.port,
+        intercept: Some(Arc::new(move |seen: &Seen| {
+            let conditional = seen.method == "PUT"
+                && seen.path.ends_with("/manifests/latest")
+                && seen.header("if-match").is_some();
+            let mut done = once.lock().unwrap();
+            (conditional && !*done).then(|| {
+                *done = true;
+                Answer { status: 412, ..Default::default() }
+            })
+        })),
+        ..Default::default()
+    })
+    .await;
+    let http = HttpRegistry::new(&format!("127.0.0.1:{}", proxy.port), &options(&reg)).unwrap();
+    let requests = tags(&[("latest", TagRule::Monotonic)]);
+    let version = semver::Version::new(2, 0, 0);
+    let decisions =
+        apply_tags(&http, "app", &new, Some(&version), &requests, ApplyTagsOptions::default()).await.unwrap();
+    assert!(matches!(decisions[0].action, TagAction::Move { .. }), "{decisions:?}");
+    assert!(*refused.lock().unwrap());
+    let puts: Vec<Seen> = proxy
+        .seen()
+        .into_iter()
+        .filter(|s| s.method == "PUT" && s.path.ends_with("/manifests/latest"))
+        .collect();
+    assert_eq!(puts.len(), 2, "{puts:?}");
+    assert!(puts.iter().all(|p| p.header("if-match").is_some()), "{puts:?}");
+    assert_eq!(reg.digest_of("app:latest"), Some(new.digest.clone()));
 }

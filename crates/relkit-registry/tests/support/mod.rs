@@ -237,6 +237,8 @@ pub struct TokenRequest {
     pub scopes: Vec<String>,
     /// Whether it carried `Authorization`.
     pub authorized: bool,
+    /// `grant_type` and `refresh_token` of an OAuth2 POST (an identity token exchange).
+    pub grant: Option<(String, String)>,
 }
 
 /// A token server for `TestRegistry::start_token_auth`: grants what is asked, signs RS256 JWTs
@@ -319,13 +321,40 @@ impl TokenIssuer {
                         Ok(n) => read += n,
                     }
                 }
-                let head = String::from_utf8_lossy(&buf[..read]).to_string();
+                let text = String::from_utf8_lossy(&buf[..read]).to_string();
+                let (head, mut body) = text
+                    .split_once("\r\n\r\n")
+                    .map(|(h, b)| (h.to_string(), b.to_string()))
+                    .unwrap_or_default();
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap_or(0))
+                    })
+                    .unwrap_or(0);
+                while body.len() < length {
+                    let mut more = vec![0u8; length - body.len()];
+                    match stream.read(&mut more).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => body.push_str(&String::from_utf8_lossy(&more[..n])),
+                    }
+                }
                 let target = head.split(' ').nth(1).unwrap_or("/").to_string();
                 let url = url::Url::parse(&format!("http://x{target}")).unwrap();
-                let scopes: Vec<String> =
+                let mut scopes: Vec<String> =
                     url.query_pairs().filter(|(k, _)| k == "scope").map(|(_, v)| v.to_string()).collect();
+                let form: std::collections::HashMap<String, String> =
+                    url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+                let grant = form
+                    .get("grant_type")
+                    .map(|g| (g.clone(), form.get("refresh_token").cloned().unwrap_or_default()));
+                if let Some(scope) = form.get("scope") {
+                    scopes.extend(scope.split(' ').map(str::to_string));
+                }
                 let authorized = head.lines().any(|l| l.to_ascii_lowercase().starts_with("authorization:"));
-                l.lock().unwrap().push(TokenRequest { scopes: scopes.clone(), authorized });
+                l.lock().unwrap().push(TokenRequest { scopes: scopes.clone(), authorized, grant });
                 let token = sign_jwt(&key, &x5c, &scopes, v.load(Ordering::SeqCst));
                 let body =
                     serde_json::json!({"token": token, "access_token": token, "expires_in": e.load(Ordering::SeqCst)})
