@@ -1,0 +1,16 @@
+//! relkit-sbom: SPDX 2.3 SBOMs.
+//!
+//! - [`model`]: the serde structs of what we emit.
+//! - [`validate`]: the validator for SPDX 2.2/2.3 JSON from any tool (opaque bytes + digest).
+//! - [`catalog`]: lockfile and OS package catalogers.
+//! - [`build`]: catalogs → one deterministic document.
+//! - [`generate`]: a directory → a document, with the stale-lock check.
+
+pub mod build;
+pub mod catalog;
+pub mod commands;
+pub mod generate;
+pub mod license;
+pub mod model;
+pub mod purl;
+pub mod validate;

@@ -1,0 +1,116 @@
+//! Package URLs for every ecosystem we catalogue, through the `packageurl` crate (which applies
+//! the spec's per-type name rules and percent-encoding).
+
+use packageurl::PackageUrl;
+
+/// `pkg:cargo/NAME@VERSION`.
+pub fn cargo(name: &str, version: &str) -> String {
+    build("cargo", None, name, Some(version), &[])
+}
+
+/// `pkg:npm/NAME@VERSION`, with a scope as the namespace: `pkg:npm/%40scope/name@1.0.0`.
+pub fn npm(name: &str, version: Option<&str>) -> String {
+    match name.strip_prefix('@').and_then(|n| n.split_once('/')) {
+        Some((scope, bare)) => build("npm", Some(&format!("@{scope}")), bare, version, &[]),
+        None => build("npm", None, name, version, &[]),
+    }
+}
+
+/// `pkg:golang/NAMESPACE/NAME@VERSION` from a module path.
+pub fn golang(module: &str, version: Option<&str>) -> String {
+    match module.rsplit_once('/') {
+        Some((namespace, name)) => build("golang", Some(namespace), name, version, &[]),
+        None => build("golang", None, module, version, &[]),
+    }
+}
+
+/// `pkg:pypi/NAME@VERSION` (the name normalised by the purl rules).
+pub fn pypi(name: &str, version: Option<&str>) -> String {
+    build("pypi", None, &normalise_python_name(name), version, &[])
+}
+
+/// `pkg:deb/VENDOR/NAME@VERSION?arch=ARCH&distro=DISTRO`.
+pub fn deb(vendor: &str, name: &str, version: &str, arch: Option<&str>, distro: Option<&str>) -> String {
+    let mut qualifiers = Vec::new();
+    qualifiers.extend(arch.map(|a| ("arch", a)));
+    qualifiers.extend(distro.map(|d| ("distro", d)));
+    build("deb", Some(vendor), name, Some(version), &qualifiers)
+}
+
+/// `pkg:apk/VENDOR/NAME@VERSION?arch=ARCH&distro=DISTRO`.
+pub fn apk(vendor: &str, name: &str, version: &str, arch: Option<&str>, distro: Option<&str>) -> String {
+    let mut qualifiers = Vec::new();
+    qualifiers.extend(arch.map(|a| ("arch", a)));
+    qualifiers.extend(distro.map(|d| ("distro", d)));
+    build("apk", Some(vendor), name, Some(version), &qualifiers)
+}
+
+/// PEP 503 normalisation: lowercase, runs of `-`, `_`, `.` become one `-`.
+pub fn normalise_python_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut in_separator = false;
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            if !in_separator {
+                out.push('-');
+            }
+            in_separator = true;
+        } else {
+            out.extend(c.to_lowercase());
+            in_separator = false;
+        }
+    }
+    out
+}
+
+fn build(
+    ty: &str,
+    namespace: Option<&str>,
+    name: &str,
+    version: Option<&str>,
+    qualifiers: &[(&str, &str)],
+) -> String {
+    let mut purl = PackageUrl::new(ty, name).expect("purl types are constants and names are non-empty");
+    if let Some(ns) = namespace.filter(|ns| !ns.is_empty()) {
+        purl.with_namespace(ns).expect("namespaces are allowed for this type");
+    }
+    if let Some(v) = version.filter(|v| !v.is_empty()) {
+        purl.with_version(v).expect("any version string is valid");
+    }
+    for (key, value) in qualifiers {
+        purl.add_qualifier(*key, *value).expect("qualifier keys are constants");
+    }
+    purl.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn purls_per_ecosystem() {
+        let cases = [
+            (cargo("serde", "1.0.200"), "pkg:cargo/serde@1.0.200"),
+            (npm("left-pad", Some("1.3.0")), "pkg:npm/left-pad@1.3.0"),
+            (npm("@types/node", Some("20.1.0")), "pkg:npm/%40types/node@20.1.0"),
+            (golang("github.com/spf13/cobra", Some("v1.8.0")), "pkg:golang/github.com/spf13/cobra@v1.8.0"),
+            (pypi("Typing_Extensions", Some("4.12.2")), "pkg:pypi/typing-extensions@4.12.2"),
+            (
+                deb("debian", "libc6", "2.36-9+deb12u7", Some("amd64"), Some("debian-12")),
+                "pkg:deb/debian/libc6@2.36-9%2Bdeb12u7?arch=amd64&distro=debian-12",
+            ),
+            (
+                apk("alpine", "musl", "1.2.5-r0", Some("x86_64"), Some("alpine-3.20.3")),
+                "pkg:apk/alpine/musl@1.2.5-r0?arch=x86_64&distro=alpine-3.20.3",
+            ),
+        ];
+        for (got, want) in cases {
+            assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn python_names_are_normalised() {
+        assert_eq!(normalise_python_name("Foo__Bar.baz"), "foo-bar-baz");
+    }
+}
