@@ -78,7 +78,10 @@ pub fn document(name: &str, catalogs: &[Catalog], created: &str) -> Document {
                 external_refs: component.purl.iter().map(ExternalRef::purl).collect(),
                 primary_package_purpose: Some(purpose.into()),
                 supplier: component.supplier.clone(),
-                source_info: Some(format!("catalogued from {}", catalog.source)),
+                source_info: Some(format!(
+                    "catalogued from {}",
+                    component.found_in.as_deref().unwrap_or(&catalog.source)
+                )),
             });
         }
         if catalog.roots.is_empty() {
@@ -108,15 +111,22 @@ pub fn document(name: &str, catalogs: &[Catalog], created: &str) -> Document {
         spdx_id: DOCUMENT_ID.into(),
         name: name.to_string(),
         document_namespace: String::new(),
+        external_document_refs: Vec::new(),
         creation_info: CreationInfo { created: created.to_string(), creators: vec![creator()] },
         packages,
         relationships,
         has_extracted_licensing_infos: licenses.into_declarations(),
     };
-    let digest = Sha256::digest(to_bytes(&document));
-    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    document.document_namespace = format!("{NAMESPACE_BASE}/{}-{hex}", sanitize(name));
+    seal(&mut document);
     document
+}
+
+/// Sets `documentNamespace` from the rest of the content (call again after changing it).
+pub fn seal(document: &mut Document) {
+    document.document_namespace = String::new();
+    let digest = Sha256::digest(to_bytes(document));
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    document.document_namespace = format!("{NAMESPACE_BASE}/{}-{hex}", sanitize(&document.name));
 }
 
 /// The document's JSON bytes (pretty, with a final newline): the same document gives the same

@@ -27,6 +27,9 @@ pub struct Document {
     pub name: String,
     /// A unique absolute URI without `#`, derived from the content.
     pub document_namespace: String,
+    /// Other SPDX documents this one refers to (an index document → its platforms' documents).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub external_document_refs: Vec<ExternalDocumentRef>,
     /// When and by what the document was made.
     pub creation_info: CreationInfo,
     /// The packages.
@@ -148,4 +151,16 @@ pub struct ExtractedLicense {
     pub extracted_text: String,
     /// A short name.
     pub name: String,
+}
+
+/// A reference to another SPDX document, by namespace and SHA1 of its bytes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalDocumentRef {
+    /// `DocumentRef-…`.
+    pub external_document_id: String,
+    /// The referenced document's `documentNamespace`.
+    pub spdx_document: String,
+    /// SHA1 of the referenced document's bytes.
+    pub checksum: Checksum,
 }

@@ -45,6 +45,14 @@ pub fn apk(vendor: &str, name: &str, version: &str, arch: Option<&str>, distro: 
     build("apk", Some(vendor), name, Some(version), &qualifiers)
 }
 
+/// `pkg:oci/NAME@sha256:…?arch=…&repository_url=…`: an image by digest.
+pub fn oci(repository_url: Option<&str>, name: &str, digest: &str, arch: Option<&str>) -> String {
+    let mut qualifiers = Vec::new();
+    qualifiers.extend(arch.map(|a| ("arch", a)));
+    qualifiers.extend(repository_url.map(|r| ("repository_url", r)));
+    build("oci", None, &name.to_ascii_lowercase(), Some(digest), &qualifiers)
+}
+
 /// PEP 503 normalisation: lowercase, runs of `-`, `_`, `.` become one `-`.
 pub fn normalise_python_name(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
@@ -102,6 +110,10 @@ mod tests {
             (
                 apk("alpine", "musl", "1.2.5-r0", Some("x86_64"), Some("alpine-3.20.3")),
                 "pkg:apk/alpine/musl@1.2.5-r0?arch=x86_64&distro=alpine-3.20.3",
+            ),
+            (
+                oci(Some("ghcr.io/acme/app"), "app", "sha256:abc", Some("arm64")),
+                "pkg:oci/app@sha256:abc?arch=arm64&repository_url=ghcr.io%2Facme%2Fapp",
             ),
         ];
         for (got, want) in cases {

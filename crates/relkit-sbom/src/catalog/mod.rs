@@ -2,11 +2,12 @@
 //! plain list of components with the dependency edges between them. [`crate::build`] turns
 //! catalogs into an SPDX document.
 
+pub mod apk;
 pub mod cargo;
-
+pub mod dpkg;
 pub mod golang;
 pub mod npm;
-
+pub mod os_release;
 pub mod python;
 
 use std::path::Path;
@@ -45,8 +46,10 @@ pub struct Component {
     pub supplier: Option<String>,
     /// What it is.
     pub purpose: Purpose,
-    /// The ecosystem, for SPDXIDs (`cargo`, `npm`, `golang`, `pypi`, `deb`, `apk`).
+    /// The ecosystem, for SPDXIDs (`cargo`, `npm`, `golang`, `pypi`, `deb`, `apk`, `oci`).
     pub ecosystem: &'static str,
+    /// Where it was found, when not the catalog's own source (merged catalogs).
+    pub found_in: Option<String>,
 }
 
 impl Component {
@@ -62,6 +65,7 @@ impl Component {
             supplier: None,
             purpose: Purpose::Library,
             ecosystem,
+            found_in: None,
         }
     }
 }
@@ -79,6 +83,21 @@ pub struct Catalog {
     pub depends_on: Vec<(usize, usize)>,
     /// Remarks for the user (missing licenses, overrides).
     pub notes: Vec<String>,
+}
+
+impl Catalog {
+    /// Adds `other`'s components and edges (remembering where each came from); returns the
+    /// index `other`'s first component now has.
+    pub fn append(&mut self, other: Catalog) -> usize {
+        let offset = self.components.len();
+        for mut c in other.components {
+            c.found_in.get_or_insert_with(|| other.source.clone());
+            self.components.push(c);
+        }
+        self.depends_on.extend(other.depends_on.iter().map(|&(a, b)| (a + offset, b + offset)));
+        self.notes.extend(other.notes);
+        offset
+    }
 }
 
 /// Reads a file of a lockfile catalog; a missing or unreadable file names itself.
