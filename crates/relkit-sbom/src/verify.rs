@@ -30,6 +30,8 @@ pub struct Checked {
     pub packages: usize,
     /// Problems; empty when the SBOM passed.
     pub problems: Vec<String>,
+    /// Why a subject without its own SBOM still passes.
+    pub note: Option<String>,
 }
 
 impl Checked {
@@ -68,13 +70,35 @@ pub async fn verify<R: Registry>(
     } else {
         subjects.push((root.clone(), "image".to_string()));
     }
-    let mut checked = Vec::new();
+    let mut found = Vec::new();
     for (subject, platform) in subjects {
-        let sboms: Vec<_> = referrers::list(registry, repo, &subject)
+        let sboms: Vec<Digest> = referrers::list(registry, repo, &subject)
             .await?
             .into_iter()
             .filter(|d| d.artifact_type.as_deref() == Some(SPDX_JSON_MEDIA_TYPE))
+            .map(|d| d.digest)
             .collect();
+        found.push((subject, platform, sboms));
+    }
+    // The index document lists platform images, not packages: the expected packages are
+    // required of the platform SBOMs, and of the index's only when no platform has one.
+    let platforms_have_sboms = found.iter().any(|(_, p, s)| p != "index" && !s.is_empty());
+    let index_has_sbom = found.iter().any(|(_, p, s)| p == "index" && !s.is_empty());
+    let mut checked = Vec::new();
+    for (subject, platform, sboms) in found {
+        if sboms.is_empty() && platform != "index" && index_has_sbom && !platforms_have_sboms {
+            // One SBOM for the whole multi-arch image (e.g. `--sbom` on an index).
+            checked.push(Checked {
+                subject: subject.clone(),
+                platform: platform.clone(),
+                referrer: None,
+                spdx_version: None,
+                packages: 0,
+                problems: Vec::new(),
+                note: Some("covered by the index SBOM".into()),
+            });
+            continue;
+        }
         if sboms.is_empty() {
             checked.push(Checked {
                 subject: subject.clone(),
@@ -83,13 +107,14 @@ pub async fn verify<R: Registry>(
                 spdx_version: None,
                 packages: 0,
                 problems: vec![format!("no {SPDX_JSON_MEDIA_TYPE} referrer is attached")],
+                note: None,
             });
             continue;
         }
-        for descriptor in sboms {
-            checked.push(
-                check_referrer(registry, repo, &subject, &platform, &descriptor.digest, options).await?,
-            );
+        let expect =
+            if platform == "index" && platforms_have_sboms { &[][..] } else { &options.expect_packages[..] };
+        for referrer in sboms {
+            checked.push(check_referrer(registry, repo, &subject, &platform, &referrer, expect).await?);
         }
     }
     Ok(checked)
@@ -101,7 +126,7 @@ async fn check_referrer<R: Registry>(
     subject: &Digest,
     platform: &str,
     referrer: &Digest,
-    options: &VerifyOptions,
+    expect_packages: &[String],
 ) -> Result<Checked> {
     let mut result = Checked {
         subject: subject.clone(),
@@ -110,6 +135,7 @@ async fn check_referrer<R: Registry>(
         spdx_version: None,
         packages: 0,
         problems: Vec::new(),
+        note: None,
     };
     let Some(fetched) = registry.get_manifest(repo, referrer.as_str()).await? else {
         result.problems.push(format!("referrer {referrer} is listed but missing"));
@@ -144,7 +170,7 @@ async fn check_referrer<R: Registry>(
     if !oci_purls.is_empty() && !oci_purls.iter().any(|p| p.contains(subject.as_str())) {
         result.problems.push(format!("the SBOM describes another image (no pkg:oci purl names {subject})"));
     }
-    for wanted in &options.expect_packages {
+    for wanted in expect_packages {
         let found = summary
             .packages
             .iter()
@@ -170,7 +196,11 @@ pub fn table(checked: &[Checked]) -> String {
             c.referrer.as_ref().map_or("none".to_string(), short),
             c.spdx_version.as_deref().unwrap_or("-"),
             c.packages,
-            if c.passed() { "ok".to_string() } else { format!("FAILED: {}", c.problems.join("; ")) }
+            match (&c.note, c.passed()) {
+                (_, false) => format!("FAILED: {}", c.problems.join("; ")),
+                (Some(note), true) => format!("ok ({note})"),
+                (None, true) => "ok".to_string(),
+            }
         ));
     }
     out
