@@ -7,7 +7,7 @@ use std::path::Path;
 use relkit_core::{Error, Result};
 
 use crate::build;
-use crate::catalog::{self, Catalog, cargo, golang, npm, python};
+use crate::catalog::{self, Catalog, Purpose, cargo, golang, npm, python};
 use crate::model::Document;
 
 /// The lockfiles we read, in the order their catalogs appear in the document.
@@ -18,7 +18,8 @@ pub const LOCKFILES: [&str; 5] = ["Cargo.lock", "package-lock.json", "go.mod", "
 pub struct GenerateOptions {
     /// Generate even when a lockfile is out of sync with its manifest (said in the notes).
     pub allow_stale_lock: bool,
-    /// Ask `cargo metadata` for crate licenses when cargo is on PATH.
+    /// Ask `cargo metadata` (offline) for the licenses of crates missing from cargo's registry
+    /// cache, when cargo is on PATH.
     pub cargo_metadata: bool,
     /// `SOURCE_DATE_EPOCH`, for a reproducible `created`.
     pub source_date_epoch: Option<String>,
@@ -54,8 +55,11 @@ pub fn catalog_dir(dir: &Path, options: &GenerateOptions) -> Result<(Vec<Catalog
             "Cargo.lock" => {
                 let workspace =
                     dir.join("Cargo.toml").is_file().then(|| cargo::read_workspace(dir)).transpose()?;
-                let c = cargo::parse_lock(name, &text, workspace.as_ref().map(|w| &w.members))?;
+                let mut c = cargo::parse_lock(name, &text, workspace.as_ref().map(|w| &w.members))?;
                 if let Some(ws) = &workspace {
+                    for component in c.components.iter_mut().filter(|c| c.purpose == Purpose::Application) {
+                        component.license = ws.licenses.get(&component.name).cloned();
+                    }
                     stale.extend(cargo::missing_from_lock(ws, &c).into_iter().map(|(member, dep)| {
                         format!("{dep} (a dependency of {member} in Cargo.toml, missing from Cargo.lock)")
                     }));
@@ -76,18 +80,8 @@ pub fn catalog_dir(dir: &Path, options: &GenerateOptions) -> Result<(Vec<Catalog
                 python::parse_poetry(name, &text, pyproject.as_deref().map(|t| ("pyproject.toml", t)))?
             }
         };
-        if name == "Cargo.lock" && options.cargo_metadata && dir.join("Cargo.toml").is_file() {
-            match cargo::metadata_licenses(dir) {
-                Ok(licenses) => {
-                    for component in &mut c.components {
-                        if let Some(version) = &component.version {
-                            component.license =
-                                licenses.get(&(component.name.clone(), version.clone())).cloned();
-                        }
-                    }
-                }
-                Err(e) => notes.push(format!("crate licenses are NOASSERTION: {e}")),
-            }
+        if name == "Cargo.lock" {
+            add_crate_licenses(dir, &mut c, options, &mut notes);
         }
         notes.extend(c.notes.drain(..).map(|n| format!("{name}: {n}")));
         catalogs.push(c);
@@ -109,6 +103,39 @@ pub fn catalog_dir(dir: &Path, options: &GenerateOptions) -> Result<(Vec<Catalog
         notes.push(format!("--allow-stale-lock: the lockfile is out of sync with its manifest: {list}"));
     }
     Ok((catalogs, notes))
+}
+
+/// Crate licenses: from the manifests in cargo's registry cache; for crates not there, from
+/// `cargo metadata` (offline) when allowed and cargo is on PATH; otherwise NOASSERTION, said
+/// in the notes.
+fn add_crate_licenses(dir: &Path, catalog: &mut Catalog, options: &GenerateOptions, notes: &mut Vec<String>) {
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")));
+    let mut licenses = cargo_home.map(|home| cargo::cached_licenses(catalog, &home)).unwrap_or_default();
+    let missing = |licenses: &std::collections::BTreeMap<(String, String), String>| {
+        catalog
+            .components
+            .iter()
+            .filter(|c| c.purpose != Purpose::Application)
+            .filter(|c| !licenses.contains_key(&(c.name.clone(), c.version.clone().unwrap_or_default())))
+            .count()
+    };
+    if missing(&licenses) > 0 && options.cargo_metadata && dir.join("Cargo.toml").is_file() {
+        match cargo::metadata_licenses(dir) {
+            Ok(found) => licenses.extend(found),
+            Err(e) => notes.push(format!("cargo metadata: {e}")),
+        }
+    }
+    let still_missing = missing(&licenses);
+    if still_missing > 0 {
+        notes.push(format!("{still_missing} crates have no known license (NOASSERTION): not in cargo's registry cache (run `cargo fetch`)"));
+    }
+    for component in catalog.components.iter_mut().filter(|c| c.purpose != Purpose::Application) {
+        if let Some(version) = &component.version {
+            component.license = licenses.get(&(component.name.clone(), version.clone())).cloned();
+        }
+    }
 }
 
 /// Generates the document for `dir`.

@@ -86,7 +86,7 @@ struct GenerationArgs {
     /// Generate even when a lockfile is out of sync with its manifest.
     #[arg(long)]
     allow_stale_lock: bool,
-    /// Do not run `cargo metadata` for crate licenses (they become NOASSERTION).
+    /// Never run `cargo metadata` (crates missing from cargo's registry cache get NOASSERTION).
     #[arg(long)]
     no_cargo_metadata: bool,
     /// Document name [default: the root package's name-version].

@@ -112,6 +112,8 @@ fn download_location(name: &str, version: &str, source: Option<&str>) -> String 
 pub struct Workspace {
     /// Member package names.
     pub members: BTreeSet<String>,
+    /// Member licenses (`license`, or `license.workspace = true` resolved).
+    pub licenses: BTreeMap<String, String>,
     /// `(member, dependency)`: the package names each member's manifest depends on.
     pub dependencies: Vec<(String, String)>,
 }
@@ -150,12 +152,29 @@ pub fn read_workspace(dir: &Path) -> Result<Workspace> {
             }
         }
     }
+    let workspace_license = root
+        .get("workspace")
+        .and_then(|w| w.get("package"))
+        .and_then(|p| p.get("license"))
+        .and_then(|l| l.as_str())
+        .map(str::to_string);
     let mut workspace = Workspace::default();
     for (path, manifest) in manifests {
         let Some(name) = manifest.get("package").and_then(|p| p.get("name")).and_then(|n| n.as_str()) else {
             return Err(Error::usage(format!("{}: package.name is missing", path.display())));
         };
         workspace.members.insert(name.to_string());
+        let license = manifest.get("package").and_then(|p| p.get("license"));
+        let license = match license {
+            Some(toml::Value::String(s)) => Some(s.clone()),
+            Some(toml::Value::Table(t)) if t.get("workspace").and_then(|w| w.as_bool()) == Some(true) => {
+                workspace_license.clone()
+            }
+            _ => None,
+        };
+        if let Some(license) = license {
+            workspace.licenses.insert(name.to_string(), license);
+        }
         let mut tables: Vec<&toml::Table> = Vec::new();
         for key in ["dependencies", "dev-dependencies", "build-dependencies"] {
             tables.extend(manifest.get(key).and_then(|t| t.as_table()));
@@ -179,6 +198,31 @@ pub fn read_workspace(dir: &Path) -> Result<Workspace> {
 pub fn missing_from_lock(workspace: &Workspace, catalog: &Catalog) -> Vec<(String, String)> {
     let locked: BTreeSet<&str> = catalog.components.iter().map(|c| c.name.as_str()).collect();
     workspace.dependencies.iter().filter(|(_, dep)| !locked.contains(dep.as_str())).cloned().collect()
+}
+
+/// Licenses of crates.io packages read from the manifests cargo unpacked into
+/// `$CARGO_HOME/registry/src/*/NAME-VERSION/Cargo.toml` (the files `cargo metadata` reads),
+/// keyed by `(name, version)`. Crates not in the cache are simply absent.
+pub fn cached_licenses(catalog: &Catalog, cargo_home: &Path) -> BTreeMap<(String, String), String> {
+    let Ok(indexes) = std::fs::read_dir(cargo_home.join("registry").join("src")) else {
+        return BTreeMap::new();
+    };
+    let dirs: Vec<std::path::PathBuf> = indexes.flatten().map(|e| e.path()).collect();
+    let mut licenses = BTreeMap::new();
+    for c in catalog.components.iter().filter(|c| c.download_location.starts_with("https://crates.io/")) {
+        let Some(version) = &c.version else { continue };
+        let found = dirs.iter().find_map(|d| {
+            std::fs::read_to_string(d.join(format!("{}-{version}", c.name)).join("Cargo.toml")).ok()
+        });
+        let license = found.and_then(|text| {
+            let manifest: toml::Table = toml::from_str(&text).ok()?;
+            manifest.get("package")?.get("license")?.as_str().map(str::to_string)
+        });
+        if let Some(license) = license {
+            licenses.insert((c.name.clone(), version.clone()), license);
+        }
+    }
+    licenses
 }
 
 /// Licenses from `cargo metadata` (offline, locked), keyed by `(name, version)`; an error when
