@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use relkit_core::actions::{Env, Outputs, append_summary};
+use relkit_core::actions::{Env, Outputs, append_summary, input};
 use relkit_core::{Error, Result};
 use relkit_registry::ops::resolve_digest;
 use relkit_registry::{AnyRegistry, Digest, HttpOptions, ImageRef, Registry};
@@ -414,4 +414,74 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .map_err(|e| Error::failed(format!("cannot start the async runtime: {e}")))
+}
+
+/// `sbom-attach action`: the composite action's step. Reads the action inputs (`INPUT_*`),
+/// attaches, then verifies what is attached (input `verify`, default `true`).
+pub fn run_action(env: &dyn Env) -> Result<i32> {
+    let flag = |name: &str, default: bool| -> Result<bool> {
+        match input(env, name).as_deref() {
+            None => Ok(default),
+            Some("true") => Ok(true),
+            Some("false") => Ok(false),
+            Some(other) => Err(Error::usage(format!("input {name} is `{other}`; use true or false"))),
+        }
+    };
+    let image = input(env, "image")
+        .ok_or_else(|| Error::usage("input image is required (registry/repo:tag, …@sha256:…, oci:DIR)"))?;
+    let sources =
+        [input(env, "sbom"), input(env, "generate"), flag("generate-image", false)?.then(String::new)];
+    let source = match sources {
+        [Some(file), None, None] => SbomSource::File(file.into()),
+        [None, Some(dir), None] => SbomSource::Dir(dir.into()),
+        [None, None, Some(_)] => SbomSource::Image,
+        _ => return Err(Error::usage("set exactly one of the inputs sbom, generate, generate-image")),
+    };
+    let max_size = match input(env, "max-size") {
+        None => crate::attach::DEFAULT_MAX_SIZE,
+        Some(s) => {
+            s.parse().map_err(|_| Error::usage(format!("input max-size `{s}` is not a number of bytes")))?
+        }
+    };
+    let trim: Vec<String> = input(env, "trim")
+        .unwrap_or_default()
+        .split([',', ' ', '\n'])
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    if let Some(bad) = trim.iter().find(|t| !matches!(t.as_str(), "files" | "relationships")) {
+        return Err(Error::usage(format!("input trim names `{bad}`; use files, relationships or both")));
+    }
+    let referrer = flag("referrer", true)?;
+    let command = AttachCommand {
+        image: image.clone(),
+        source,
+        generate: GenerateOptions {
+            allow_stale_lock: flag("allow-stale-lock", false)?,
+            cargo_metadata: true,
+            source_date_epoch: env.var("SOURCE_DATE_EPOCH"),
+            name: None,
+        },
+        size: SizePolicy {
+            max_size,
+            trim_files: trim.iter().any(|t| t == "files"),
+            trim_relationships: trim.iter().any(|t| t == "relationships"),
+            by_reference: flag("by-reference", false)?,
+        },
+        referrer,
+        output: input(env, "output").map(PathBuf::from),
+        insecure_registries: Vec::new(),
+    };
+    attach(&command, env)?;
+    if referrer && flag("verify", true)? {
+        let expect_packages = input(env, "expect-packages")
+            .unwrap_or_default()
+            .split([',', '\n'])
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        verify_image(&image, &VerifyOptions { expect_packages }, &[], env)?;
+    }
+    Ok(0)
 }

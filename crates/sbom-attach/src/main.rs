@@ -31,6 +31,9 @@ enum Command {
     Attach(AttachArgs),
     /// Check the SBOMs attached to an image (exit 1 on any failure).
     Verify(VerifyArgs),
+    /// The actions/sbom-attach step: attach then verify, configured by the action inputs
+    /// (`INPUT_IMAGE`, `INPUT_SBOM`, `INPUT_GENERATE`, …).
+    Action,
 }
 
 #[derive(Debug, Args)]
@@ -181,6 +184,7 @@ fn main() {
                 &env,
             )
         }
+        Command::Action => commands::run_action(&env),
         Command::Verify(a) => commands::verify_image(
             &a.image,
             &VerifyOptions { expect_packages: a.expect_packages },

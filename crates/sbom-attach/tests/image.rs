@@ -303,3 +303,59 @@ fn a_third_party_sbom_is_attached_byte_for_byte_and_the_size_limit_refuses_first
     assert!(table.contains("| index |") && table.contains("| ok |"), "{table}");
     assert_eq!(table.matches("| ok (covered by the index SBOM) |").count(), 2, "{table}");
 }
+
+#[test]
+fn the_action_step_reads_its_inputs_and_writes_exactly_the_declared_outputs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = tmp.path().join("layout");
+    let (index, _) = write_layout(&layout);
+    let outputs = tmp.path().join("github-output");
+    let summary = tmp.path().join("summary.md");
+    let run = Command::cargo_bin("sbom-attach")
+        .unwrap()
+        .arg("action")
+        .current_dir(tmp.path())
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", &outputs)
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .env("INPUT_IMAGE", format!("oci:{}:v1.0.0", layout.display()))
+        .env("INPUT_GENERATE-IMAGE", "true")
+        .env("INPUT_OUTPUT", "sbom.spdx.json")
+        .env("INPUT_EXPECT-PACKAGES", "serde, pkg:cargo/serde")
+        .output()
+        .unwrap();
+    ok(&run);
+    let written = std::fs::read_to_string(&outputs).unwrap();
+    let keys: std::collections::BTreeSet<&str> =
+        written.lines().filter_map(|l| l.split_once("<<").map(|(k, _)| k)).collect();
+    let action: serde_norway::Value = serde_norway::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../actions/sbom-attach/action.yml"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let declared: std::collections::BTreeSet<&str> =
+        action["outputs"].as_mapping().unwrap().keys().map(|k| k.as_str().unwrap()).collect();
+    assert_eq!(keys, declared);
+    assert!(written.contains(&format!("digest<<ghadelimiter_relkit_0\n{index}\n")), "{written}");
+    let summary = std::fs::read_to_string(&summary).unwrap();
+    assert!(summary.contains("### SBOMs attached") && summary.contains("| linux/arm64 |"), "{summary}");
+    assert_eq!(summary.matches("| ok |").count(), 3, "{summary}");
+
+    let bad = Command::cargo_bin("sbom-attach")
+        .unwrap()
+        .arg("action")
+        .current_dir(tmp.path())
+        .env("INPUT_IMAGE", "oci:x")
+        .env("INPUT_SBOM", "a.json")
+        .env("INPUT_GENERATE", ".")
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stdout).contains("::error::sbom-attach: set exactly one of the inputs")
+    );
+}
