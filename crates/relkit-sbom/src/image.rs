@@ -4,7 +4,7 @@
 //! that platform's digest, plus an index-level document that references them.
 
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::io::{BufRead, Read};
 
 use relkit_core::{Error, Result};
 use relkit_registry::manifest::ManifestView;
@@ -131,9 +131,9 @@ async fn platform_sbom<R: Registry>(
     };
     let mut files = Filesystem::default();
     for layer in &view.layers {
-        let blob = registry.get_blob(repo, &layer.digest).await?;
+        let spooled = spool(registry, repo, &layer.digest).await?;
         files
-            .apply_layer(&layer.media_type, &blob)
+            .apply_layer(&layer.media_type, std::io::BufReader::new(spooled))
             .map_err(|e| e.context(format!("layer {}", layer.digest)))?;
     }
     let platform = match (&config.os, &config.architecture) {
@@ -237,6 +237,22 @@ fn index_document(
     Ok(generated)
 }
 
+/// Streams a blob (digest-checked as it flows) into an anonymous temporary file, so a layer of
+/// any size is read with bounded memory.
+async fn spool<R: Registry>(registry: &R, repo: &str, digest: &Digest) -> Result<std::fs::File> {
+    use futures::StreamExt as _;
+    use std::io::{Seek as _, Write as _};
+    let failed =
+        |e: std::io::Error| Error::failed(format!("cannot spool layer {digest} to a temporary file: {e}"));
+    let mut file = tempfile::tempfile().map_err(failed)?;
+    let mut stream = registry.open_blob(repo, digest).await?;
+    while let Some(chunk) = stream.next().await {
+        file.write_all(&chunk?).map_err(failed)?;
+    }
+    file.rewind().map_err(failed)?;
+    Ok(file)
+}
+
 /// The files of interest in an image's merged layers: package databases, os-release and
 /// lockfiles with their manifests.
 #[derive(Debug, Default)]
@@ -257,15 +273,17 @@ fn interesting(path: &str) -> bool {
 impl Filesystem {
     /// Applies one layer (tar, gzip-compressed or not) on top of what is there, honouring
     /// whiteouts (`.wh.NAME` deletes, `.wh..wh..opq` empties a directory).
-    pub fn apply_layer(&mut self, media_type: &str, blob: &[u8]) -> Result<()> {
-        let reader: Box<dyn Read + '_> = if media_type.ends_with("gzip") || blob.starts_with(&[0x1f, 0x8b]) {
-            Box::new(flate2::read::GzDecoder::new(blob))
+    pub fn apply_layer(&mut self, media_type: &str, mut layer: impl BufRead) -> Result<()> {
+        let head = layer.fill_buf().map_err(|e| Error::failed(format!("cannot read layer: {e}")))?;
+        let gzip = media_type.ends_with("gzip") || head.starts_with(&[0x1f, 0x8b]);
+        let reader: Box<dyn Read + '_> = if gzip {
+            Box::new(flate2::read::GzDecoder::new(layer))
         } else if media_type.contains("zstd") {
             return Err(Error::usage(format!(
                 "layer media type {media_type} (zstd) is not supported yet; push the image with gzip layers"
             )));
         } else {
-            Box::new(blob)
+            Box::new(layer)
         };
         let mut archive = tar::Archive::new(reader);
         let entries =
@@ -412,14 +430,14 @@ mod tests {
             ),
         ])
         .unwrap();
-        fs.apply_layer("application/vnd.oci.image.layer.v1.tar", &first).unwrap();
+        fs.apply_layer("application/vnd.oci.image.layer.v1.tar", &first[..]).unwrap();
         assert_eq!(fs.files.len(), 3, "node_modules lockfiles are not ours");
         let second =
             tar(&[("app/.wh.Cargo.lock".into(), vec![]), ("var/lib/dpkg/.wh..wh..opq".into(), vec![])])
                 .unwrap();
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         std::io::Write::write_all(&mut gz, &second).unwrap();
-        fs.apply_layer("application/vnd.oci.image.layer.v1.tar+gzip", &gz.finish().unwrap()).unwrap();
+        fs.apply_layer("application/vnd.oci.image.layer.v1.tar+gzip", &gz.finish().unwrap()[..]).unwrap();
         assert_eq!(fs.files.keys().collect::<Vec<_>>(), ["etc/os-release"]);
         let (found, _) = fs.catalogs();
         assert_eq!(found.len(), 1);
