@@ -443,4 +443,34 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].catalog.components[0].name, "debian");
     }
+
+    #[test]
+    fn distroless_status_d_files_are_catalogued() {
+        let mut fs = Filesystem::default();
+        let layer = tar(&[
+            ("usr/lib/os-release".into(), b"ID=debian\nVERSION_ID=\"12\"\n".to_vec()),
+            (
+                "var/lib/dpkg/status.d/base-files".into(),
+                b"Package: base-files\nVersion: 12.4+deb12u7\nArchitecture: amd64\n".to_vec(),
+            ),
+            (
+                "var/lib/dpkg/status.d/libc6".into(),
+                b"Package: libc6\nVersion: 2.36-9+deb12u7\nArchitecture: amd64\n".to_vec(),
+            ),
+            (
+                "var/lib/dpkg/status.d/libc6.md5sums".into(),
+                b"d41d8cd98f00b204e9800998ecf8427e  lib/x\n".to_vec(),
+            ),
+        ])
+        .unwrap();
+        fs.apply_layer("application/vnd.oci.image.layer.v1.tar", &layer[..]).unwrap();
+        let (found, _) = fs.catalogs();
+        assert_eq!(found.len(), 2, "the OS and the dpkg database");
+        let names: Vec<&str> = found[1].catalog.components.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["base-files", "libc6"]);
+        assert_eq!(
+            found[1].catalog.components[1].purl.as_deref(),
+            Some("pkg:deb/debian/libc6@2.36-9%2Bdeb12u7?arch=amd64&distro=debian-12")
+        );
+    }
 }
