@@ -10,6 +10,8 @@ use relkit_core::{Error, Result};
 use relkit_registry::manifest::ManifestView;
 use relkit_registry::ops::resolve_digest;
 use relkit_registry::{Digest, ImageRef, Location, RawManifest, Registry};
+use ruzstd::decoding::errors::{FrameDecoderError, ReadFrameHeaderError};
+use ruzstd::decoding::{BlockDecodingStrategy, FrameDecoder};
 use serde::Deserialize;
 use sha1::Digest as _;
 
@@ -253,6 +255,47 @@ async fn spool<R: Registry>(registry: &R, repo: &str, digest: &Digest) -> Result
     Ok(file)
 }
 
+/// A zstd stream of one or more frames (as zstd:chunked layers are), skippable frames skipped.
+struct ZstdFrames<R: BufRead> {
+    source: R,
+    decoder: FrameDecoder,
+    in_frame: bool,
+}
+
+impl<R: BufRead> Read for ZstdFrames<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            if self.in_frame {
+                while self.decoder.can_collect() < buf.len() && !self.decoder.is_finished() {
+                    let wanted = BlockDecodingStrategy::UptoBytes(buf.len() - self.decoder.can_collect());
+                    self.decoder.decode_blocks(&mut self.source, wanted).map_err(std::io::Error::other)?;
+                }
+                let n = self.decoder.read(buf)?;
+                if n > 0 {
+                    return Ok(n);
+                }
+                self.in_frame = false;
+            }
+            if self.source.fill_buf()?.is_empty() {
+                return Ok(0);
+            }
+            match self.decoder.init(&mut self.source) {
+                Ok(()) => self.in_frame = true,
+                Err(FrameDecoderError::ReadFrameHeaderError(ReadFrameHeaderError::SkipFrame {
+                    length,
+                    ..
+                })) => {
+                    std::io::copy(&mut (&mut self.source).take(u64::from(length)), &mut std::io::sink())?;
+                }
+                Err(e) => return Err(std::io::Error::other(e)),
+            }
+        }
+    }
+}
+
 /// The files of interest in an image's merged layers: package databases, os-release and
 /// lockfiles with their manifests.
 #[derive(Debug, Default)]
@@ -271,17 +314,16 @@ fn interesting(path: &str) -> bool {
 }
 
 impl Filesystem {
-    /// Applies one layer (tar, gzip-compressed or not) on top of what is there, honouring
+    /// Applies one layer (tar, gzip- or zstd-compressed or not) on top of what is there, honouring
     /// whiteouts (`.wh.NAME` deletes, `.wh..wh..opq` empties a directory).
     pub fn apply_layer(&mut self, media_type: &str, mut layer: impl BufRead) -> Result<()> {
         let head = layer.fill_buf().map_err(|e| Error::failed(format!("cannot read layer: {e}")))?;
         let gzip = media_type.ends_with("gzip") || head.starts_with(&[0x1f, 0x8b]);
+        let zstd = media_type.ends_with("zstd") || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
         let reader: Box<dyn Read + '_> = if gzip {
             Box::new(flate2::read::GzDecoder::new(layer))
-        } else if media_type.contains("zstd") {
-            return Err(Error::usage(format!(
-                "layer media type {media_type} (zstd) is not supported yet; push the image with gzip layers"
-            )));
+        } else if zstd {
+            Box::new(ZstdFrames { source: layer, decoder: FrameDecoder::new(), in_frame: false })
         } else {
             Box::new(layer)
         };
@@ -471,6 +513,29 @@ mod tests {
         assert_eq!(
             found[1].catalog.components[1].purl.as_deref(),
             Some("pkg:deb/debian/libc6@2.36-9%2Bdeb12u7?arch=amd64&distro=debian-12")
+        );
+    }
+
+    #[test]
+    fn zstd_layers_of_several_frames_with_a_skippable_one() {
+        use ruzstd::encoding::{CompressionLevel, compress_to_vec};
+        let layer = tar(&[
+            ("etc/os-release".into(), b"ID=alpine\nVERSION_ID=3.20.3\n".to_vec()),
+            ("lib/apk/db/installed".into(), b"P:musl\nV:1.2.5-r0\nA:x86_64\n".to_vec()),
+        ])
+        .unwrap();
+        let (first, second) = layer.split_at(700);
+        let mut zstd = compress_to_vec(first, CompressionLevel::Fastest);
+        // A skippable frame (magic 0x184D2A50, 4-byte length, payload) between the two.
+        zstd.extend_from_slice(&[0x50, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, 1, 2, 3]);
+        zstd.extend(compress_to_vec(second, CompressionLevel::Fastest));
+        let mut fs = Filesystem::default();
+        fs.apply_layer("application/vnd.oci.image.layer.v1.tar+zstd", &zstd[..]).unwrap();
+        let (found, _) = fs.catalogs();
+        assert_eq!(found.len(), 2);
+        assert_eq!(
+            found[1].catalog.components[0].purl.as_deref(),
+            Some("pkg:apk/alpine/musl@1.2.5-r0?arch=x86_64&distro=alpine-3.20.3")
         );
     }
 }
