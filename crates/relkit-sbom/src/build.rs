@@ -157,8 +157,7 @@ mod tests {
     use crate::catalog::Component;
 
     fn sample() -> Catalog {
-        let mut root =
-            Component::new("cargo", "app", Some("1.0.0"), Some(crate::purl::cargo("app", "1.0.0")));
+        let mut root = Component::new("cargo", "app", Some("1.0.0"), crate::purl::cargo("app", "1.0.0"));
         root.purpose = Purpose::Application;
         let mut dep = Component::new("cargo", "serde_json", Some("1.0.0"), None);
         dep.license = Some("MIT/Apache-2.0".into());

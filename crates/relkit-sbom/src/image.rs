@@ -150,12 +150,12 @@ async fn platform_sbom<R: Registry>(
         "oci",
         name,
         Some(subject.as_str()),
-        Some(crate::purl::oci(
+        crate::purl::oci(
             repository_url(reference).as_deref(),
             name,
             subject.as_str(),
             config.architecture.as_deref(),
-        )),
+        ),
     );
     image.purpose = Purpose::Application;
     image.checksums.push(Checksum { algorithm: "SHA256".into(), checksum_value: subject.hex().to_string() });
@@ -191,7 +191,7 @@ fn index_document(
         "oci",
         name,
         Some(root.as_str()),
-        Some(crate::purl::oci(url.as_deref(), name, root.as_str(), None)),
+        crate::purl::oci(url.as_deref(), name, root.as_str(), None),
     );
     index.purpose = Purpose::Application;
     index.checksums.push(Checksum { algorithm: "SHA256".into(), checksum_value: root.hex().to_string() });
@@ -207,7 +207,7 @@ fn index_document(
             "oci",
             name,
             Some(p.subject.as_str()),
-            Some(crate::purl::oci(url.as_deref(), name, p.subject.as_str(), arch)),
+            crate::purl::oci(url.as_deref(), name, p.subject.as_str(), arch),
         );
         c.checksums
             .push(Checksum { algorithm: "SHA256".into(), checksum_value: p.subject.hex().to_string() });

@@ -4,12 +4,12 @@
 use packageurl::PackageUrl;
 
 /// `pkg:cargo/NAME@VERSION`.
-pub fn cargo(name: &str, version: &str) -> String {
+pub fn cargo(name: &str, version: &str) -> Option<String> {
     build("cargo", None, name, Some(version), &[])
 }
 
 /// `pkg:npm/NAME@VERSION`, with a scope as the namespace: `pkg:npm/%40scope/name@1.0.0`.
-pub fn npm(name: &str, version: Option<&str>) -> String {
+pub fn npm(name: &str, version: Option<&str>) -> Option<String> {
     match name.strip_prefix('@').and_then(|n| n.split_once('/')) {
         Some((scope, bare)) => build("npm", Some(&format!("@{scope}")), bare, version, &[]),
         None => build("npm", None, name, version, &[]),
@@ -17,7 +17,7 @@ pub fn npm(name: &str, version: Option<&str>) -> String {
 }
 
 /// `pkg:golang/NAMESPACE/NAME@VERSION` from a module path.
-pub fn golang(module: &str, version: Option<&str>) -> String {
+pub fn golang(module: &str, version: Option<&str>) -> Option<String> {
     match module.rsplit_once('/') {
         Some((namespace, name)) => build("golang", Some(namespace), name, version, &[]),
         None => build("golang", None, module, version, &[]),
@@ -25,12 +25,18 @@ pub fn golang(module: &str, version: Option<&str>) -> String {
 }
 
 /// `pkg:pypi/NAME@VERSION` (the name normalised by the purl rules).
-pub fn pypi(name: &str, version: Option<&str>) -> String {
+pub fn pypi(name: &str, version: Option<&str>) -> Option<String> {
     build("pypi", None, &normalise_python_name(name), version, &[])
 }
 
 /// `pkg:deb/VENDOR/NAME@VERSION?arch=ARCH&distro=DISTRO`.
-pub fn deb(vendor: &str, name: &str, version: &str, arch: Option<&str>, distro: Option<&str>) -> String {
+pub fn deb(
+    vendor: &str,
+    name: &str,
+    version: &str,
+    arch: Option<&str>,
+    distro: Option<&str>,
+) -> Option<String> {
     let mut qualifiers = Vec::new();
     qualifiers.extend(arch.map(|a| ("arch", a)));
     qualifiers.extend(distro.map(|d| ("distro", d)));
@@ -38,7 +44,13 @@ pub fn deb(vendor: &str, name: &str, version: &str, arch: Option<&str>, distro: 
 }
 
 /// `pkg:apk/VENDOR/NAME@VERSION?arch=ARCH&distro=DISTRO`.
-pub fn apk(vendor: &str, name: &str, version: &str, arch: Option<&str>, distro: Option<&str>) -> String {
+pub fn apk(
+    vendor: &str,
+    name: &str,
+    version: &str,
+    arch: Option<&str>,
+    distro: Option<&str>,
+) -> Option<String> {
     let mut qualifiers = Vec::new();
     qualifiers.extend(arch.map(|a| ("arch", a)));
     qualifiers.extend(distro.map(|d| ("distro", d)));
@@ -46,7 +58,7 @@ pub fn apk(vendor: &str, name: &str, version: &str, arch: Option<&str>, distro: 
 }
 
 /// `pkg:oci/NAME@sha256:…?arch=…&repository_url=…`: an image by digest.
-pub fn oci(repository_url: Option<&str>, name: &str, digest: &str, arch: Option<&str>) -> String {
+pub fn oci(repository_url: Option<&str>, name: &str, digest: &str, arch: Option<&str>) -> Option<String> {
     let mut qualifiers = Vec::new();
     qualifiers.extend(arch.map(|a| ("arch", a)));
     qualifiers.extend(repository_url.map(|r| ("repository_url", r)));
@@ -71,24 +83,25 @@ pub fn normalise_python_name(name: &str) -> String {
     out
 }
 
+/// The purl, or `None` when the source's name cannot make one (empty, invalid).
 fn build(
     ty: &str,
     namespace: Option<&str>,
     name: &str,
     version: Option<&str>,
     qualifiers: &[(&str, &str)],
-) -> String {
-    let mut purl = PackageUrl::new(ty, name).expect("purl types are constants and names are non-empty");
+) -> Option<String> {
+    let mut purl = PackageUrl::new(ty, name).ok()?;
     if let Some(ns) = namespace.filter(|ns| !ns.is_empty()) {
-        purl.with_namespace(ns).expect("namespaces are allowed for this type");
+        purl.with_namespace(ns).ok()?;
     }
     if let Some(v) = version.filter(|v| !v.is_empty()) {
-        purl.with_version(v).expect("any version string is valid");
+        purl.with_version(v).ok()?;
     }
     for (key, value) in qualifiers {
-        purl.add_qualifier(*key, *value).expect("qualifier keys are constants");
+        purl.add_qualifier(*key, *value).ok()?;
     }
-    purl.to_string()
+    Some(purl.to_string())
 }
 
 #[cfg(test)]
@@ -117,8 +130,9 @@ mod tests {
             ),
         ];
         for (got, want) in cases {
-            assert_eq!(got, want);
+            assert_eq!(got.as_deref(), Some(want));
         }
+        assert_eq!(cargo("", "1.0.0"), None, "no purl rather than a panic");
     }
 
     #[test]

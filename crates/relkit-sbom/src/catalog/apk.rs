@@ -31,7 +31,7 @@ pub fn parse_installed(source: &str, text: &str, distro: &Distro) -> Catalog {
         let version = first(e, 'V').unwrap_or_default();
         let arch = first(e, 'A');
         let purl = crate::purl::apk(&vendor, &name, &version, arch.as_deref(), distro.qualifier().as_deref());
-        let mut c = Component::new("apk", &name, Some(&version), Some(purl));
+        let mut c = Component::new("apk", &name, Some(&version), purl);
         c.license = first(e, 'L');
         catalog.components.push(c);
     }

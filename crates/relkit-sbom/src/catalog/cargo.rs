@@ -38,7 +38,7 @@ pub fn parse_lock(file: &str, text: &str, members: Option<&BTreeSet<String>>) ->
     let mut catalog = Catalog { source: file.to_string(), ..Default::default() };
     for p in &lock.package {
         let mut c =
-            Component::new("cargo", &p.name, Some(&p.version), Some(crate::purl::cargo(&p.name, &p.version)));
+            Component::new("cargo", &p.name, Some(&p.version), crate::purl::cargo(&p.name, &p.version));
         c.download_location = download_location(&p.name, &p.version, p.source.as_deref());
         if let Some(sum) = &p.checksum {
             c.checksums

@@ -60,7 +60,7 @@ pub fn parse_status(source: &str, texts: &[&str], distro: &Distro) -> Catalog {
             if let (Some(name), Some(version), true) = (p.get("Package"), p.get("Version"), installed) {
                 let arch = p.get("Architecture").map(String::as_str);
                 let purl = crate::purl::deb(&vendor, name, version, arch, distro.qualifier().as_deref());
-                let c = Component::new("deb", name, Some(version), Some(purl));
+                let c = Component::new("deb", name, Some(version), purl);
                 catalog.components.push(c);
                 entries.push(p);
             }

@@ -68,7 +68,7 @@ pub fn parse_mod(file: &str, text: &str, go_sum: Option<&str>) -> Result<Catalog
         return Err(invalid(file, "module", "no `module` directive; this is not a go.mod"));
     };
     let mut catalog = Catalog { source: file.to_string(), ..Default::default() };
-    let mut root = Component::new("golang", &module, None, Some(crate::purl::golang(&module, None)));
+    let mut root = Component::new("golang", &module, None, crate::purl::golang(&module, None));
     root.purpose = Purpose::Application;
     catalog.components.push(root);
     catalog.roots.push(0);
@@ -93,7 +93,7 @@ pub fn parse_mod(file: &str, text: &str, go_sum: Option<&str>) -> Result<Catalog
             catalog.notes.push(format!("{path} {version} has no go.sum line (run `go mod tidy`)"));
         }
         let mut c =
-            Component::new("golang", &path, Some(&version), Some(crate::purl::golang(&path, Some(&version))));
+            Component::new("golang", &path, Some(&version), crate::purl::golang(&path, Some(&version)));
         let proxy = format!("https://proxy.golang.org/{}/@v/{version}.zip", escape_module_path(&path));
         if crate::validate::is_valid_download_location(&proxy) && !path.starts_with('.') {
             c.download_location = proxy;

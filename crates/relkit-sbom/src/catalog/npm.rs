@@ -112,7 +112,7 @@ pub fn parse_lock(file: &str, text: &str) -> Result<Catalog> {
             .unwrap_or_else(|| key.rsplit('/').next().unwrap_or("root").to_string());
         let name = if name.is_empty() { "root".to_string() } else { name };
         let version = entry.version.as_deref();
-        let mut c = Component::new("npm", &name, version, Some(crate::purl::npm(&name, version)));
+        let mut c = Component::new("npm", &name, version, crate::purl::npm(&name, version));
         if let Some(resolved) = &entry.resolved {
             let location = match resolved.split_once('#') {
                 Some((url, commit)) if url.starts_with("git+") => format!("{url}@{commit}"),

@@ -72,7 +72,7 @@ pub fn parse_uv(file: &str, text: &str) -> Result<Catalog> {
     let mut catalog = Catalog { source: file.to_string(), ..Default::default() };
     for p in &lock.package {
         let version = p.version.as_deref();
-        let mut c = Component::new("pypi", &p.name, version, Some(crate::purl::pypi(&p.name, version)));
+        let mut c = Component::new("pypi", &p.name, version, crate::purl::pypi(&p.name, version));
         if p.source.contains_key("virtual") || p.source.contains_key("editable") {
             c.purpose = Purpose::Application;
             catalog.roots.push(catalog.components.len());
@@ -157,12 +157,8 @@ pub fn parse_poetry(file: &str, text: &str, pyproject: Option<(&str, &str)>) -> 
     let index: BTreeMap<String, usize> =
         lock.package.iter().enumerate().map(|(i, p)| (normalise_python_name(&p.name), i)).collect();
     for p in &lock.package {
-        let mut c = Component::new(
-            "pypi",
-            &p.name,
-            Some(&p.version),
-            Some(crate::purl::pypi(&p.name, Some(&p.version))),
-        );
+        let mut c =
+            Component::new("pypi", &p.name, Some(&p.version), crate::purl::pypi(&p.name, Some(&p.version)));
         if let Some(source) = &p.source
             && source.kind == "git"
         {
@@ -191,7 +187,7 @@ pub fn parse_poetry(file: &str, text: &str, pyproject: Option<(&str, &str)>) -> 
         };
         let name = field("name").unwrap_or("project").to_string();
         let version = field("version");
-        let mut root = Component::new("pypi", &name, version, Some(crate::purl::pypi(&name, version)));
+        let mut root = Component::new("pypi", &name, version, crate::purl::pypi(&name, version));
         root.purpose = Purpose::Application;
         let root_index = catalog.components.len();
         catalog.components.push(root);
