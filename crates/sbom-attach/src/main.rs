@@ -1,0 +1,196 @@
+//! `sbom-attach`: parses the command line and hands over to relkit-sbom.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use relkit_core::actions::{ProcessEnv, report_error};
+use relkit_sbom::attach::{DEFAULT_MAX_SIZE, SizePolicy};
+use relkit_sbom::commands::{self, AttachCommand, GenerateCommand, SbomSource};
+use relkit_sbom::generate::GenerateOptions;
+use relkit_sbom::verify::VerifyOptions;
+
+/// SPDX 2.3 SBOMs: generated from lockfiles or given, validated, bound to image digests,
+/// attached as referrers and verified.
+#[derive(Debug, Parser)]
+#[command(name = "sbom-attach", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate an SPDX 2.3 document from the lockfiles in DIR.
+    Generate(GenerateArgs),
+    /// Validate an SPDX 2.2/2.3 JSON document from any tool (one line per problem, exit 2).
+    Validate {
+        /// The SBOM file.
+        file: PathBuf,
+    },
+    /// Bind SBOMs to an image's digests and attach them as OCI referrers (idempotent).
+    Attach(AttachArgs),
+    /// Check the SBOMs attached to an image (exit 1 on any failure).
+    Verify(VerifyArgs),
+    /// The actions/sbom-attach step: attach then verify, configured by the action inputs
+    /// (`INPUT_IMAGE`, `INPUT_SBOM`, `INPUT_GENERATE`, …).
+    Action,
+}
+
+#[derive(Debug, Args)]
+struct RegistryArgs {
+    /// Reach this registry host over plain HTTP (repeatable; loopback always is).
+    #[arg(long = "insecure-registry", value_name = "HOST")]
+    insecure_registries: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+#[group(id = "source", required = true, multiple = false)]
+struct SourceArgs {
+    /// An existing SPDX 2.3/2.2 JSON (syft, trivy, buildkit…): validated, attached byte for byte.
+    #[arg(long, group = "source")]
+    sbom: Option<PathBuf>,
+    /// Generate from the lockfiles in DIR.
+    #[arg(long, value_name = "DIR", group = "source")]
+    generate: Option<PathBuf>,
+    /// Generate from the image's own layers: one SBOM per platform plus the index document.
+    #[arg(long, group = "source")]
+    generate_image: bool,
+}
+
+#[derive(Debug, Args)]
+struct AttachArgs {
+    /// The image (`registry/repo:tag`, `…@sha256:…`, `oci:DIR[:tag]`).
+    image: String,
+    #[command(flatten)]
+    source: SourceArgs,
+    /// Also write the SBOM(s) here, with FILE.sha256 beside (release asset, upload-artifact).
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    /// Do not attach as an OCI referrer (only validate, bind and write --output).
+    #[arg(long)]
+    no_referrer: bool,
+    /// Size limit in bytes (default: the actions/attest cap, 16 MiB).
+    #[arg(long, default_value_t = DEFAULT_MAX_SIZE)]
+    max_size: u64,
+    /// Above the limit, drop `files` and/or non-DESCRIBES `relationships`.
+    #[arg(long, value_delimiter = ',', value_parser = ["files", "relationships"])]
+    trim: Vec<String>,
+    /// Above the limit, attach the SBOM whole and attest only its digest.
+    #[arg(long)]
+    by_reference: bool,
+    #[command(flatten)]
+    generation: GenerationArgs,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+struct GenerationArgs {
+    /// Generate even when a lockfile is out of sync with its manifest.
+    #[arg(long)]
+    allow_stale_lock: bool,
+    /// Never run `cargo metadata` (crates missing from cargo's registry cache get NOASSERTION).
+    #[arg(long)]
+    no_cargo_metadata: bool,
+    /// Document name [default: the root package's name-version].
+    #[arg(long)]
+    name: Option<String>,
+    /// Seconds since 1970 for `created` (reproducible output).
+    #[arg(long, env = "SOURCE_DATE_EPOCH")]
+    source_date_epoch: Option<String>,
+}
+
+impl GenerationArgs {
+    fn options(self) -> GenerateOptions {
+        GenerateOptions {
+            allow_stale_lock: self.allow_stale_lock,
+            cargo_metadata: !self.no_cargo_metadata,
+            source_date_epoch: self.source_date_epoch,
+            name: self.name,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+struct VerifyArgs {
+    /// The image (`registry/repo:tag`, `…@sha256:…`, `oci:DIR[:tag]`).
+    image: String,
+    /// A package every SBOM must list: a name, or a purl prefix such as `pkg:deb/debian/libc6`
+    /// (repeatable).
+    #[arg(long = "expect-package", value_name = "NAME")]
+    expect_packages: Vec<String>,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+struct GenerateArgs {
+    /// Directory holding Cargo.lock, package-lock.json, go.mod, uv.lock or poetry.lock.
+    #[arg(default_value = ".", conflicts_with = "image")]
+    dir: PathBuf,
+    /// Catalogue an image's layers instead (`registry/repo:tag` or `oci:DIR`); --output is then
+    /// a directory receiving one document per platform and the index document.
+    #[arg(long, value_name = "REF")]
+    image: Option<String>,
+    /// Write the document here (and FILE.sha256 beside it) instead of stdout.
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    #[command(flatten)]
+    generation: GenerationArgs,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let env = ProcessEnv;
+    let result = match cli.command {
+        Command::Generate(a) => match a.image {
+            Some(image) => commands::generate_image_files(
+                &image,
+                &a.output.unwrap_or_else(|| PathBuf::from(".")),
+                &a.generation.options(),
+                &a.registry.insecure_registries,
+                &env,
+            ),
+            None => commands::generate(
+                &GenerateCommand { dir: a.dir, output: a.output, options: a.generation.options() },
+                &env,
+            ),
+        },
+        Command::Validate { file } => commands::validate_file(&file, &env),
+        Command::Attach(a) => {
+            let source = match (a.source.sbom, a.source.generate) {
+                (Some(file), _) => SbomSource::File(file),
+                (None, Some(dir)) => SbomSource::Dir(dir),
+                (None, None) => SbomSource::Image,
+            };
+            let size = SizePolicy {
+                max_size: a.max_size,
+                trim_files: a.trim.iter().any(|t| t == "files"),
+                trim_relationships: a.trim.iter().any(|t| t == "relationships"),
+                by_reference: a.by_reference,
+            };
+            commands::attach(
+                &AttachCommand {
+                    image: a.image,
+                    source,
+                    generate: a.generation.options(),
+                    size,
+                    referrer: !a.no_referrer,
+                    output: a.output,
+                    insecure_registries: a.registry.insecure_registries,
+                },
+                &env,
+            )
+        }
+        Command::Action => commands::run_action(&env),
+        Command::Verify(a) => commands::verify_image(
+            &a.image,
+            &VerifyOptions { expect_packages: a.expect_packages },
+            &a.registry.insecure_registries,
+            &env,
+        ),
+    };
+    std::process::exit(result.unwrap_or_else(|err| report_error(&env, "sbom-attach", &err)));
+}
