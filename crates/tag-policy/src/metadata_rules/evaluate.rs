@@ -29,7 +29,9 @@ pub fn evaluate(rules: &Rules, flavor: &Flavor, ctx: &RuleContext) -> Result<Eva
             continue;
         }
         let name = sanitize_tag(&produced.value);
-        check_tag(&name).map_err(fail)?;
+        if ctx.dialect.is_strict() {
+            check_tag(&name).map_err(fail)?;
+        }
         if latest.is_none() {
             let wanted = match flavor.latest {
                 LatestMode::Auto => produced.latest_if_auto,
@@ -53,7 +55,9 @@ pub fn evaluate(rules: &Rules, flavor: &Flavor, ctx: &RuleContext) -> Result<Eva
             name.push_str(&flavor.suffix.render(&env)?);
         }
         let name = sanitize_tag(&name);
-        check_tag(&name).map_err(|why| Error::usage(format!("flavor: {why}")))?;
+        if ctx.dialect.is_strict() {
+            check_tag(&name).map_err(|why| Error::usage(format!("flavor: {why}")))?;
+        }
         if !evaluation.tags.iter().any(|tag| tag.name == name) {
             evaluation.tags.push(RuleTag { name, priority, is_latest: true });
         }
@@ -85,7 +89,7 @@ pub(super) fn produce(
             (pattern.render(env)?, false)
         }
         RuleKind::Semver { pattern, value, matcher } => {
-            return semver_tag(rule, flavor, ctx, env, pattern, value.as_ref(), matcher.as_ref());
+            return semver_tag(rule, flavor, ctx, env, pattern, value.as_ref(), matcher.as_ref(), warnings);
         }
         RuleKind::Match { pattern, group, value } => {
             let subject = match value {
@@ -156,6 +160,7 @@ pub(super) fn produce(
 /// metadata-action does.
 pub(super) fn release_wants_latest(ctx: &RuleContext) -> bool {
     match &ctx.release {
+        Some(release) if !ctx.dialect.ranks() => release.version.pre.is_empty(),
         Some(release) => release.version.pre.is_empty() && release.is_highest,
         None => true,
     }
@@ -208,6 +213,7 @@ pub(super) struct Highest {
     in_minor: bool,
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(super) fn semver_tag(
     rule: &Rule,
     flavor: &Flavor,
@@ -216,6 +222,7 @@ pub(super) fn semver_tag(
     pattern: &Template,
     value: Option<&Template>,
     matcher: Option<&Regex>,
+    warnings: &mut Vec<String>,
 ) -> Result<Option<Produced>> {
     // The text the version is read from: value=, else the release version's tag, else the tag
     // of the ref (which then must be a version).
@@ -235,17 +242,38 @@ pub(super) fn semver_tag(
     };
     if let Some(matcher) = matcher {
         let group = matcher.captures(&raw).and_then(|c| c.get(1)).map(|m| m.as_str().to_owned());
-        raw = group.ok_or_else(|| {
-            Error::usage(format!("match={:?} does not match {raw:?}; fix the pattern", matcher.as_str()))
-        })?;
+        match group {
+            Some(group) => raw = group,
+            None if ctx.dialect.is_strict() => {
+                return Err(Error::usage(format!(
+                    "match={:?} does not match {raw:?}; fix the pattern",
+                    matcher.as_str()
+                )));
+            }
+            // metadata-action warns and goes on with the whole text.
+            None => warnings.push(format!(
+                "tags rule {:?}: {:?} does not match {raw:?}",
+                rule.text,
+                matcher.as_str()
+            )),
+        }
     }
-    // As metadata-action: `/` becomes `-`. As relkit's own policy (and Helm): the build
-    // metadata separator `+` becomes `_`, so `v1.2.3+build.5` stays distinguishable.
-    let raw = raw.replace('/', "-").replace('+', "_");
+    // As metadata-action: `/` becomes `-`.
+    let raw = raw.replace('/', "-");
     let (version, highest) = match (&ctx.release, from_release && matcher.is_none()) {
         (Some(release), true) => (release.version.clone(), highest_of_release(release)),
         _ => {
-            let version = parse_semver(&raw)?;
+            let version = match parse_semver(&raw) {
+                Ok(version) => version,
+                Err(error) if ctx.dialect.is_strict() => return Err(error),
+                Err(_) => {
+                    warnings.push(format!(
+                        "tags rule {:?}: {raw:?} is not a valid semver version; the rule yields no tag",
+                        rule.text
+                    ));
+                    return Ok(None);
+                }
+            };
             let highest = match &ctx.release {
                 Some(release) if release.version == version => highest_of_release(release),
                 _ => highest_among(&version, &ctx.existing_versions),
@@ -253,6 +281,11 @@ pub(super) fn semver_tag(
             (version, highest)
         }
     };
+    let highest =
+        if ctx.dialect.ranks() { highest } else { Highest { overall: true, in_major: true, in_minor: true } };
+    // relkit's own policy (and Helm) spells the build metadata separator `+` as `_`, so
+    // `v1.2.3+build.5` stays distinguishable; metadata-action leaves it to the sanitizer (`-`).
+    let raw = if ctx.dialect.is_strict() { raw.replace('+', "_") } else { raw };
     let values = SemverValues { raw, version };
     let env = RenderEnv { ctx, git_ref: env.git_ref, semver: Some(&values) };
     let is_prerelease = !values.version.pre.is_empty();

@@ -234,6 +234,37 @@ pub struct ReleaseVersion {
     pub is_highest_in_minor: bool,
 }
 
+/// Whose answers the rules give.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dialect {
+    /// relkit's own: strict (an invalid version, a failed `match=` or a tag a registry would
+    /// refuse is an error) and `latest`/`X`/`X.Y` only for the highest version of their scope.
+    #[default]
+    Relkit,
+    /// docker/metadata-action's answers: problems are warnings and the rule yields nothing,
+    /// `{{raw}}` keeps `+` (sanitized to `-`). `highest_only` is the one deliberate difference:
+    /// `latest`, `{{major}}` and `{{major}}.{{minor}}` only for the highest version of their scope.
+    Compatible {
+        /// The deliberate difference (on by default; off gives metadata-action's `latest`).
+        highest_only: bool,
+    },
+}
+
+impl Dialect {
+    /// Whether `latest`, `X` and `X.Y` wait for the highest version of their scope.
+    pub fn ranks(self) -> bool {
+        match self {
+            Self::Relkit => true,
+            Self::Compatible { highest_only } => highest_only,
+        }
+    }
+
+    /// Whether problems are errors (relkit) or warnings (metadata-action).
+    pub fn is_strict(self) -> bool {
+        self == Self::Relkit
+    }
+}
+
 /// Everything the rules may look at. Build it from the GitHub context and version-resolve.
 #[derive(Debug, Clone)]
 pub struct RuleContext {
@@ -262,6 +293,8 @@ pub struct RuleContext {
     pub existing_versions: Vec<Version>,
     /// Length of short SHAs (`DOCKER_METADATA_SHORT_SHA_LENGTH`, default 7).
     pub short_sha_length: usize,
+    /// relkit's strict answers or metadata-action's.
+    pub dialect: Dialect,
 }
 
 impl Default for RuleContext {
@@ -278,6 +311,7 @@ impl Default for RuleContext {
             release: None,
             existing_versions: Vec::new(),
             short_sha_length: DEFAULT_SHORT_SHA_LENGTH,
+            dialect: Dialect::Relkit,
         }
     }
 }
@@ -364,4 +398,5 @@ mod tests;
 
 pub use evaluate::{evaluate, sanitize_tag};
 pub use parse::{JsRegex, parse_flavor, parse_tags};
-pub use template::Template;
+pub(crate) use parse::{input_lines, split_fields};
+pub use template::{Template, render_global};

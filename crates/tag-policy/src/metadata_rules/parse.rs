@@ -79,13 +79,13 @@ pub(super) enum Affix {
 }
 
 /// Non-empty, non-comment, trimmed lines.
-pub(super) fn input_lines(input: &str) -> impl Iterator<Item = &str> {
+pub(crate) fn input_lines(input: &str) -> impl Iterator<Item = &str> {
     input.lines().map(str::trim).filter(|line| !line.is_empty() && !line.starts_with('#'))
 }
 
 /// Splits one CSV record (`,` separated, `"` quoted with `""` for a quote). A quote inside an
 /// unquoted field is an error, as in metadata-action's CSV parser.
-pub(super) fn split_fields(line: &str) -> Result<Vec<String>, String> {
+pub(crate) fn split_fields(line: &str) -> Result<Vec<String>, String> {
     let mut fields = Vec::new();
     let mut chars = line.chars().peekable();
     loop {

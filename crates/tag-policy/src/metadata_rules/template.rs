@@ -310,3 +310,11 @@ pub(super) fn version_without_build(version: &Version) -> String {
     }
     text
 }
+
+/// Renders a text with the global expressions (`{{branch}}`, `{{sha}}`, `{{date 'YYYY'}}`, ...),
+/// as metadata-action does for its `labels:` and `annotations:` inputs.
+pub fn render_global(text: &str, ctx: &RuleContext) -> Result<String> {
+    let template = Template::parse(text, Scope::Global).map_err(Error::usage)?;
+    let git_ref = ctx.effective_ref();
+    template.render(&RenderEnv { ctx, git_ref: &git_ref, semver: None })
+}
