@@ -160,7 +160,8 @@ pub(super) fn produce(
 /// metadata-action does.
 pub(super) fn release_wants_latest(ctx: &RuleContext) -> bool {
     match &ctx.release {
-        Some(release) if !ctx.dialect.ranks() => release.version.pre.is_empty(),
+        // metadata-action: always; with the one deliberate difference: the highest version only.
+        Some(release) if !ctx.dialect.is_strict() => !ctx.dialect.ranks() || release.is_highest,
         Some(release) => release.version.pre.is_empty() && release.is_highest,
         None => true,
     }
