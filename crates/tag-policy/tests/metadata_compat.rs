@@ -538,6 +538,21 @@ fn cases() -> Vec<Case> {
             ..BASE
         },
         Case {
+            name: "a tag starting with - is emitted as metadata-action does",
+            event: Event::Branch("#12-fix"),
+            tags: &["user/app:-12-fix"],
+            version: "-12-fix",
+            ..BASE
+        },
+        Case {
+            name: "semver: a match= that does not match keeps the whole tag",
+            event: Event::Tag("v1.2.3"),
+            inputs: &[("tags", "type=semver,pattern={{version}},match=^app-(.*)$")],
+            tags: &["user/app:1.2.3", "user/app:latest"],
+            version: "1.2.3",
+            ..BASE
+        },
+        Case {
             name: "characters a tag cannot hold become -",
             event: Event::Branch("feature/my#branch"),
             tags: &["user/app:feature-my-branch"],
@@ -1164,4 +1179,57 @@ fn side_by_side_with_metadata_action() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// Runs `tag-policy metadata` on a schedule event (no repository in the payload) in `repo`.
+fn schedule_run(repo: &Path, extra: &[(&str, &str)]) -> std::process::Output {
+    let work = tempfile::tempdir().unwrap();
+    let event = work.path().join("event.json");
+    std::fs::write(&event, r#"{"schedule":"0 10 * * *"}"#).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_tag-policy"))
+        .arg("metadata")
+        .env_clear()
+        .current_dir(repo)
+        .env("GITHUB_EVENT_NAME", "schedule")
+        .env("GITHUB_EVENT_PATH", &event)
+        .env("GITHUB_REF", "refs/tags/v3.0.0")
+        .env("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567")
+        .env("GITHUB_REPOSITORY", "octocat/Hello-World")
+        .env("GITHUB_WORKSPACE", repo)
+        .env("INPUT_TAGS", "type=semver,pattern={{version}}")
+        .envs(extra.iter().copied())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn without_a_token_the_repository_labels_stay_empty_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = schedule_run(dir.path(), &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no github-token")
+            && stderr.contains("title, description, url, source and licenses stay empty"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn without_release_tags_in_the_checkout_every_version_is_the_highest_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    init(dir.path());
+    commit(dir.path(), "first");
+    let out = schedule_run(dir.path(), &[("INPUT_GITHUB-TOKEN", "")]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "3.0.0\nlatest\n");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("fetch-depth: 0"));
+}
+
+#[test]
+fn context_git_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = schedule_run(dir.path(), &[("INPUT_CONTEXT", "git")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("context: \"git\" is not supported"));
 }

@@ -958,3 +958,29 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn spellings_that_differ_from_metadata_action_in_both_dialects() {
+    let compatible =
+        |ctx: RuleContext| RuleContext { dialect: Dialect::Compatible { highest_only: true }, ..ctx };
+    for ctx in [push_branch("a&b"), compatible(push_branch("a&b"))] {
+        // Expression values are not HTML-escaped (metadata-action: `a-amp-b`).
+        check("no HTML escaping", ctx.clone(), "type=raw,value={{branch}}", "", &["a-b"]);
+        // A flavor value keeps everything after the first `=` (metadata-action: `a`).
+        check("flavor a=b", ctx, "type=raw,value=x", "prefix=a=b", &["a-bx"]);
+    }
+}
+
+#[test]
+fn the_compatible_dialect_warns_where_relkit_fails() {
+    let ctx =
+        RuleContext { dialect: Dialect::Compatible { highest_only: true }, ..push_other_tag("sometag") };
+    let evaluation = plan(&ctx, "type=semver,pattern={{version}}", "").unwrap();
+    assert!(evaluation.tags.is_empty());
+    assert!(evaluation.warnings[0].contains("not a valid semver"), "{:?}", evaluation.warnings);
+    assert!(plan(&push_other_tag("sometag"), "type=semver,pattern={{version}}", "").is_err());
+    let branch =
+        RuleContext { dialect: Dialect::Compatible { highest_only: false }, ..push_branch("#12-fix") };
+    check("registry-refused tags pass", branch, "type=ref,event=branch", "", &["-12-fix"]);
+    assert!(plan(&push_branch("#12-fix"), "type=ref,event=branch", "").is_err());
+}
