@@ -553,6 +553,14 @@ fn cases() -> Vec<Case> {
             ..BASE
         },
         Case {
+            name: "expression values are HTML-escaped as Handlebars does",
+            event: Event::Branch("a&b"),
+            inputs: &[("tags", "type=raw,value={{branch}}\ntype=raw,value=x-{{{branch}}}")],
+            tags: &["user/app:a-amp-b", "user/app:x-a-b"],
+            version: "a-amp-b",
+            ..BASE
+        },
+        Case {
             name: "characters a tag cannot hold become -",
             event: Event::Branch("feature/my#branch"),
             tags: &["user/app:feature-my-branch"],

@@ -36,6 +36,9 @@ impl Scope {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Template {
     pub(super) segments: Vec<Segment>,
+    /// Segments written `{{…}}` (not `{{{…}}}`): Handlebars HTML-escapes their value, which
+    /// the compatible dialect reproduces.
+    escaped: Vec<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,11 +71,12 @@ pub(super) enum Clock {
 
 impl Template {
     pub(super) fn literal(text: &str) -> Self {
-        Self { segments: vec![Segment::Text(text.to_owned())] }
+        Self { segments: vec![Segment::Text(text.to_owned())], escaped: Vec::new() }
     }
 
     pub(super) fn parse(text: &str, scope: Scope) -> Result<Self, String> {
         let mut segments = Vec::new();
+        let mut escaped = Vec::new();
         let mut literal = String::new();
         let mut rest = text;
         while let Some(start) = rest.find("{{") {
@@ -97,13 +101,16 @@ impl Template {
             if !literal.is_empty() {
                 segments.push(Segment::Text(std::mem::take(&mut literal)));
             }
+            if close == "}}" {
+                escaped.push(segments.len());
+            }
             segments.push(parse_expression(expression, scope)?);
         }
         literal.push_str(rest);
         if !literal.is_empty() {
             segments.push(Segment::Text(literal));
         }
-        Ok(Self { segments })
+        Ok(Self { segments, escaped })
     }
 
     /// Whether the template is exactly `{{raw}}` (metadata-action keeps it for prereleases).
@@ -121,21 +128,47 @@ impl Template {
 
     pub(super) fn render(&self, env: &RenderEnv<'_>) -> Result<String> {
         let mut out = String::new();
-        for segment in &self.segments {
-            match segment {
-                Segment::Text(text) => out.push_str(text),
-                Segment::Variable(variable) => out.push_str(&env.variable(*variable)),
+        for (index, segment) in self.segments.iter().enumerate() {
+            let value = match segment {
+                Segment::Text(text) => {
+                    out.push_str(text);
+                    continue;
+                }
+                Segment::Variable(variable) => env.variable(*variable),
                 Segment::Date { clock, format, time_zone } => {
                     let at = match clock {
                         Clock::Now => env.ctx.now,
                         Clock::Commit => env.ctx.commit_time.unwrap_or(env.ctx.now),
                     };
-                    out.push_str(&moment::format(at, format.as_deref(), time_zone.as_deref())?);
+                    moment::format(at, format.as_deref(), time_zone.as_deref())?
                 }
+            };
+            if !env.ctx.dialect.is_strict() && self.escaped.contains(&index) {
+                out.push_str(&html_escape(&value));
+            } else {
+                out.push_str(&value);
             }
         }
         Ok(out)
     }
+}
+
+/// Handlebars' `escapeExpression`: the characters it replaces with HTML entities.
+fn html_escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            '`' => out.push_str("&#x60;"),
+            '=' => out.push_str("&#x3D;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 pub(super) fn parse_expression(expression: &str, scope: Scope) -> Result<Segment, String> {

@@ -960,15 +960,17 @@ proptest! {
 }
 
 #[test]
-fn spellings_that_differ_from_metadata_action_in_both_dialects() {
+fn spellings_of_expression_values_and_flavors() {
     let compatible =
         |ctx: RuleContext| RuleContext { dialect: Dialect::Compatible { highest_only: true }, ..ctx };
     for ctx in [push_branch("a&b"), compatible(push_branch("a&b"))] {
-        // Expression values are not HTML-escaped (metadata-action: `a-amp-b`).
-        check("no HTML escaping", ctx.clone(), "type=raw,value={{branch}}", "", &["a-b"]);
         // A flavor value keeps everything after the first `=` (metadata-action: `a`).
         check("flavor a=b", ctx, "type=raw,value=x", "prefix=a=b", &["a-bx"]);
     }
+    // Handlebars HTML-escapes `{{…}}` (not `{{{…}}}`): the compatible dialect does too.
+    check("HTML escaping", compatible(push_branch("a&b")), "type=raw,value={{branch}}", "", &["a-amp-b"]);
+    check("triple stash", compatible(push_branch("a&b")), "type=raw,value={{{branch}}}", "", &["a-b"]);
+    check("relkit does not escape", push_branch("a&b"), "type=raw,value={{branch}}", "", &["a-b"]);
 }
 
 #[test]
