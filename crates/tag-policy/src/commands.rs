@@ -146,7 +146,9 @@ fn images(options: &PlanOptions, env: &dyn Env, config: &Config, resolved: &Reso
     if images.is_empty() {
         images.extend(resolved.namespace.as_ref().map(|n| format!("ghcr.io/{n}")));
     }
-    images
+    // Registries take lower-case repository names: `ghcr.io/${{ github.repository }}` with an
+    // owner `MyOrg` is `ghcr.io/myorg/…`, as docker/metadata-action writes it.
+    images.into_iter().map(|image| image.to_lowercase()).collect()
 }
 
 /// `SOURCE_DATE_EPOCH` as RFC 3339 when set, else the commit time: identical inputs, identical output.

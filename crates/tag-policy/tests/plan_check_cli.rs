@@ -90,7 +90,7 @@ fn plan_accepts_metadata_action_rules() {
     let from = dir.path().join("v.json");
     std::fs::write(&from, resolved("2.1.0", true).to_string()).unwrap();
     let out = cargo_bin_cmd!("tag-policy")
-        .args(["plan", "--image", "ghcr.io/acme/widget", "--tags"])
+        .args(["plan", "--image", "ghcr.io/Acme/Widget", "--tags"])
         .arg("type=semver,pattern={{major}}.{{minor}}\ntype=sha\ntype=raw,value=edge-build")
         .arg("--from")
         .arg(&from)
