@@ -272,6 +272,15 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn images_never_panic(input in "[ -~\n]{0,80}") {
+            if let Ok(images) = images(&input) {
+                proptest::prop_assert!(images.iter().all(|image| !image.name.is_empty()));
+            }
+        }
+    }
+
     #[test]
     fn label_keys_sort_as_locale_compare() {
         let mut keys = vec!["b", "A", "a", "org.x", "Org.y"];

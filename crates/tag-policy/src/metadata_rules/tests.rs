@@ -890,15 +890,22 @@ fn arbitrary_context() -> impl Strategy<Value = RuleContext> {
         proptest::option::of("[ -~]{0,12}"),
         0usize..50,
         any::<i32>(),
+        prop_oneof![
+            Just(Dialect::Relkit),
+            any::<bool>().prop_map(|highest_only| Dialect::Compatible { highest_only })
+        ],
     )
-        .prop_map(|(event_name, git_ref, sha, default_branch, short_sha_length, seconds)| RuleContext {
-            event_name,
-            git_ref,
-            sha,
-            default_branch,
-            short_sha_length,
-            now: Timestamp::from_second(i64::from(seconds)).unwrap(),
-            ..RuleContext::default()
+        .prop_map(|(event_name, git_ref, sha, default_branch, short_sha_length, seconds, dialect)| {
+            RuleContext {
+                event_name,
+                git_ref,
+                sha,
+                default_branch,
+                short_sha_length,
+                now: Timestamp::from_second(i64::from(seconds)).unwrap(),
+                dialect,
+                ..RuleContext::default()
+            }
         })
 }
 
