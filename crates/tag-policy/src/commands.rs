@@ -108,9 +108,13 @@ pub fn make_plan(options: &PlanOptions, env: &dyn Env) -> Result<Plan> {
     let tags = match rules {
         Some(rules) => {
             let flavor = options.flavor.clone().or_else(|| actions::input(env, "flavor")).unwrap_or_default();
-            let mut known = git_versions(&dir, &config, options.resolve.component.as_deref());
+            let parsed = metadata_rules::parse_tags(&rules)?;
+            let mut known = Vec::new();
+            if parsed.ranks_values() {
+                known = git_versions(&dir, &config, options.resolve.component.as_deref());
+            }
             known.extend(existing.iter().flat_map(|s| s.entries().iter().map(|e| e.version().clone())));
-            rule_tags(&rules, &flavor, &resolved, &github, known, env)?
+            rule_tags(&parsed, &flavor, &resolved, &github, known, env)?
         }
         None => plan::policy_tags(&resolved, &config.plan)?,
     };
@@ -212,14 +216,13 @@ pub(crate) fn event_base_ref(github: &GithubContext) -> Option<String> {
 }
 
 fn rule_tags(
-    rules: &str,
+    rules: &metadata_rules::Rules,
     flavor: &str,
     resolved: &ResolvedVersion,
     github: &GithubContext,
     existing_versions: Vec<semver::Version>,
     env: &dyn Env,
 ) -> Result<Vec<PlannedTag>> {
-    let rules = metadata_rules::parse_tags(rules)?;
     let flavor = metadata_rules::parse_flavor(flavor)?;
     let release = match resolved.source {
         Source::Development => None,
@@ -258,7 +261,7 @@ fn rule_tags(
         short_sha_length,
         dialect: Dialect::Relkit,
     };
-    let evaluation = metadata_rules::evaluate(&rules, &flavor, &ctx)?;
+    let evaluation = metadata_rules::evaluate(rules, &flavor, &ctx)?;
     for warning in &evaluation.warnings {
         actions::report_warning(env, "tag-policy", warning);
     }

@@ -178,6 +178,12 @@ impl Rules {
     pub fn iter(&self) -> impl Iterator<Item = &Rule> {
         self.rules.iter()
     }
+
+    /// Whether a semver rule names its own version (`value=`), which is ranked against
+    /// [`RuleContext::existing_versions`]: only then do those need reading.
+    pub fn ranks_values(&self) -> bool {
+        self.rules.iter().any(|rule| matches!(rule.kind, RuleKind::Semver { value: Some(_), .. }))
+    }
 }
 
 /// `latest=` of the `flavor:` input.
