@@ -1,17 +1,24 @@
-//! Fuzzes metadata-action's `tags:`/`flavor:` rule syntax: parsing must never panic, and
-//! rules that parse must evaluate without panicking.
+//! Fuzzes metadata-action's `tags:`/`flavor:` rule syntax and `images:` input: parsing must
+//! never panic, and rules that parse must evaluate without panicking in both dialects.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tag_policy::metadata_rules::{ReleaseVersion, RuleContext, evaluate, parse_flavor, parse_tags};
+use tag_policy::metadata_compat::images;
+use tag_policy::metadata_rules::{Dialect, ReleaseVersion, RuleContext, evaluate, parse_flavor, parse_tags};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
+    let _ = images(text);
     // The first line is the flavor, the rest the tags.
     let (flavor, tags) = text.split_once('\n').unwrap_or(("", text));
     let (Ok(rules), Ok(flavor)) = (parse_tags(tags), parse_flavor(flavor)) else { return };
-    for git_ref in ["refs/tags/v1.2.3", "refs/heads/main", "refs/pull/7/merge"] {
+    let dialects = [Dialect::Relkit, Dialect::Compatible { highest_only: true }];
+    for (git_ref, dialect) in ["refs/tags/v1.2.3", "refs/heads/main", "refs/pull/7/merge"]
+        .into_iter()
+        .flat_map(|git_ref| dialects.map(|dialect| (git_ref, dialect)))
+    {
         let ctx = RuleContext {
+            dialect,
             event_name: "push".to_owned(),
             git_ref: git_ref.to_owned(),
             sha: "0123456789abcdef0123456789abcdef01234567".to_owned(),

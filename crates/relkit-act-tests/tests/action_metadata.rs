@@ -12,12 +12,13 @@ use std::process::Command;
 use relkit_act_tests::{Repo, relkit_bin_dir, without_actions_context, workspace_root};
 use serde_json::Value;
 
-/// Each binary action: its directory, the id of the step that runs the binary, and the
-/// arguments that make the binary write its outputs.
-const BINARY_ACTIONS: [(&str, &str, &[&str]); 3] = [
-    ("actions/version-resolve", "resolve", &[]),
-    ("actions/tag-policy", "plan", &["plan"]),
-    ("actions/notes-gen", "notes", &[]),
+/// Each binary action: its directory, its binary, the id of the step that runs the binary, and
+/// the arguments that make the binary write its outputs.
+const BINARY_ACTIONS: [(&str, &str, &str, &[&str]); 4] = [
+    ("actions/version-resolve", "version-resolve", "resolve", &[]),
+    ("actions/tag-policy", "tag-policy", "plan", &["plan"]),
+    ("actions/metadata", "tag-policy", "metadata", &["metadata"]),
+    ("actions/notes-gen", "notes-gen", "notes", &[]),
 ];
 
 fn load_yaml(path: &Path) -> Value {
@@ -143,7 +144,7 @@ fn workflows_read_only_and_checkouts_drop_credentials() {
 
 #[test]
 fn binary_actions_pass_every_input_through_the_environment() {
-    for (dir, step_id, _) in BINARY_ACTIONS {
+    for (dir, _, step_id, _) in BINARY_ACTIONS {
         let path = workspace_root().join(dir).join("action.yml");
         let action = load_yaml(&path);
         let step = steps_of_action(&action)
@@ -178,17 +179,17 @@ fn binary_actions_map_exactly_the_outputs_their_binary_writes() {
     assert!(resolved.status.success(), "{}", String::from_utf8_lossy(&resolved.stderr));
     let resolved_json = String::from_utf8(resolved.stdout).expect("UTF-8");
 
-    for (dir, step_id, args) in BINARY_ACTIONS {
-        let binary = Path::new(dir).file_name().expect("action dir name").to_str().expect("UTF-8");
-        let output_file = scratch.path().join(format!("{binary}.out"));
+    for (dir, binary, step_id, args) in BINARY_ACTIONS {
+        let output_file = scratch.path().join(format!("{step_id}.out"));
         let run = without_actions_context(&mut Command::new(bin_dir.join(binary)))
             .current_dir(repo.path())
             .args(args)
             .env("GITHUB_ACTIONS", "true")
             .env("GITHUB_OUTPUT", &output_file)
-            .env("GITHUB_STEP_SUMMARY", scratch.path().join(format!("{binary}.md")))
+            .env("GITHUB_STEP_SUMMARY", scratch.path().join(format!("{step_id}.md")))
+            .env("RUNNER_TEMP", scratch.path())
             // `from` is version-resolve's JSON for tag-policy, but a git revision for notes-gen.
-            .envs((binary == "tag-policy").then_some(("INPUT_FROM", &resolved_json)))
+            .envs((step_id == "plan").then_some(("INPUT_FROM", &resolved_json)))
             .output()
             .expect("binary runs");
         assert!(run.status.success(), "{binary}: {}", String::from_utf8_lossy(&run.stderr));

@@ -56,6 +56,8 @@ pub struct GithubContext {
     pub token: Option<Secret>,
     /// The parsed event payload; `Value::Null` when there is none.
     pub event: Value,
+    /// `GITHUB_ACTIONS=true`: running as a workflow step (CI), not on a laptop.
+    pub in_actions: bool,
 }
 
 fn non_empty(env: &dyn Env, name: &str) -> Option<String> {
@@ -84,6 +86,7 @@ impl GithubContext {
             workspace: non_empty(env, "GITHUB_WORKSPACE"),
             token: non_empty(env, "GITHUB_TOKEN").map(Secret::new),
             event,
+            in_actions: env.var("GITHUB_ACTIONS").as_deref() == Some("true"),
         })
     }
 
@@ -124,6 +127,45 @@ impl GithubContext {
     /// The pull request number of a `pull_request*` event.
     pub fn pull_request_number(&self) -> Option<u64> {
         self.event.pointer("/pull_request/number").and_then(Value::as_u64)
+    }
+
+    /// `number` of a `pull_request*` event payload (the number the merge ref is named after).
+    pub fn payload_number(&self) -> Option<u64> {
+        self.event.get("number").and_then(Value::as_u64).or_else(|| self.pull_request_number())
+    }
+
+    /// `pull_request.head.sha` of a `pull_request*` event payload.
+    pub fn pull_request_head_sha(&self) -> Option<&str> {
+        self.event.pointer("/pull_request/head/sha").and_then(Value::as_str).filter(|s| !s.is_empty())
+    }
+
+    /// `pull_request.base.ref` of a `pull_request*` event payload.
+    pub fn pull_request_base_ref(&self) -> Option<&str> {
+        self.event.pointer("/pull_request/base/ref").and_then(Value::as_str)
+    }
+
+    /// `base_ref` of a push payload (on a tag push: the branch the tagged commit is on, when
+    /// GitHub knows it).
+    pub fn payload_base_ref(&self) -> Option<&str> {
+        self.event.get("base_ref").and_then(Value::as_str)
+    }
+
+    /// The commit time of `sha` as the payload gives it (`commits[].timestamp` of a branch push,
+    /// `head_commit.timestamp`), RFC 3339.
+    pub fn payload_commit_time(&self, sha: &str) -> Option<&str> {
+        fn time_of<'a>(commit: &'a Value, sha: &str) -> Option<&'a str> {
+            let id = commit.get("id").and_then(Value::as_str)?;
+            (id == sha).then(|| commit.get("timestamp").and_then(Value::as_str)).flatten()
+        }
+        let commits = self.event.get("commits").and_then(Value::as_array);
+        commits
+            .and_then(|list| list.iter().find_map(|c| time_of(c, sha)))
+            .or_else(|| self.event.get("head_commit").and_then(|c| time_of(c, sha)))
+    }
+
+    /// The payload's `repository` object, when the event has one (`schedule` has none).
+    pub fn payload_repository(&self) -> Option<&Value> {
+        self.event.get("repository").filter(|r| r.is_object())
     }
 
     /// `repository.default_branch` from the payload.

@@ -15,7 +15,7 @@ use relkit_core::{Error, Result};
 use relkit_git::Repo;
 
 use crate::check::{CheckInput, ExistingTag, check};
-use crate::metadata_rules::{self, ReleaseVersion, RuleContext};
+use crate::metadata_rules::{self, Dialect, ReleaseVersion, RuleContext};
 use crate::plan::{self, Plan, PlannedTag, RepoMetadata, TagKind};
 
 /// Options of `tag-policy plan`.
@@ -108,7 +108,13 @@ pub fn make_plan(options: &PlanOptions, env: &dyn Env) -> Result<Plan> {
     let tags = match rules {
         Some(rules) => {
             let flavor = options.flavor.clone().or_else(|| actions::input(env, "flavor")).unwrap_or_default();
-            rule_tags(&rules, &flavor, &resolved, &github, existing.as_ref(), env)?
+            let parsed = metadata_rules::parse_tags(&rules)?;
+            let mut known = Vec::new();
+            if parsed.ranks_values() {
+                known = git_versions(&dir, &config, options.resolve.component.as_deref());
+            }
+            known.extend(existing.iter().flat_map(|s| s.entries().iter().map(|e| e.version().clone())));
+            rule_tags(&parsed, &flavor, &resolved, &github, known, env)?
         }
         None => plan::policy_tags(&resolved, &config.plan)?,
     };
@@ -144,7 +150,9 @@ fn images(options: &PlanOptions, env: &dyn Env, config: &Config, resolved: &Reso
     if images.is_empty() {
         images.extend(resolved.namespace.as_ref().map(|n| format!("ghcr.io/{n}")));
     }
-    images
+    // Registries take lower-case repository names: `ghcr.io/${{ github.repository }}` with an
+    // owner `MyOrg` is `ghcr.io/myorg/…`, as docker/metadata-action writes it.
+    images.into_iter().map(|image| image.to_lowercase()).collect()
 }
 
 /// `SOURCE_DATE_EPOCH` as RFC 3339 when set, else the commit time: identical inputs, identical output.
@@ -188,15 +196,33 @@ pub fn read_existing_tags(path: &Path) -> Result<TagSet> {
     Ok(TagSet::from_names(&TagGrammar::plain(), names))
 }
 
+/// The versions of the repository's release tags (none when `dir` is not a git repository,
+/// as when the plan is made from version-resolve's JSON alone).
+fn git_versions(dir: &Path, config: &Config, component: Option<&str>) -> Vec<semver::Version> {
+    let Ok(repo) = Repo::discover(dir) else { return Vec::new() };
+    let grammar = config.tags.grammar(component);
+    let refs = repo.tag_refs().unwrap_or_default();
+    TagSet::from_refs(&grammar, refs).entries().iter().map(|e| e.version().clone()).collect()
+}
+
+/// The `{{base_ref}}` of the event: `base_ref` of a tag push payload, the base branch of a pull
+/// request.
+pub(crate) fn event_base_ref(github: &GithubContext) -> Option<String> {
+    github
+        .payload_base_ref()
+        .or_else(|| github.pull_request_base_ref())
+        .map(String::from)
+        .or_else(|| github.base_ref.clone())
+}
+
 fn rule_tags(
-    rules: &str,
+    rules: &metadata_rules::Rules,
     flavor: &str,
     resolved: &ResolvedVersion,
     github: &GithubContext,
-    existing: Option<&TagSet>,
+    existing_versions: Vec<semver::Version>,
     env: &dyn Env,
 ) -> Result<Vec<PlannedTag>> {
-    let rules = metadata_rules::parse_tags(rules)?;
     let flavor = metadata_rules::parse_flavor(flavor)?;
     let release = match resolved.source {
         Source::Development => None,
@@ -226,17 +252,16 @@ fn rule_tags(
             .default_branch()
             .map(String::from)
             .or_else(|| resolved.is_default_branch.then(|| resolved.branch.clone()).flatten()),
-        base_ref: github.base_ref.clone(),
+        base_ref: event_base_ref(github),
         pr_number: github.pull_request_number(),
         now: timestamp(&created(env, &resolved.commit_time)?).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
         commit_time: timestamp(&resolved.commit_time),
         release,
-        existing_versions: existing
-            .map(|s| s.entries().iter().map(|e| e.version().clone()).collect())
-            .unwrap_or_default(),
+        existing_versions,
         short_sha_length,
+        dialect: Dialect::Relkit,
     };
-    let evaluation = metadata_rules::evaluate(&rules, &flavor, &ctx)?;
+    let evaluation = metadata_rules::evaluate(rules, &flavor, &ctx)?;
     for warning in &evaluation.warnings {
         actions::report_warning(env, "tag-policy", warning);
     }

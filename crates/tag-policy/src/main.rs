@@ -19,6 +19,8 @@ struct Cli {
 enum Command {
     /// Compute the image tags, labels and annotations for a resolved version.
     Plan(PlanArgs),
+    /// docker/metadata-action's inputs and outputs (INPUT_*, GITHUB_*), answered by relkit.
+    Metadata(MetadataArgs),
     /// Validate a git tag before it is pushed (one line per violation, exit 2).
     Check(CheckArgs),
     /// Put tags on the digest an image reference resolves to (registry or oci:DIR).
@@ -69,6 +71,13 @@ struct PlanArgs {
 }
 
 #[derive(Debug, Args)]
+struct MetadataArgs {
+    /// Repository directory whose tags rank the version [default: GITHUB_WORKSPACE, else .].
+    #[arg(long)]
+    repo: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 struct CheckArgs {
     /// The tag to validate, e.g. v1.4.0.
     tag: String,
@@ -112,6 +121,7 @@ fn main() {
             };
             run_plan(&options, a.json, &env)
         }
+        Command::Metadata(a) => tag_policy::metadata_cmd::run_metadata(a.repo.as_deref(), &env),
         Command::Check(a) => run_check(
             &CheckOptions {
                 tag: a.tag,

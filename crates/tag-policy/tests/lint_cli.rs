@@ -153,3 +153,28 @@ fn fix_pins_uses_through_git_ls_remote() {
         .stderr(predicate::str::contains("acme/setup@v9").and(predicate::str::contains("acme/other@v1")));
     assert_eq!(std::fs::read_to_string(&path).unwrap(), broken);
 }
+
+#[test]
+fn self_repository_references_are_pinned_and_their_paths_must_exist() {
+    let dir = tree(&[
+        (
+            ".github/actions/build/action.yml",
+            "runs:\n  using: composite\n  steps:\n    - uses: $/.github/actions/setup\n",
+        ),
+        (".github/actions/setup/action.yaml", "runs:\n  using: composite\n  steps: []\n"),
+        (".github/workflows/reusable.yml", "on: workflow_call\njobs: {}\n"),
+        (
+            ".github/workflows/ci.yml",
+            "jobs:\n  a:\n    uses: $/.github/workflows/reusable.yml\n  b:\n    steps:\n      - uses: $/.github/actions/build\n      - uses: $/.github/actions/biuld\n",
+        ),
+    ]);
+    let out = lint(dir.path()).assert().code(2).get_output().stdout.clone();
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        [
+            ".github/workflows/ci.yml:7: error: uses: $/.github/actions/biuld: no action or workflow at .github/actions/biuld in this repository; fix the path ($/ is the repository root)"
+        ],
+        "{text}"
+    );
+}

@@ -90,7 +90,7 @@ fn plan_accepts_metadata_action_rules() {
     let from = dir.path().join("v.json");
     std::fs::write(&from, resolved("2.1.0", true).to_string()).unwrap();
     let out = cargo_bin_cmd!("tag-policy")
-        .args(["plan", "--image", "ghcr.io/acme/widget", "--tags"])
+        .args(["plan", "--image", "ghcr.io/Acme/Widget", "--tags"])
         .arg("type=semver,pattern={{major}}.{{minor}}\ntype=sha\ntype=raw,value=edge-build")
         .arg("--from")
         .arg(&from)
@@ -189,4 +189,73 @@ fn check_against_a_real_repository() {
     let (code, err) = check(&["release1", "--allow-lower"]);
     assert_eq!(code, 2);
     assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+/// `tag-policy plan` in CI on a repository whose HEAD carries `v2.1.0`.
+fn plan_in_ci_on_a_released_head(event: &str, git_ref: &str, args: &[&str]) -> (bool, String, String) {
+    let dir = repo();
+    git(dir.path(), &["tag", "-a", "-m", "v2.1.0", "v2.1.0"]);
+    let payload = dir.path().join(".git/event.json");
+    std::fs::write(&payload, r#"{"number": 4, "pull_request": {"number": 4, "base": {"ref": "main"}}}"#)
+        .unwrap();
+    let out = cargo_bin_cmd!("tag-policy")
+        .arg("plan")
+        .args(args)
+        .current_dir(dir.path())
+        .env_clear()
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_EVENT_NAME", event)
+        .env("GITHUB_REF", git_ref)
+        .env("GITHUB_EVENT_PATH", &payload)
+        .env("GITHUB_REPOSITORY", "Acme/Widget")
+        .output()
+        .unwrap();
+    (out.status.success(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+}
+
+#[test]
+fn in_ci_a_branch_push_on_a_released_commit_does_not_plan_the_release_again() {
+    let (ok, stdout, stderr) = plan_in_ci_on_a_released_head("push", "refs/heads/main", &[]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("ghcr.io/acme/widget:next\n"), "{stdout}");
+    for tag in [":v2.1.0\n", ":2.1\n", ":2\n", ":latest\n"] {
+        assert!(!stdout.contains(tag), "{tag} planned again on a branch push: {stdout}");
+    }
+    let (ok, stdout, stderr) = plan_in_ci_on_a_released_head("push", "refs/tags/v2.1.0", &[]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains(":v2.1.0\n") && stdout.contains(":latest\n"), "the tag push releases: {stdout}");
+}
+
+#[test]
+fn in_ci_a_pull_request_on_a_released_commit_gets_no_version_tag_from_rules() {
+    let rules = "type=ref,event=pr\ntype=semver,pattern={{version}}\ntype=semver,pattern={{major}}";
+    let (ok, stdout, stderr) =
+        plan_in_ci_on_a_released_head("pull_request", "refs/pull/4/merge", &["--tags", rules]);
+    assert!(ok, "{stderr}");
+    assert_eq!(stdout, "ghcr.io/acme/widget:pr-4\n");
+    // relkit's own mode stays strict: rules that produce nothing are an error.
+    let (ok, _, stderr) = plan_in_ci_on_a_released_head(
+        "pull_request",
+        "refs/pull/4/merge",
+        &["--tags", "type=semver,pattern={{version}}"],
+    );
+    assert!(!ok && stderr.contains("produced no tag"), "{stderr}");
+}
+
+#[test]
+fn value_versions_are_ranked_against_the_git_tags_and_may_carry_build_metadata() {
+    let rules = "type=semver,pattern={{version}},value=v1.9.5\ntype=semver,pattern={{major}},value=v1.9.5";
+    let (ok, stdout, stderr) = plan_in_ci_on_a_released_head("push", "refs/heads/main", &["--tags", rules]);
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        stdout, "ghcr.io/acme/widget:1.9.5\nghcr.io/acme/widget:1\n",
+        "an old value= never gets latest"
+    );
+    let rules = "type=semver,pattern={{raw}},value=v3.0.0+build.7\ntype=semver,pattern={{version}},value=v3.0.0+build.7";
+    let (ok, stdout, stderr) = plan_in_ci_on_a_released_head("push", "refs/heads/main", &["--tags", rules]);
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        stdout,
+        "ghcr.io/acme/widget:v3.0.0_build.7\nghcr.io/acme/widget:3.0.0\nghcr.io/acme/widget:latest\n"
+    );
 }

@@ -227,8 +227,19 @@ pub fn needs_history(facts: &Facts) -> bool {
     }
     match candidate(facts) {
         Some(c) => parse_candidate(facts, &c).is_ok_and(|(_, tag)| facts.tags.get(&tag).is_none()),
-        None => facts.tags.best_on_commit(&facts.head.0).is_none(),
+        None => release_on_head(facts).is_none(),
     }
+}
+
+/// The release tag on HEAD, which makes HEAD a release on a laptop. In CI (`GITHUB_ACTIONS`) a
+/// release comes only from a tag ref, a release event or an explicit input: a branch push or a
+/// pull request whose commit happens to carry `v2.0.0` is a development build, so a workflow
+/// triggered by both the branch and the tag push does not plan the release twice.
+fn release_on_head(facts: &Facts) -> Option<&TagEntry> {
+    if facts.github.in_actions {
+        return None;
+    }
+    facts.tags.best_on_commit(&facts.head.0)
 }
 
 fn history(facts: &Facts) -> Result<&History> {
@@ -268,12 +279,19 @@ pub fn decide(facts: &Facts) -> Result<ResolvedVersion> {
             let next = next()?;
             (next.clone(), facts.grammar.format(&next), facts.head.0.clone(), Source::Bump)
         }
-        (None, None) => match facts.tags.best_on_commit(&facts.head.0) {
+        (None, None) => match release_on_head(facts) {
             Some(entry) => {
                 (entry.version().clone(), entry.name().to_string(), facts.head.0.clone(), Source::GitTag)
             }
             None => {
-                let dev = development_version(facts, history(facts)?, &next()?);
+                let mut target = next()?;
+                if let Some(released) = facts.tags.best_on_commit(&facts.head.0).map(TagEntry::version)
+                    && released.cmp_precedence(&target).is_ge()
+                {
+                    // CI on a released commit: develop the next patch, above the release.
+                    target = apply_bump(released, Bump::Patch);
+                }
+                let dev = development_version(facts, history(facts)?, &target);
                 (dev.clone(), facts.grammar.format(&dev), facts.head.0.clone(), Source::Development)
             }
         },

@@ -33,6 +33,9 @@ fn writes_every_output_under_actions() {
         .current_dir(dir.path())
         .env_clear()
         .env("GITHUB_ACTIONS", "true")
+        // In CI the release comes from the tag ref, not from the tag on HEAD.
+        .env("GITHUB_EVENT_NAME", "push")
+        .env("GITHUB_REF", "refs/tags/v1.2.3-rc.1")
         .env("GITHUB_OUTPUT", &out_file)
         .env("GITHUB_STEP_SUMMARY", &summary)
         .env("GITHUB_REPOSITORY", "Acme/Widget")

@@ -56,10 +56,31 @@ pub fn check_image(what: &str, text: &str, line: usize, end: Option<usize>) -> O
     Some(hit.with_reference(text).with_subject(Subject::Image(image)))
 }
 
+/// The prefix of GitHub's self-repository references (`uses: $/.github/actions/build`).
+pub const SELF_REFERENCE: &str = "$/";
+
 /// Checks the value of a `uses:` key. `value` is the value as parsed; `span` is the byte range of
 /// that same text in `source` when it appears there verbatim (so `--fix` can edit it).
 pub fn check_uses(value: &str, line: usize, source: &str, span: Option<Range<usize>>) -> Option<Hit> {
     if value.starts_with("./") {
+        return None;
+    }
+    if let Some(path) = value.strip_prefix(SELF_REFERENCE) {
+        // GitHub resolves `$/path` in the running workflow's own repository at the running
+        // commit: pinned by construction. Whether the path exists is checked by the caller.
+        if path.contains('@') || path.is_empty() || path.split('/').any(|part| part == "..") {
+            return Some(
+                Hit::error(
+                    line,
+                    Rule::MalformedReference,
+                    format!(
+                        "uses: {value} is not a self-repository reference: write $/path/to/action \
+                         (no @ref: it is resolved at the running commit)"
+                    ),
+                )
+                .with_reference(value),
+            );
+        }
         return None;
     }
     if let Some(image) = value.strip_prefix("docker://") {

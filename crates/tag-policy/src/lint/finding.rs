@@ -34,6 +34,8 @@ pub enum Rule {
     Unresolved,
     /// The file itself cannot be parsed.
     Unparsable,
+    /// A self-repository reference (`uses: $/path`) whose path holds no action or workflow.
+    MissingPath,
 }
 
 /// What a finding is about, for the allowlist.

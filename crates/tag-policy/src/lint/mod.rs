@@ -104,6 +104,35 @@ pub fn scan(kind: FileKind, source: &str) -> Vec<Hit> {
     }
 }
 
+/// `uses: $/path` references whose path holds no action (`action.yml`/`action.yaml`, or a
+/// `Dockerfile`) or, for a job's `uses:`, no workflow file, in the repository at `root`.
+fn missing_self_references(root: &Path, kind: FileKind, source: &str) -> Vec<Hit> {
+    let is_workflow = match kind {
+        FileKind::Workflow => true,
+        FileKind::Action => false,
+        FileKind::Dockerfile | FileKind::Compose => return Vec::new(),
+    };
+    workflow::self_references(source, is_workflow)
+        .into_iter()
+        .filter(|(_, path)| {
+            let at = root.join(path);
+            !(at.is_file()
+                || ["action.yml", "action.yaml", "Dockerfile"].iter().any(|f| at.join(f).is_file()))
+        })
+        .map(|(line, path)| {
+            Hit::error(
+                line,
+                Rule::MissingPath,
+                format!(
+                    "uses: $/{path}: no action or workflow at {path} in this repository; fix the path \
+                     ($/ is the repository root)"
+                ),
+            )
+            .with_reference(format!("$/{path}"))
+        })
+        .collect()
+}
+
 /// Lints the files under `root` that `settings` select.
 pub fn lint(root: &Path, settings: &LintConfig) -> Result<Report> {
     let allow = Allowlist::new(settings.allow.iter().cloned());
@@ -113,7 +142,8 @@ pub fn lint(root: &Path, settings: &LintConfig) -> Result<Report> {
             .map_err(|e| Error::failed(format!("cannot read {}: {e}", target.path.display())))?;
         let (source, hits) = match String::from_utf8(bytes) {
             Ok(source) => {
-                let hits = scan(target.kind, &source);
+                let mut hits = scan(target.kind, &source);
+                hits.extend(missing_self_references(root, target.kind, &source));
                 (source, hits)
             }
             Err(_) => {

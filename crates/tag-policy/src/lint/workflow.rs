@@ -2,7 +2,7 @@
 //! actions excepted, `docker://` images by digest), and job containers and service images by
 //! digest.
 
-use super::checks::{check_image, check_uses};
+use super::checks::{SELF_REFERENCE, check_image, check_uses};
 use super::finding::{Hit, Rule};
 use super::yaml::{Scalar, path_matches, scalars};
 
@@ -43,6 +43,24 @@ pub fn scan_action(source: &str) -> Vec<Hit> {
     })
 }
 
+/// The self-repository references (`uses: $/path`) of a workflow or action file: line and
+/// path, for the caller to check that the path exists. Empty when the file does not parse.
+pub fn self_references(source: &str, is_workflow: bool) -> Vec<(usize, String)> {
+    let places: &[&[&str]] = if is_workflow { WORKFLOW_USES } else { ACTION_USES };
+    scalars(source)
+        .map(|found| {
+            found
+                .iter()
+                .filter(|s| places.iter().any(|p| path_matches(&s.path, p)))
+                .filter_map(|s| s.value.strip_prefix(SELF_REFERENCE).map(|path| (s.line, path.to_owned())))
+                .filter(|(_, path)| {
+                    !path.is_empty() && !path.contains('@') && !path.split('/').any(|p| p == "..")
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Runs `check` over every scalar of a YAML file; a file that does not parse is one finding.
 pub(super) fn scan(source: &str, check: impl Fn(&Scalar) -> Option<Hit>) -> Vec<Hit> {
     match scalars(source) {
@@ -77,6 +95,20 @@ fn check_container_image(s: &Scalar) -> Option<Hit> {
 mod tests {
     use super::*;
     use crate::lint::finding::Fix;
+
+    #[test]
+    fn self_repository_references_are_pinned_by_construction() {
+        let src = "jobs:\n  a:\n    uses: $/.github/workflows/build.yml\n  b:\n    steps:\n      - uses: $/.github/actions/x\n      - uses: $/.github/actions/y@main\n";
+        let hits = scan_workflow(src);
+        assert_eq!(rules(&hits), [(7, Rule::MalformedReference)]);
+        assert_eq!(
+            self_references(src, true),
+            [(3, ".github/workflows/build.yml".to_owned()), (6, ".github/actions/x".to_owned())]
+        );
+        let action = "runs:\n  using: composite\n  steps:\n    - uses: $/actions/inner\n";
+        assert!(scan_action(action).is_empty());
+        assert_eq!(self_references(action, false), [(4, "actions/inner".to_owned())]);
+    }
 
     const SHA: &str = "8e5e7e5ab8b370d6c329ec480221332ada57f0ab";
     const D: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
