@@ -7,11 +7,12 @@ use relkit_core::{Error, Result};
 use relkit_git::Commit;
 use serde::Serialize;
 
-use crate::changes::{Change, changes_of_commit, without_pr_suffix};
+use crate::changes::{Change, change_of_entry, without_pr_suffix};
 use crate::forge::github::PullRequest;
 use crate::sections::{Exclusion, ReleaseYml, Section, group};
 use crate::verification::Verification;
 use relkit_core::config::NotesConfig;
+use relkit_core::message::{RangeCommit, RangeEntries, range_entries};
 
 /// Release notes for one release (or for unreleased commits).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -114,6 +115,16 @@ pub struct Inputs<'a> {
     pub notices: Vec<String>,
 }
 
+/// The entries of the commits (newest first) under the shared model, with the configured types:
+/// the notes list exactly these, and version-resolve bumps from exactly these.
+pub fn entries_of(commits: &[Commit], config: &NotesConfig) -> RangeEntries {
+    let range: Vec<RangeCommit<'_>> = commits
+        .iter()
+        .map(|c| RangeCommit { id: &c.id, message: &c.message, merge: c.parent_count >= 2 })
+        .collect();
+    range_entries(&range, &config.known_types())
+}
+
 /// Builds the notes. Fails only for `require_conventional` with a non-conventional commit.
 pub fn assemble(inputs: Inputs<'_>) -> Result<Notes> {
     let Inputs {
@@ -132,10 +143,13 @@ pub fn assemble(inputs: Inputs<'_>) -> Result<Notes> {
         release.date = date_of(first.time);
     }
     let non_merges: Vec<&Commit> = commits.iter().filter(|c| c.parent_count < 2).collect();
+    let range = entries_of(commits, config);
     if config.require_conventional {
-        let offenders: Vec<String> = non_merges
+        let offenders: Vec<String> = range
+            .commits
             .iter()
-            .filter(|c| relkit_core::conventional::ConventionalCommit::parse(&c.message).is_none())
+            .filter(|c| !c.conventional)
+            .filter_map(|c| commits.iter().find(|x| x.id == c.id))
             .map(|c| format!("{} {:?}", &c.id[..c.id.len().min(7)], c.subject()))
             .collect();
         if !offenders.is_empty() {
@@ -149,11 +163,12 @@ pub fn assemble(inputs: Inputs<'_>) -> Result<Notes> {
             )));
         }
     }
+    let by_id: BTreeMap<&str, &Commit> = commits.iter().map(|c| (c.id.as_str(), c)).collect();
     let mut changes = Vec::new();
-    for commit in &non_merges {
-        for mut change in
-            changes_of_commit(&commit.id, &commit.message, &commit.author_name, &commit.author_email)
-        {
+    for listed in &range.commits {
+        let commit = by_id[listed.id.as_str()];
+        for entry in &listed.entries {
+            let mut change = change_of_entry(&commit.id, entry, &commit.author_name, &commit.author_email);
             change.pr = pulls.get(&commit.id).cloned();
             if change.pr.is_some() {
                 change.description = without_pr_suffix(&change.description);
@@ -162,11 +177,17 @@ pub fn assemble(inputs: Inputs<'_>) -> Result<Notes> {
         }
     }
     let mut grouped = group(changes, config, release_yml);
-    let merges = commits.len() - non_merges.len();
-    if merges > 0 {
-        grouped
-            .excluded
-            .push(Exclusion { reason: "merge commit(s), whose commits are listed".into(), count: merges });
+    if range.merges > 0 {
+        grouped.excluded.push(Exclusion {
+            reason: "merge commit(s), whose commits are listed".into(),
+            count: range.merges,
+        });
+    }
+    if !range.cancelled.is_empty() {
+        grouped.excluded.push(Exclusion {
+            reason: "commit(s) reverted within the range, with their reverts".into(),
+            count: range.cancelled.len() * 2,
+        });
     }
     let mut pull_requests: Vec<PullRequest> = Vec::new();
     for pr in pulls.values() {

@@ -75,11 +75,45 @@ pub struct VersionConfig {
     pub dev_prerelease: String,
     /// First prerelease identifier used by `--bump prerelease` on a stable base.
     pub prerelease_identifier: String,
+    /// The least bump a change to a file matching `notes.schema_globs` asks for.
+    pub schema_bump: SchemaBump,
 }
 
 impl Default for VersionConfig {
     fn default() -> Self {
-        Self { default_branch: None, dev_prerelease: "dev".into(), prerelease_identifier: "rc".into() }
+        Self {
+            default_branch: None,
+            dev_prerelease: "dev".into(),
+            prerelease_identifier: "rc".into(),
+            schema_bump: SchemaBump::Minor,
+        }
+    }
+}
+
+/// `version.schema_bump`: what a schema change in the range bumps at least.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SchemaBump {
+    /// Schema changes do not bump by themselves.
+    None,
+    /// At least the patch version.
+    Patch,
+    /// At least the minor version (default).
+    Minor,
+    /// The major version.
+    Major,
+}
+
+impl SchemaBump {
+    /// As a bump.
+    pub fn bump(self) -> crate::conventional::Bump {
+        use crate::conventional::Bump;
+        match self {
+            Self::None => Bump::None,
+            Self::Patch => Bump::Patch,
+            Self::Minor => Bump::Minor,
+            Self::Major => Bump::Major,
+        }
     }
 }
 
@@ -199,6 +233,14 @@ pub struct NotesConfig {
     pub template: Option<String>,
     /// List authors and first-time contributors.
     pub contributors: bool,
+}
+
+impl NotesConfig {
+    /// The conventional types recognised in squash-merge bodies: the standard ones and every
+    /// type a section lists.
+    pub fn known_types(&self) -> crate::message::KnownTypes {
+        crate::message::KnownTypes::with(self.sections.iter().flat_map(|s| &s.types).map(String::as_str))
+    }
 }
 
 /// One section of the notes.
@@ -393,6 +435,10 @@ mod tests {
         assert_eq!(c.notes.other_title, "Other changes");
         assert!(c.notes.require_conventional);
         assert_eq!(c.notes.schema_globs, ["schemas/*.json"]);
+        assert!(c.notes.known_types().contains("feat") && c.notes.known_types().contains("deps"));
+        let c = Config::from_yaml("version:\n  schema_bump: major\n", "x").unwrap();
+        assert_eq!(c.version.schema_bump, SchemaBump::Major);
+        assert_eq!(Config::default().version.schema_bump, SchemaBump::Minor);
         let err = Config::from_yaml("notes:\n  sektions: []\n", "x").unwrap_err();
         assert!(err.message().contains("sektions"), "{err}");
     }

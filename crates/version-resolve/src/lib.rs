@@ -9,8 +9,9 @@ use std::path::PathBuf;
 use relkit_core::actions::{self, Env, Outputs};
 use relkit_core::channel::{DEV, NEXT};
 use relkit_core::config::Config;
-use relkit_core::conventional::{Bump, apply_bump, bump_for_messages};
+use relkit_core::conventional::{Bump, apply_bump};
 use relkit_core::github::GithubContext;
+use relkit_core::message::{RangeCommit, range_entries};
 use relkit_core::resolved::{ResolvedVersion, Source};
 use relkit_core::tagset::{Scope, TagEntry, TagSet};
 use relkit_core::version::{TagGrammar, is_stable, parse_version};
@@ -80,8 +81,11 @@ pub struct Facts {
 pub struct History {
     /// Commits reachable from HEAD (ids), to find the last release on this line.
     pub reachable: HashSet<String>,
-    /// Messages of the commits between the last stable release reachable from HEAD and HEAD.
-    pub messages_since_stable: Vec<String>,
+    /// The commits between the last stable release reachable from HEAD and HEAD, newest first:
+    /// `(id, message, is_merge)`.
+    pub commits_since_stable: Vec<(String, String, bool)>,
+    /// Files matching `notes.schema_globs` changed since that release (against the merge base).
+    pub schema_changed: bool,
     /// Number of commits since the last release tag (any) reachable from HEAD, or all commits.
     pub commits_since_tag: usize,
 }
@@ -209,13 +213,13 @@ pub fn read_history(repo: &Repo, tags: &TagSet, head: &str) -> Result<History> {
     let reachable: HashSet<String> = repo.commit_ids(head, &[])?.into_iter().collect();
     let last_stable = last_reachable(tags, &reachable, true).and_then(|e| e.commit.clone());
     let last_any = last_reachable(tags, &reachable, false).and_then(|e| e.commit.clone());
-    let messages_since_stable = repo
-        .commits(head, &last_stable.into_iter().collect::<Vec<_>>())?
+    let commits_since_stable = repo
+        .commits(head, &last_stable.iter().cloned().collect::<Vec<_>>())?
         .into_iter()
-        .map(|c| c.message)
+        .map(|c| (c.id, c.message, c.parent_count >= 2))
         .collect();
     let commits_since_tag = repo.commit_ids(head, &last_any.into_iter().collect::<Vec<_>>())?.len();
-    Ok(History { reachable, messages_since_stable, commits_since_tag })
+    Ok(History { reachable, commits_since_stable, commits_since_tag, schema_changed: false })
 }
 
 /// Whether the answer depends on the history of HEAD: a bump, a development version, or a
@@ -368,7 +372,7 @@ fn parse_candidate(facts: &Facts, c: &Candidate) -> Result<(Version, String)> {
 fn next_version(facts: &Facts, history: &History, kind: BumpKind) -> Result<Version> {
     let last_stable = last_reachable(&facts.tags, &history.reachable, true).map(|e| e.version().clone());
     let base = last_stable.clone().unwrap_or_else(|| Version::new(0, 0, 0));
-    let auto = bump_for_messages(history.messages_since_stable.iter().map(String::as_str));
+    let auto = auto_bump(facts, history);
     let released = |bump| {
         if last_stable.is_none() && bump == Bump::None {
             Version::new(0, 1, 0)
@@ -397,6 +401,21 @@ fn next_version(facts: &Facts, history: &History, kind: BumpKind) -> Result<Vers
             }
         }
     })
+}
+
+/// The bump of the commits since the last stable release: exactly the entries the release
+/// notes list (the shared model of [`relkit_core::message`]), raised to `version.schema_bump`
+/// when a schema file changed.
+pub fn auto_bump(facts: &Facts, history: &History) -> Bump {
+    let commits: Vec<RangeCommit<'_>> = history
+        .commits_since_stable
+        .iter()
+        .map(|(id, message, merge)| RangeCommit { id, message, merge: *merge })
+        .collect();
+    let from_entries = range_entries(&commits, &facts.config.notes.known_types()).bump();
+    let from_schema =
+        if history.schema_changed { facts.config.version.schema_bump.bump() } else { Bump::None };
+    from_entries.max(from_schema)
 }
 
 /// `2.0.0-rc.1` → `2.0.0-rc.2`; `2.0.0-beta` → `2.0.0-beta.1`.

@@ -1,0 +1,185 @@
+//! Ordinary histories as a new user has them (trailers, GitHub squash merges with their
+//! `---------` and `Co-authored-by:` layout, `feat!:` inside a squash body, reverts,
+//! merge-commit pull requests), built as real repositories. For each, the notes list the
+//! expected entries, and the next version version-resolve computes is the one the notes'
+//! sections imply: one model, one source of truth.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{GitRepo, notes_gen};
+use relkit_core::conventional::{Bump, apply_bump};
+use serde_json::Value;
+
+/// How a history is built after `v1.0.0`.
+enum Step<'a> {
+    Commit(&'a str),
+    /// A commit that reverts the commit made `n` steps before it.
+    Revert(usize),
+    /// A `--no-ff` merge of a branch with these commits.
+    Merge(&'a str, &'a [&'a str]),
+}
+
+struct Case<'a> {
+    name: &'a str,
+    steps: &'a [Step<'a>],
+    /// `(section title, descriptions)` expected in the notes, in order.
+    sections: &'a [(&'a str, &'a [&'a str])],
+    breaking: &'a [&'a str],
+    next: &'a str,
+}
+
+fn build(steps: &[Step<'_>]) -> GitRepo {
+    let mut r = GitRepo::new();
+    r.commit("feat: first");
+    r.annotated_tag("v1.0.0");
+    let mut ids: Vec<String> = Vec::new();
+    for step in steps {
+        let id = match step {
+            Step::Commit(message) => r.commit(message),
+            Step::Revert(back) => {
+                // The message `git revert` writes (the test repository's files do not revert
+                // cleanly, each commit appends to one log).
+                let target = ids[ids.len() - back].clone();
+                let subject = r.git(&["log", "-1", "--format=%s", &target]);
+                r.commit(&format!("Revert \"{}\"\n\nThis reverts commit {target}.", subject.trim()))
+            }
+            Step::Merge(branch, commits) => {
+                r.git(&["checkout", "-q", "-b", branch]);
+                for c in *commits {
+                    r.commit(c);
+                }
+                r.git(&["checkout", "-q", "main"]);
+                r.git(&[
+                    "merge",
+                    "-q",
+                    "--no-ff",
+                    branch,
+                    "-m",
+                    &format!("Merge pull request #9 from acme/{branch}"),
+                ]);
+                r.head()
+            }
+        };
+        ids.push(id);
+    }
+    r
+}
+
+/// The bump the notes' sections imply: a breaking change is major, a feature minor, a fix or a
+/// performance change patch.
+fn implied_by_notes(notes: &Value) -> Bump {
+    let changes = notes["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["changes"].as_array().unwrap())
+        .chain(notes["security"].as_array().unwrap());
+    let mut bump = if notes["breaking"].as_array().unwrap().is_empty() { Bump::None } else { Bump::Major };
+    for c in changes {
+        bump = bump.max(match c["type"].as_str() {
+            Some("feat") => Bump::Minor,
+            Some("fix" | "perf") => Bump::Patch,
+            _ => Bump::None,
+        });
+    }
+    bump
+}
+
+fn next_version_of(r: &GitRepo) -> String {
+    let env: BTreeMap<String, String> = BTreeMap::new();
+    let options = version_resolve::Options { repo: Some(r.path.clone()), ..Default::default() };
+    version_resolve::resolve(&options, &env).unwrap().next_version
+}
+
+#[test]
+fn ordinary_histories() {
+    let cases = [
+        Case {
+            name: "trailers are never entries, a plain subject is kept",
+            steps: &[
+                Step::Commit("fix: handle empty config\n\nSigned-off-by: Ann Example <ann@example.com>"),
+                Step::Commit("Update the README wording\n\nCo-authored-by: Bob <bob@example.com>"),
+            ],
+            sections: &[
+                ("Bug fixes", &["handle empty config"]),
+                ("Other changes", &["Update the README wording"]),
+            ],
+            breaking: &[],
+            next: "1.0.1",
+        },
+        Case {
+            name: "GitHub squash layout: breaking footer, then --------- and co-authors",
+            steps: &[Step::Commit(
+                "feat(api): new endpoint (#12)\n\nBREAKING CHANGE: the old endpoint is gone\n\n---------\n\n\
+                 Co-authored-by: Bob <bob@example.com>",
+            )],
+            sections: &[("Features", &["new endpoint (#12)"])],
+            breaking: &["new endpoint (#12)"],
+            next: "2.0.0",
+        },
+        Case {
+            name: "feat! inside a squash body",
+            steps: &[Step::Commit(
+                "Release the new API (#13)\n\n* feat!: drop the v1 API\n\n* fix: typo in the help\n\n---------\n\n\
+                 Co-authored-by: Bob <bob@example.com>\nSigned-off-by: Ann <ann@example.org>",
+            )],
+            sections: &[
+                ("Features", &["drop the v1 API"]),
+                ("Bug fixes", &["typo in the help"]),
+                ("Other changes", &["Release the new API (#13)"]),
+            ],
+            breaking: &["drop the v1 API"],
+            next: "2.0.0",
+        },
+        Case {
+            name: "a revert cancels its original within the range",
+            steps: &[Step::Commit("feat: shiny"), Step::Commit("fix: small"), Step::Revert(2)],
+            sections: &[("Bug fixes", &["small"])],
+            breaking: &[],
+            next: "1.0.1",
+        },
+        Case {
+            name: "merge-commit pull request: its commits, not the merge",
+            steps: &[Step::Merge("topic", &["feat: dark mode", "wip"])],
+            sections: &[("Features", &["dark mode"]), ("Other changes", &["wip"])],
+            breaking: &[],
+            next: "1.1.0",
+        },
+    ];
+    for case in cases {
+        let r = build(case.steps);
+        let out = notes_gen(&r.path).args(["--format", "json", "--to", "HEAD"]).assert().success();
+        let notes: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+        let sections: Vec<(String, Vec<String>)> = notes["sections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                let changes = s["changes"].as_array().unwrap();
+                (
+                    s["title"].as_str().unwrap().to_string(),
+                    changes.iter().map(|c| c["description"].as_str().unwrap().to_string()).collect(),
+                )
+            })
+            .collect();
+        let want: Vec<(String, Vec<String>)> = case
+            .sections
+            .iter()
+            .map(|(t, d)| (t.to_string(), d.iter().map(|s| s.to_string()).collect()))
+            .collect();
+        assert_eq!(sections, want, "{}", case.name);
+        let breaking: Vec<&str> = notes["breaking"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["description"].as_str().unwrap())
+            .collect();
+        assert_eq!(breaking, case.breaking, "{}", case.name);
+        let base = semver::Version::new(1, 0, 0);
+        let implied = apply_bump(&base, implied_by_notes(&notes)).to_string();
+        assert_eq!(implied, case.next, "{}: the notes imply", case.name);
+        assert_eq!(next_version_of(&r), case.next, "{}: version-resolve computes", case.name);
+    }
+}
