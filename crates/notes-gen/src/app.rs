@@ -25,7 +25,7 @@ use crate::render::{Format, render_changelog, render_notes, to_json};
 use crate::sections::ReleaseYml;
 use crate::verification::{self, AssetChecksum};
 use crate::{changelog, schema};
-use relkit_core::config::NotesConfig;
+use relkit_core::config::{NotesConfig, SchemaBump};
 
 const BIN: &str = "notes-gen";
 
@@ -69,6 +69,7 @@ struct Workspace {
     repo: Repo,
     root: PathBuf,
     notes: NotesConfig,
+    schema_bump: SchemaBump,
     grammar: TagGrammar,
     tags: TagSet,
 }
@@ -79,9 +80,10 @@ fn open_workspace(args: &RepoArgs) -> Result<Workspace> {
     let root = repo.root();
     let config = Config::load(args.config.as_deref(), Some(&root))?;
     let notes = config.notes.clone();
+    let schema_bump = config.version.schema_bump;
     let grammar = config.tags.grammar(args.component.as_deref());
     let tags = TagSet::from_refs(&grammar, repo.tag_refs()?);
-    Ok(Workspace { repo, root, notes, grammar, tags })
+    Ok(Workspace { repo, root, notes, schema_bump, grammar, tags })
 }
 
 fn read_template(args: &RepoArgs, ws: &Workspace) -> Result<Option<(String, String)>> {
@@ -250,6 +252,7 @@ async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
         pulls: &pulls,
         earlier_authors: earlier_authors.as_ref(),
         schema_changes,
+        schema_bump: ws.schema_bump,
         verification,
         config: &config,
         release_yml: release_yml.as_ref(),

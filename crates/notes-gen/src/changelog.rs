@@ -94,13 +94,15 @@ fn notes_for(
     release_yml: Option<&ReleaseYml>,
 ) -> Result<Notes> {
     let pulls = BTreeMap::new();
-    let config = NotesConfig { contributors: false, ..config.clone() };
+    // History is what it is: `require_conventional` guards new releases, not old ones.
+    let config = NotesConfig { contributors: false, require_conventional: false, ..config.clone() };
     let mut notes = assemble(Inputs {
         release,
         commits,
         pulls: &pulls,
         earlier_authors: None,
         schema_changes: Vec::new(),
+        schema_bump: relkit_core::config::SchemaBump::None,
         verification: Verification::default(),
         config: &config,
         release_yml,

@@ -11,7 +11,7 @@ use crate::changes::{Change, change_of_entry, without_pr_suffix};
 use crate::forge::github::PullRequest;
 use crate::sections::{Exclusion, ReleaseYml, Section, group};
 use crate::verification::Verification;
-use relkit_core::config::NotesConfig;
+use relkit_core::config::{NotesConfig, SchemaBump};
 use relkit_core::message::{RangeCommit, RangeEntries, range_entries};
 
 /// Release notes for one release (or for unreleased commits).
@@ -27,6 +27,9 @@ pub struct Notes {
     pub sections: Vec<Section>,
     /// Files matching `notes.schema_globs` changed in the range.
     pub schema_changes: Vec<SchemaChange>,
+    /// The least bump the schema changes ask for (`version.schema_bump`): `patch`, `minor` or
+    /// `major`; `None` without schema changes or with `schema_bump: none`.
+    pub schema_bump: Option<String>,
     /// Merged pull requests of the range, by number.
     pub pull_requests: Vec<PullRequest>,
     /// Everyone who authored a commit in the range.
@@ -105,6 +108,8 @@ pub struct Inputs<'a> {
     pub earlier_authors: Option<&'a BTreeSet<String>>,
     /// Changed files matching the schema globs.
     pub schema_changes: Vec<SchemaChange>,
+    /// `version.schema_bump`.
+    pub schema_bump: SchemaBump,
     /// The verification block.
     pub verification: Verification,
     /// Configuration.
@@ -133,6 +138,7 @@ pub fn assemble(inputs: Inputs<'_>) -> Result<Notes> {
         pulls,
         earlier_authors,
         schema_changes,
+        schema_bump,
         verification,
         config,
         release_yml,
@@ -206,12 +212,20 @@ pub fn assemble(inputs: Inputs<'_>) -> Result<Notes> {
             "No commits in this range: the release points at the same commit as the previous one.".into(),
         );
     }
+    let schema_bump = match schema_bump {
+        _ if schema_changes.is_empty() => None,
+        SchemaBump::None => None,
+        SchemaBump::Patch => Some("patch".to_string()),
+        SchemaBump::Minor => Some("minor".to_string()),
+        SchemaBump::Major => Some("major".to_string()),
+    };
     Ok(Notes {
         release,
         breaking: grouped.breaking,
         security: grouped.security,
         sections: grouped.sections,
         schema_changes,
+        schema_bump,
         pull_requests,
         contributors,
         first_time_contributors,
@@ -283,6 +297,7 @@ mod tests {
             pulls,
             earlier_authors: earlier,
             schema_changes: Vec::new(),
+            schema_bump: SchemaBump::Minor,
             verification: Verification::default(),
             config,
             release_yml: None,

@@ -77,6 +77,12 @@ fn implied_by_notes(notes: &Value) -> Bump {
         .flat_map(|s| s["changes"].as_array().unwrap())
         .chain(notes["security"].as_array().unwrap());
     let mut bump = if notes["breaking"].as_array().unwrap().is_empty() { Bump::None } else { Bump::Major };
+    bump = bump.max(match notes["schema_bump"].as_str() {
+        Some("major") => Bump::Major,
+        Some("minor") => Bump::Minor,
+        Some("patch") => Bump::Patch,
+        _ => Bump::None,
+    });
     for c in changes {
         bump = bump.max(match c["type"].as_str() {
             Some("feat") => Bump::Minor,
@@ -182,4 +188,101 @@ fn ordinary_histories() {
         assert_eq!(implied, case.next, "{}: the notes imply", case.name);
         assert_eq!(next_version_of(&r), case.next, "{}: version-resolve computes", case.name);
     }
+}
+
+fn notes_json(r: &GitRepo, args: &[&str]) -> Value {
+    let out = notes_gen(&r.path).args(["--format", "json"]).args(args).assert().success();
+    serde_json::from_slice(&out.get_output().stdout).unwrap()
+}
+
+#[test]
+fn a_schema_change_bumps_at_least_the_minor_and_the_notes_say_so() {
+    let mut r = GitRepo::new();
+    r.write("api/recipe.schema.json", "{\n  \"a\": 1\n}\n");
+    r.commit("feat: first");
+    r.annotated_tag("v1.0.0");
+    r.write("api/recipe.schema.json", "{\n  \"a\": 1,\n  \"b\": 2\n}\n");
+    r.commit("chore: describe field b");
+    let notes = notes_json(&r, &[]);
+    assert_eq!(notes["schema_changes"][0]["path"], "api/recipe.schema.json");
+    assert_eq!(notes["schema_changes"][0]["added"], 2);
+    assert_eq!(notes["schema_bump"], "minor");
+    assert_eq!(apply_bump(&semver::Version::new(1, 0, 0), implied_by_notes(&notes)).to_string(), "1.1.0");
+    assert_eq!(next_version_of(&r), "1.1.0");
+    let md = String::from_utf8(notes_gen(&r.path).assert().success().get_output().stdout.clone()).unwrap();
+    assert!(md.contains("Schema changes make this at least a minor release"), "{md}");
+    // `version.schema_bump: major` makes it a major release.
+    r.write(".github/relkit.yml", "version:\n  schema_bump: major\n");
+    r.commit("ci: configure relkit");
+    assert_eq!(next_version_of(&r), "2.0.0");
+    assert_eq!(notes_json(&r, &[])["schema_bump"], "major");
+}
+
+/// main: v1.4.0 → v1.5.0; release/1.4 (from v1.4.0): a schema fix tagged v1.4.1, then an
+/// untagged fix.
+fn maintenance_branch() -> GitRepo {
+    let mut r = GitRepo::new();
+    r.write("api/recipe.schema.json", "{}\n");
+    r.commit("feat: first");
+    r.annotated_tag("v1.4.0");
+    r.git(&["checkout", "-q", "-b", "release/1.4"]);
+    r.write("api/recipe.schema.json", "{\n  \"fixed\": true\n}\n");
+    r.commit("fix: the schema accepts fixed");
+    r.annotated_tag("v1.4.1");
+    r.git(&["checkout", "-q", "main"]);
+    r.commit("feat: new line");
+    r.annotated_tag("v1.5.0");
+    r.git(&["checkout", "-q", "release/1.4"]);
+    r.commit("fix: backport the crash fix");
+    r
+}
+
+#[test]
+fn untagged_head_on_a_maintenance_branch_starts_at_its_own_last_release() {
+    let r = maintenance_branch();
+    let notes = notes_json(&r, &[]);
+    assert_eq!(notes["release"]["title"], "Unreleased");
+    assert_eq!(notes["release"]["previous_tag"], "v1.4.1", "not v1.5.0 of another line");
+    assert_eq!(notes["release"]["commit_count"], 1);
+    assert_eq!(next_version_of(&r), "1.4.2");
+}
+
+#[test]
+fn schema_changes_diff_against_the_merge_base() {
+    let r = maintenance_branch();
+    // v1.5.0's previous stable release is v1.4.1, made on the maintenance branch: its schema
+    // change is not part of v1.5.0 and must not show up reversed.
+    let notes = notes_json(&r, &["--tag", "v1.5.0"]);
+    assert_eq!(notes["release"]["previous_tag"], "v1.4.1");
+    assert_eq!(notes["schema_changes"], serde_json::json!([]));
+}
+
+#[test]
+fn a_deleted_previous_tag_widens_the_range_with_a_notice() {
+    let mut r = GitRepo::new();
+    r.commit("feat: a");
+    r.annotated_tag("v1.0.0");
+    r.commit("feat: b");
+    r.annotated_tag("v1.1.0");
+    r.commit("fix: c");
+    r.annotated_tag("v1.1.1");
+    r.git(&["tag", "-d", "v1.1.0"]);
+    let notes = notes_json(&r, &["--tag", "v1.1.1"]);
+    assert_eq!(notes["release"]["previous_tag"], "v1.0.0");
+    assert_eq!(notes["release"]["commit_count"], 2);
+    let notices = notes["notices"].to_string();
+    assert!(notices.contains("No tag was found for the release before v1.1.1 (1.1.0"), "{notices}");
+}
+
+#[test]
+fn changelog_with_require_conventional_accepts_history() {
+    let mut r = GitRepo::new();
+    r.commit("Initial import");
+    r.annotated_tag("v1.0.0");
+    r.commit("fix: a");
+    r.annotated_tag("v1.0.1");
+    r.write(".github/relkit.yml", "notes:\n  require_conventional: true\n");
+    r.commit("ci: require conventional commits");
+    notes_gen(&r.path).args(["changelog"]).assert().success();
+    notes_gen(&r.path).args(["--tag", "v1.0.0"]).assert().failure().code(2);
 }

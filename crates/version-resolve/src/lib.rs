@@ -16,7 +16,7 @@ use relkit_core::resolved::{ResolvedVersion, Source};
 use relkit_core::tagset::{Scope, TagEntry, TagSet};
 use relkit_core::version::{TagGrammar, is_stable, parse_version};
 use relkit_core::{Error, Result};
-use relkit_git::Repo;
+use relkit_git::{PathGlobs, Repo};
 use semver::{BuildMetadata, Prerelease, Version};
 
 /// How `--bump` computes the next version.
@@ -197,7 +197,8 @@ pub fn gather(options: &Options, env: &dyn Env) -> Result<(Facts, Repo)> {
         origin_url,
     };
     if needs_history(&facts) {
-        facts.history = Some(read_history(&repo, &facts.tags, &facts.head.0)?);
+        let schema_globs = PathGlobs::new(&facts.config.notes.schema_globs, "notes.schema_globs")?;
+        facts.history = Some(read_history(&repo, &facts.tags, &facts.head.0, &schema_globs)?);
     }
     Ok((facts, repo))
 }
@@ -208,18 +209,21 @@ fn parse_bump(text: &str) -> Result<BumpKind> {
     })
 }
 
-/// Reads the history of HEAD: what is reachable, and the commits since the last releases.
-pub fn read_history(repo: &Repo, tags: &TagSet, head: &str) -> Result<History> {
+/// Reads the history of HEAD: what is reachable, the commits since the last releases, and
+/// whether a schema file changed since the last stable release.
+pub fn read_history(repo: &Repo, tags: &TagSet, head: &str, schema_globs: &PathGlobs) -> Result<History> {
     let reachable: HashSet<String> = repo.commit_ids(head, &[])?.into_iter().collect();
     let last_stable = last_reachable(tags, &reachable, true).and_then(|e| e.commit.clone());
     let last_any = last_reachable(tags, &reachable, false).and_then(|e| e.commit.clone());
+    // The last stable release is an ancestor of HEAD: it is its own merge base.
+    let schema_changed = repo.touches(last_stable.as_deref(), head, schema_globs)?;
     let commits_since_stable = repo
         .commits(head, &last_stable.iter().cloned().collect::<Vec<_>>())?
         .into_iter()
         .map(|c| (c.id, c.message, c.parent_count >= 2))
         .collect();
     let commits_since_tag = repo.commit_ids(head, &last_any.into_iter().collect::<Vec<_>>())?.len();
-    Ok(History { reachable, commits_since_stable, commits_since_tag, schema_changed: false })
+    Ok(History { reachable, commits_since_stable, commits_since_tag, schema_changed })
 }
 
 /// Whether the answer depends on the history of HEAD: a bump, a development version, or a
