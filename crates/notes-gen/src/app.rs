@@ -1,7 +1,7 @@
 //! The commands, wiring git, configuration, the forge and rendering together. Everything that
 //! can be checked locally is checked before the first request to the forge.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ use relkit_git::Repo;
 use crate::cli::{ChangelogArgs, Cli, Command, ForgeArgs, ForgeKind, NotesArgs, RepoArgs, RevokeArgs};
 use crate::forge::Forge;
 use crate::forge::forgejo::ForgejoApi;
-use crate::forge::github::GithubApi;
+use crate::forge::github::{GithubApi, PullLookup};
 use crate::forge::http::{AuthScheme, Http, RetryPolicy};
 use crate::notes::{Inputs, ReleaseInfo, assemble};
 use crate::publish::{PublishRequest, publish, revoke};
@@ -214,8 +214,8 @@ async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
     };
 
     let forge = forge_client(&args.forge, &ctx, env)?;
-    let pulls = match (&forge, !args.pull_requests) {
-        (_, true) => BTreeMap::new(),
+    let lookup = match (&forge, !args.pull_requests) {
+        (_, true) => PullLookup::default(),
         (Some(Forge::Github(api)), false) if api.has_token() => {
             let shas: Vec<String> =
                 commits.iter().filter(|c| c.parent_count < 2).map(|c| c.id.clone()).collect();
@@ -223,9 +223,15 @@ async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
         }
         (Some(Forge::Github(_)), false) | (None, false) => {
             notices.push("No GitHub token was given, so pull requests were not looked up: these notes come from git alone.".into());
-            BTreeMap::new()
+            PullLookup::default()
         }
-        (Some(Forge::Forgejo(_)), false) => BTreeMap::new(),
+        (Some(Forge::Forgejo(_)), false) => {
+            notices.push(
+                "Pull requests are not looked up on Forgejo/Gitea yet: these notes come from git alone."
+                    .into(),
+            );
+            PullLookup::default()
+        }
     };
 
     let release = range.release.as_ref();
@@ -249,7 +255,8 @@ async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
     let notes = assemble(Inputs {
         release: info,
         commits: &commits,
-        pulls: &pulls,
+        pulls: &lookup.pulls,
+        commit_logins: &lookup.authors,
         earlier_authors: earlier_authors.as_ref(),
         schema_changes,
         schema_bump: ws.schema_bump,

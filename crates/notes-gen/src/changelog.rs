@@ -100,6 +100,7 @@ fn notes_for(
         release,
         commits,
         pulls: &pulls,
+        commit_logins: &BTreeMap::new(),
         earlier_authors: None,
         schema_changes: Vec::new(),
         schema_bump: relkit_core::config::SchemaBump::None,

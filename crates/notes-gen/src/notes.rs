@@ -93,6 +93,8 @@ pub struct Contributor {
     pub commits: usize,
     /// Their first commit is in this range.
     pub first_time: bool,
+    /// The first pull request of theirs in the range, when looked up.
+    pub first_pull_request: Option<u64>,
 }
 
 /// Everything [`assemble`] needs; all of it already read from git and the forge.
@@ -103,6 +105,8 @@ pub struct Inputs<'a> {
     pub commits: &'a [Commit],
     /// Merged PR per commit id.
     pub pulls: &'a BTreeMap<String, PullRequest>,
+    /// The forge login of each commit's own author, when looked up.
+    pub commit_logins: &'a BTreeMap<String, String>,
     /// Author emails (lower case) of the range that also authored a commit before it; `None`
     /// when unknown (first release).
     pub earlier_authors: Option<&'a BTreeSet<String>>,
@@ -136,6 +140,7 @@ pub fn assemble(inputs: Inputs<'_>) -> Result<Notes> {
         mut release,
         commits,
         pulls,
+        commit_logins,
         earlier_authors,
         schema_changes,
         schema_bump,
@@ -182,13 +187,8 @@ pub fn assemble(inputs: Inputs<'_>) -> Result<Notes> {
             changes.push(change);
         }
     }
+    let changes = one_line_per_pull_request(changes);
     let mut grouped = group(changes, config, release_yml);
-    if range.merges > 0 {
-        grouped.excluded.push(Exclusion {
-            reason: "merge commit(s), whose commits are listed".into(),
-            count: range.merges,
-        });
-    }
     if !range.cancelled.is_empty() {
         grouped.excluded.push(Exclusion {
             reason: "commit(s) reverted within the range, with their reverts".into(),
@@ -203,7 +203,7 @@ pub fn assemble(inputs: Inputs<'_>) -> Result<Notes> {
     }
     pull_requests.sort_by_key(|p| p.number);
     let (contributors, first_time_contributors) = if config.contributors {
-        contributors_of(&non_merges, pulls, earlier_authors)
+        contributors_of(&non_merges, pulls, commit_logins, earlier_authors)
     } else {
         (Vec::new(), Vec::new())
     };
@@ -235,32 +235,101 @@ pub fn assemble(inputs: Inputs<'_>) -> Result<Notes> {
     })
 }
 
+/// The changes of one pull request as one line with the pull request's title, as GitHub's
+/// generated notes give them (a merge-commit PR's "wip" and "address review" commits disappear
+/// into it). Its type is the title's when the title is conventional and asks for at least the
+/// largest bump of its entries, else that of the entry with the largest bump, so the line
+/// bumps what its entries bump; breaking notes and advisories are kept from every entry.
+fn one_line_per_pull_request(changes: Vec<Change>) -> Vec<Change> {
+    let mut out: Vec<Change> = Vec::new();
+    let mut by_number: BTreeMap<u64, Vec<Change>> = BTreeMap::new();
+    for change in changes {
+        match &change.pr {
+            Some(pr) => {
+                let number = pr.number;
+                if !by_number.contains_key(&number) {
+                    out.push(change.clone());
+                }
+                by_number.entry(number).or_default().push(change);
+            }
+            None => out.push(change),
+        }
+    }
+    for slot in &mut out {
+        let Some(number) = slot.pr.as_ref().map(|p| p.number) else { continue };
+        let Some(members) = by_number.remove(&number) else { continue };
+        let title = slot.pr.as_ref().map(|p| without_pr_suffix(&p.title)).unwrap_or_default();
+        let bump_of = |c: &Change| change_bump(c.kind.as_deref(), c.breaking);
+        let strongest = members.iter().max_by_key(|c| bump_of(c)).cloned().unwrap_or_else(|| slot.clone());
+        let header = relkit_core::conventional::parse_header(&title);
+        let mut line = strongest.clone();
+        match header {
+            Some(h) if change_bump(Some(&h.kind), h.breaking) >= bump_of(&strongest) => {
+                line.kind = Some(h.kind);
+                line.scope = h.scope;
+                line.description = h.description;
+            }
+            _ => {
+                if header.is_none() {
+                    line.description = title;
+                }
+            }
+        }
+        line.breaking = members.iter().any(|c| c.breaking);
+        line.breaking_notes = members.iter().flat_map(|c| c.breaking_notes.clone()).collect();
+        line.breaking_notes.dedup();
+        line.security = members.iter().any(|c| c.security);
+        line.advisories = members.iter().flat_map(|c| c.advisories.clone()).collect();
+        let mut seen = BTreeSet::new();
+        line.advisories.retain(|a| seen.insert(a.clone()));
+        *slot = line;
+    }
+    out
+}
+
+fn change_bump(kind: Option<&str>, breaking: bool) -> relkit_core::conventional::Bump {
+    use relkit_core::conventional::Bump;
+    match kind {
+        _ if breaking => Bump::Major,
+        Some("feat") => Bump::Minor,
+        Some("fix" | "perf") => Bump::Patch,
+        _ => Bump::None,
+    }
+}
+
 fn contributors_of(
     commits: &[&Commit],
     pulls: &BTreeMap<String, PullRequest>,
+    logins: &BTreeMap<String, String>,
     earlier: Option<&BTreeSet<String>>,
 ) -> (Vec<Contributor>, Vec<Contributor>) {
-    let mut by_email: BTreeMap<String, Contributor> = BTreeMap::new();
+    let mut by_key: BTreeMap<String, Contributor> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
-    // Oldest first, so that the list follows the order of first contribution.
+    // Oldest first, so that the list follows the order of first contribution. A contributor is
+    // their own login when the forge knows it (several e-mails, one person), else the e-mail;
+    // a commit is credited to its own author, never to the pull request's.
     for commit in commits.iter().rev() {
-        let key = commit.author_email.to_lowercase();
-        let login = pulls.get(&commit.id).and_then(|p| p.author.clone());
-        let entry = by_email.entry(key.clone()).or_insert_with(|| {
+        let email = commit.author_email.to_lowercase();
+        let login = logins.get(&commit.id).cloned();
+        let key = login.clone().map(|l| format!("@{l}")).unwrap_or_else(|| email.clone());
+        let is_new = earlier.is_some_and(|e| !e.contains(&email));
+        let entry = by_key.entry(key.clone()).or_insert_with(|| {
             order.push(key.clone());
             Contributor {
                 name: commit.author_name.clone(),
-                login: None,
+                login: login.clone(),
                 commits: 0,
-                first_time: earlier.is_some_and(|e| !e.contains(&key)),
+                first_time: is_new,
+                first_pull_request: None,
             }
         });
         entry.commits += 1;
-        if entry.login.is_none() {
-            entry.login = login;
+        entry.first_time &= is_new;
+        if entry.first_pull_request.is_none() {
+            entry.first_pull_request = pulls.get(&commit.id).map(|p| p.number);
         }
     }
-    let all: Vec<Contributor> = order.iter().filter_map(|k| by_email.remove(k)).collect();
+    let all: Vec<Contributor> = order.iter().filter_map(|k| by_key.remove(k)).collect();
     let first = all.iter().filter(|c| c.first_time).cloned().collect();
     (all, first)
 }
@@ -285,6 +354,8 @@ mod tests {
         }
     }
 
+    static NO_LOGINS: BTreeMap<String, String> = BTreeMap::new();
+
     fn inputs<'a>(
         commits: &'a [Commit],
         config: &'a NotesConfig,
@@ -295,6 +366,7 @@ mod tests {
             release: ReleaseInfo { title: "v1.0.0".into(), ..Default::default() },
             commits,
             pulls,
+            commit_logins: &NO_LOGINS,
             earlier_authors: earlier,
             schema_changes: Vec::new(),
             schema_bump: SchemaBump::Minor,
@@ -318,7 +390,7 @@ mod tests {
         let notes = assemble(inputs(&commits, &config, &pulls, Some(&earlier))).unwrap();
         assert_eq!(notes.release.commit_count, 3);
         assert_eq!(notes.release.date, "2023-11-14");
-        assert_eq!(notes.excluded[0].count, 1);
+        assert!(notes.excluded.is_empty(), "merges are not a footnote on every release");
         assert_eq!(notes.contributors.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["bob", "new"]);
         assert_eq!(notes.first_time_contributors.len(), 1);
         assert_eq!(notes.first_time_contributors[0].name, "new");

@@ -409,7 +409,16 @@ impl Respond for GraphqlFake {
             let alias = line.trim().split(':').next().unwrap().to_string();
             let sha = line.split('"').nth(1).unwrap();
             let nodes = self.prs.get(sha).cloned().map(|pr| vec![pr]).unwrap_or_default();
-            repository.insert(alias, json!({"associatedPullRequests": {"nodes": nodes}}));
+            // A squash-merged commit's author is the pull request's author; a Bot's commits
+            // are linked to no user.
+            let user = nodes
+                .first()
+                .filter(|pr| pr["author"]["__typename"] == "User")
+                .map(|pr| json!({"login": pr["author"]["login"]}));
+            repository.insert(
+                alias,
+                json!({"author": {"name": "x", "email": "x@example.org", "user": user}, "associatedPullRequests": {"nodes": nodes}}),
+            );
         }
         ResponseTemplate::new(200).set_body_json(json!({"data": {"repository": repository}}))
     }
@@ -421,9 +430,16 @@ fn graphql_pr(number: u64, labels: &[&str], login: &str) -> Value {
         "title": format!("PR {number}"),
         "url": format!("https://github.com/acme/app/pull/{number}"),
         "mergedAt": "2026-11-01T10:00:00Z",
-        "author": {"login": login},
+        "author": {"__typename": "User", "login": login},
         "labels": {"nodes": labels.iter().map(|l| json!({"name": l})).collect::<Vec<_>>()}
     })
+}
+
+/// A pull request by a GitHub App: GraphQL's `Bot` actor has the login without `[bot]`.
+fn graphql_bot_pr(number: u64, login: &str) -> Value {
+    let mut pr = graphql_pr(number, &[], login);
+    pr["author"] = json!({"__typename": "Bot", "login": login});
+    pr
 }
 
 #[tokio::test]
@@ -433,14 +449,20 @@ async fn pull_requests_are_looked_up_in_batches_of_100_and_only_for_the_range() 
     let prs = HashMap::from([
         (shas[7].clone(), graphql_pr(12, &["enhancement"], "cy")),
         (shas[180].clone(), graphql_pr(40, &[], "bob")),
+        (shas[200].clone(), graphql_bot_pr(41, "dependabot")),
     ]);
     Mock::given(method("POST")).and(path("/graphql")).respond_with(GraphqlFake { prs }).mount(&server).await;
     let Forge::Github(api) = github(&server) else { unreachable!() };
-    let found = api.pull_requests(&shas).await.unwrap();
-    assert_eq!(found.len(), 2);
+    let found = api.pull_requests(&shas).await.unwrap().pulls;
+    assert_eq!(found.len(), 3);
     assert_eq!(found[&shas[7]].number, 12);
     assert_eq!(found[&shas[7]].labels, ["enhancement"]);
     assert_eq!(found[&shas[180]].author.as_deref(), Some("bob"));
+    assert_eq!(
+        found[&shas[200]].author.as_deref(),
+        Some("dependabot[bot]"),
+        "a Bot's login as GitHub spells it"
+    );
     let all = server.received_requests().await.unwrap();
     assert_eq!(all.len(), 3, "250 commits take 3 queries");
     let aliases: Vec<usize> = all
@@ -481,7 +503,7 @@ async fn rest_is_the_fallback_when_graphql_fails() {
         .mount(&server)
         .await;
     let Forge::Github(api) = github(&server) else { unreachable!() };
-    let found = api.pull_requests(&shas).await.unwrap();
+    let found = api.pull_requests(&shas).await.unwrap().pulls;
     assert_eq!(found.len(), 1);
     assert_eq!(found[&shas[1]].labels, ["bug"]);
     let all = server.received_requests().await.unwrap();
@@ -678,7 +700,11 @@ async fn the_cli_looks_up_pull_requests_and_publishes_with_release_yml_categorie
     let uri = server.uri();
     let prs = HashMap::from([
         (labelled.clone(), graphql_pr(12, &["enhancement"], "cy")),
-        (excluded.clone(), graphql_pr(13, &["ignore-for-release"], "dependabot[bot]")),
+        (excluded.clone(), {
+            let mut pr = graphql_bot_pr(13, "dependabot");
+            pr["labels"] = json!({"nodes": [{"name": "ignore-for-release"}]});
+            pr
+        }),
     ]);
     Mock::given(method("POST"))
         .and(path("/graphql"))

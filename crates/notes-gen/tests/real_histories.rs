@@ -121,7 +121,8 @@ fn ordinary_histories() {
                 "feat(api): new endpoint (#12)\n\nBREAKING CHANGE: the old endpoint is gone\n\n---------\n\n\
                  Co-authored-by: Bob <bob@example.com>",
             )],
-            sections: &[("Features", &["new endpoint (#12)"])],
+            // Breaking changes are listed once, in their own section.
+            sections: &[],
             breaking: &["new endpoint (#12)"],
             next: "2.0.0",
         },
@@ -132,7 +133,6 @@ fn ordinary_histories() {
                  Co-authored-by: Bob <bob@example.com>\nSigned-off-by: Ann <ann@example.org>",
             )],
             sections: &[
-                ("Features", &["drop the v1 API"]),
                 ("Bug fixes", &["typo in the help"]),
                 ("Other changes", &["Release the new API (#13)"]),
             ],
