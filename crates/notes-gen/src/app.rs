@@ -303,6 +303,7 @@ async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
             prerelease,
             make_latest: !prerelease && ws.tags.is_highest(&release.version, Scope::All),
             draft: args.draft,
+            unrevoke: args.unrevoke,
             assets: asset_paths.iter().map(|p| Ok((p.clone(), asset_name(p)?))).collect::<Result<_>>()?,
         };
         let outcome = publish(&forge, &request).await?;

@@ -122,6 +122,10 @@ pub struct NotesArgs {
     /// Publish as a draft (an already published release stays published).
     #[arg(long, env = "INPUT_DRAFT")]
     pub draft: bool,
+    /// Lift a revocation: without it, re-publishing a revoked release keeps the notice, the
+    /// prerelease flag and "not latest".
+    #[arg(long, env = "INPUT_UNREVOKE")]
+    pub unrevoke: bool,
     /// The release title (default: the tag).
     #[arg(long, env = "INPUT_NAME")]
     pub name: Option<String>,

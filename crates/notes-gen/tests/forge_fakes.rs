@@ -93,6 +93,7 @@ fn request(tag: &str, assets: Vec<(std::path::PathBuf, String)>) -> PublishReque
         prerelease: false,
         make_latest: true,
         draft: false,
+        unrevoke: false,
         assets,
     }
 }
@@ -173,10 +174,11 @@ async fn publish_creates_once_then_updates_and_replaces_assets() {
         .await;
     Mock::given(method("GET"))
         .and(path("/repos/acme/app/releases/1/assets"))
+        // GitHub lists the name it stored: special characters renamed.
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([gh_asset(
             &uri,
             77,
-            "app linux #1.tar.gz"
+            "app.linux.1.tar.gz"
         )])))
         .with_priority(2)
         .mount(&server)
@@ -188,7 +190,16 @@ async fn publish_creates_once_then_updates_and_replaces_assets() {
         .await;
     Mock::given(method("POST"))
         .and(path("/uploads/repos/acme/app/releases/1/assets"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(gh_asset(&uri, 78, "app linux #1.tar.gz")))
+        .respond_with(ResponseTemplate::new(201).set_body_json(gh_asset(
+            &uri,
+            78,
+            "app.linux.1.tar.gz.relkit-upload",
+        )))
+        .mount(&server)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path("/repos/acme/app/releases/assets/78"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(gh_asset(&uri, 78, "app.linux.1.tar.gz")))
         .mount(&server)
         .await;
 
@@ -198,7 +209,7 @@ async fn publish_creates_once_then_updates_and_replaces_assets() {
     assert!(first.replaced.is_empty());
     let second = publish(&forge, &request("v1.2.0", assets.clone())).await.unwrap();
     assert_eq!(second.action, "updated");
-    assert_eq!(second.replaced, ["app linux #1.tar.gz"]);
+    assert_eq!(second.replaced, ["app.linux.1.tar.gz"], "found under the name GitHub gave it");
 
     let all = server.received_requests().await.unwrap();
     assert_eq!(requests_to(&all, "POST", "/repos/acme/app/releases").len(), 1, "never a duplicate release");
@@ -213,6 +224,26 @@ async fn publish_creates_once_then_updates_and_replaces_assets() {
         .collect();
     assert_eq!(lists.len(), 2, "both pages of the release list are read to find a draft");
     assert_eq!(requests_to(&all, "DELETE", "/repos/acme/app/releases/assets/77").len(), 1);
+    // The new file is uploaded under a temporary name, then the old one deleted and the new one
+    // renamed into place: a failed upload never leaves the release without the asset.
+    let order: Vec<String> = all
+        .iter()
+        .filter(|r| r.url.path().contains("/assets/") || r.url.path().starts_with("/uploads/"))
+        .map(|r| format!("{} {}", r.method, r.url.path()))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "POST /uploads/repos/acme/app/releases/1/assets",
+            "PATCH /repos/acme/app/releases/assets/78",
+            "POST /uploads/repos/acme/app/releases/1/assets",
+            "DELETE /repos/acme/app/releases/assets/77",
+            "PATCH /repos/acme/app/releases/assets/78",
+        ]
+    );
+    let rename: Value =
+        requests_to(&all, "PATCH", "/repos/acme/app/releases/assets/78")[0].body_json().unwrap();
+    assert_eq!(rename, json!({"name": "app.linux.1.tar.gz"}));
 
     let create: Value = requests_to(&all, "POST", "/repos/acme/app/releases")[0].body_json().unwrap();
     assert_eq!(create["tag_name"], "v1.2.0");
@@ -224,7 +255,7 @@ async fn publish_creates_once_then_updates_and_replaces_assets() {
     let uploads = requests_to(&all, "POST", "/uploads/");
     assert_eq!(uploads.len(), 2);
     for upload in &uploads {
-        assert_eq!(upload.url.query(), Some("name=app+linux+%231.tar.gz"), "the name is URL-encoded");
+        assert_eq!(upload.url.query(), Some("name=app.linux.1.tar.gz.relkit-upload"), "the temporary name");
         assert_eq!(upload.headers.get("content-length").unwrap(), "6");
         assert_eq!(upload.headers.get("content-type").unwrap(), "application/octet-stream");
         assert_eq!(upload.body, b"binary");
@@ -656,7 +687,17 @@ async fn forgejo_publish_is_idempotent_too() {
         .await;
     Mock::given(method("POST"))
         .and(path(format!("{base}/releases/11/assets")))
-        .and(query_param("name", "app.tar.gz"))
+        .and(query_param("name", "app.tar.gz.relkit-upload"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(fj_attachment(
+            &uri,
+            6,
+            "app.tar.gz.relkit-upload",
+        )))
+        .expect(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path(format!("{base}/releases/11/assets/6")))
         .respond_with(ResponseTemplate::new(201).set_body_json(fj_attachment(&uri, 6, "app.tar.gz")))
         .expect(2)
         .mount(&server)

@@ -97,8 +97,19 @@ impl ForgejoApi {
         }
     }
 
+    /// Renames an attachment (`PATCH /repos/{o}/{r}/releases/{id}/assets/{attachment_id}`).
+    pub async fn rename_asset(&self, release_id: u64, asset_id: u64, name: &str) -> Result<RemoteAsset> {
+        let url = format!("{}/releases/{release_id}/assets/{asset_id}", self.repo_url());
+        let body = serde_json::json!({ "name": name });
+        let reply = self.http.send(Method::PATCH, &url, Payload::Json(&body), Replay::Safe).await?;
+        if !reply.status.is_success() {
+            return Err(self.http.unexpected(&reply, "rename release asset"));
+        }
+        reply.json("rename release asset")
+    }
+
     /// Streams a file as a release asset named `name`.
-    pub async fn upload_asset(&self, release_id: u64, path: &Path, name: &str) -> Result<()> {
+    pub async fn upload_asset(&self, release_id: u64, path: &Path, name: &str) -> Result<RemoteAsset> {
         let base = format!("{}/releases/{release_id}/assets", self.repo_url());
         let mut url = url::Url::parse(&base)
             .map_err(|e| Error::usage(format!("invalid Forgejo server URL {base:?}: {e}")))?;
@@ -109,7 +120,7 @@ impl ForgejoApi {
         let payload = Payload::File { path, content_type: "application/octet-stream", len };
         let reply = self.http.send(Method::POST, url.as_str(), payload, Replay::OnlyIfRejected).await?;
         if reply.status.is_success() {
-            Ok(())
+            reply.json("upload release asset")
         } else {
             Err(self.http.unexpected(&reply, &format!("upload of asset {name:?}")))
         }

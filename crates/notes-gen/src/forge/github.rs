@@ -140,8 +140,24 @@ impl GithubApi {
         }
     }
 
+    /// Renames an asset (`PATCH /repos/{o}/{r}/releases/assets/{id}` with `name`).
+    pub async fn rename_asset(&self, asset_id: u64, name: &str) -> Result<RemoteAsset> {
+        let url = format!("{}/releases/assets/{asset_id}", self.repo_url());
+        let body = json!({ "name": name });
+        let reply = self.http.send(Method::PATCH, &url, Payload::Json(&body), Replay::Safe).await?;
+        if !reply.status.is_success() {
+            return Err(self.http.unexpected(&reply, "rename release asset"));
+        }
+        reply.json("rename release asset")
+    }
+
     /// Streams a file to the release's upload URL with the name URL-encoded in the query.
-    pub async fn upload_asset(&self, release: &RemoteRelease, path: &Path, name: &str) -> Result<()> {
+    pub async fn upload_asset(
+        &self,
+        release: &RemoteRelease,
+        path: &Path,
+        name: &str,
+    ) -> Result<RemoteAsset> {
         let template = release
             .upload_url
             .as_deref()
@@ -156,7 +172,7 @@ impl GithubApi {
         let payload = Payload::File { path, content_type: "application/octet-stream", len };
         let reply = self.http.send(Method::POST, url.as_str(), payload, Replay::OnlyIfRejected).await?;
         if reply.status.is_success() {
-            Ok(())
+            reply.json("upload release asset")
         } else {
             Err(self.http.unexpected(&reply, &format!("upload of asset {name:?}")))
         }

@@ -123,8 +123,26 @@ impl Forge {
         }
     }
 
+    /// Renames an asset.
+    pub async fn rename_asset(
+        &self,
+        release: &RemoteRelease,
+        asset: &RemoteAsset,
+        name: &str,
+    ) -> Result<RemoteAsset> {
+        match self {
+            Forge::Github(f) => f.rename_asset(asset.id, name).await,
+            Forge::Forgejo(f) => f.rename_asset(release.id, asset.id, name).await,
+        }
+    }
+
     /// Uploads a file as an asset named `name`, streamed from disk.
-    pub async fn upload_asset(&self, release: &RemoteRelease, path: &Path, name: &str) -> Result<()> {
+    pub async fn upload_asset(
+        &self,
+        release: &RemoteRelease,
+        path: &Path,
+        name: &str,
+    ) -> Result<RemoteAsset> {
         match self {
             Forge::Github(f) => f.upload_asset(release, path, name).await,
             Forge::Forgejo(f) => f.upload_asset(release.id, path, name).await,
