@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use relkit_core::{Error, Result};
 use serde::Serialize;
 
-use crate::forge::{CreateOutcome, Forge, ReleaseFields, RemoteRelease};
+use crate::forge::{CreateOutcome, Forge, ReleaseFields, RemoteRelease, normalized_asset_name};
 
 /// What to publish.
 #[derive(Debug, Clone)]
@@ -133,34 +133,6 @@ fn revocation_notice(body: &str) -> Option<&str> {
     Some(&body[start..end])
 }
 
-/// An asset name as GitHub stores it: it renames names with characters other than letters,
-/// digits, `.`, `-`, `_`, `+` and `@` (each run of them becomes one `.`) and drops leading
-/// and trailing periods, and the asset list then shows the new name. Matching on the
-/// normalized name lets a re-run find the asset it uploaded before.
-pub fn normalized_asset_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut replaced = false;
-    for c in name.chars() {
-        if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '+' | '@') {
-            out.push(c);
-            replaced = false;
-        } else if c == '.' && !replaced {
-            out.push(c);
-        } else if !out.ends_with('.') {
-            out.push('.');
-            replaced = true;
-        } else {
-            replaced = true;
-        }
-    }
-    out.trim_matches('.').to_string()
-}
-
-/// The name an asset is uploaded under before it replaces the old one.
-fn temporary_name(name: &str) -> String {
-    format!("{name}.relkit-upload")
-}
-
 fn check_assets(assets: &[(PathBuf, String)]) -> Result<()> {
     let mut names = BTreeSet::new();
     for (path, name) in assets {
@@ -189,20 +161,11 @@ async fn upload_assets(
     let mut uploaded = Vec::new();
     let mut replaced = Vec::new();
     for (path, name) in assets {
-        // Upload under a temporary name first, so that a failed upload never leaves the release
-        // without the asset; then delete the old one and rename the new one into place.
-        let name = normalized_asset_name(name);
-        let temporary = temporary_name(&name);
-        for stale in existing.iter().filter(|a| a.name == temporary) {
-            forge.delete_asset(release, stale).await?; // left over by an interrupted run
+        let put = forge.replace_asset(release, &existing, path, name).await?;
+        if put.replaced {
+            replaced.push(put.name.clone());
         }
-        let new = forge.upload_asset(release, path, &temporary).await?;
-        if let Some(old) = existing.iter().find(|a| normalized_asset_name(&a.name) == name) {
-            forge.delete_asset(release, old).await?;
-            replaced.push(name.clone());
-        }
-        forge.rename_asset(release, &new, &name).await?;
-        uploaded.push(name);
+        uploaded.push(put.name);
     }
     Ok((uploaded, replaced))
 }
@@ -248,19 +211,6 @@ pub fn revoked_body(body: &str, tag: &str, reason: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn asset_names_are_normalized_as_github_does() {
-        for (name, want) in [
-            ("app-linux-amd64.tar.gz", "app-linux-amd64.tar.gz"),
-            ("app linux #1.tar.gz", "app.linux.1.tar.gz"),
-            (".hidden", "hidden"),
-            ("a (copy).zip", "a.copy.zip"),
-            ("pkg+meta@2.whl", "pkg+meta@2.whl"),
-        ] {
-            assert_eq!(normalized_asset_name(name), want, "{name}");
-        }
-    }
 
     #[test]
     fn a_revoked_release_stays_revoked_unless_asked() {
