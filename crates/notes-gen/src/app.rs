@@ -11,7 +11,7 @@ use relkit_core::github::GithubContext;
 use relkit_core::tagset::{Scope, TagSet};
 use relkit_core::version::{TagGrammar, is_stable};
 use relkit_core::{Error, Result};
-use relkit_git::Repo;
+use relkit_git::{PathGlobs, Repo};
 
 use crate::cli::{ChangelogArgs, Cli, Command, ForgeArgs, ForgeKind, NotesArgs, RepoArgs, RevokeArgs};
 use crate::forge::Forge;
@@ -70,6 +70,8 @@ struct Workspace {
     root: PathBuf,
     notes: NotesConfig,
     schema_bump: SchemaBump,
+    /// The paths a component's commits must touch (`--path`, `components.<name>.paths`).
+    paths: Option<PathGlobs>,
     grammar: TagGrammar,
     tags: TagSet,
 }
@@ -81,9 +83,18 @@ fn open_workspace(args: &RepoArgs) -> Result<Workspace> {
     let config = Config::load(args.config.as_deref(), Some(&root))?;
     let notes = config.notes.clone();
     let schema_bump = config.version.schema_bump;
+    let patterns: Vec<String> =
+        args.paths.iter().map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect();
+    let patterns =
+        if patterns.is_empty() { config.component_paths(args.component.as_deref()) } else { patterns };
+    let paths = if patterns.is_empty() {
+        None
+    } else {
+        Some(PathGlobs::new(&patterns, "--path / components.<name>.paths")?)
+    };
     let grammar = config.tags.grammar(args.component.as_deref());
     let tags = TagSet::from_refs(&grammar, repo.tag_refs()?);
-    Ok(Workspace { repo, root, notes, schema_bump, grammar, tags })
+    Ok(Workspace { repo, root, notes, schema_bump, paths, grammar, tags })
 }
 
 fn read_template(args: &RepoArgs, ws: &Workspace) -> Result<Option<(String, String)>> {
@@ -187,7 +198,7 @@ async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
     let request = RangeRequest { tag, since: args.since, from: args.from.clone(), to: args.to.clone() };
     let range = resolve(&ws.repo, &ws.tags, &ws.grammar, &request)?;
     let hidden: Vec<String> = range.from.iter().cloned().collect();
-    let commits = ws.repo.commits(&range.to, &hidden)?;
+    let commits = changelog::commits(&ws.repo, &range.to, &hidden, ws.paths.as_ref())?;
     let mut notices = range.notices.clone();
 
     let asset_paths = file_list(&args.assets);
@@ -405,7 +416,8 @@ fn changelog_command(args: &ChangelogArgs, env: &dyn Env) -> Result<()> {
         unreleased: args.unreleased,
         links: ctx.repository.clone().map(|r| (ctx.server_url.trim_end_matches('/').to_string(), r)),
     };
-    let releases = changelog::build(&ws.repo, &ws.tags, &ws.notes, release_yml.as_ref(), &request)?;
+    let releases =
+        changelog::build(&ws.repo, &ws.tags, &ws.notes, release_yml.as_ref(), ws.paths.as_ref(), &request)?;
     let text = match args.repo.format {
         Format::Json => to_json(&releases)?,
         Format::Markdown => {

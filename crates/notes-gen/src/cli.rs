@@ -42,6 +42,10 @@ pub struct RepoArgs {
     /// Monorepo component whose tags are read (`api` for `api/v1.2.3`).
     #[arg(long, env = "INPUT_COMPONENT")]
     pub component: Option<String>,
+    /// Only commits touching these paths (globs, repeatable); default: the component's
+    /// `components.<name>.paths` in `.github/relkit.yml`.
+    #[arg(long = "path", env = "INPUT_PATHS", value_delimiter = '\n')]
+    pub paths: Vec<String>,
     /// A minijinja template instead of the default layout.
     #[arg(long, env = "INPUT_TEMPLATE")]
     pub template: Option<PathBuf>,

@@ -286,3 +286,47 @@ fn changelog_with_require_conventional_accepts_history() {
     notes_gen(&r.path).args(["changelog"]).assert().success();
     notes_gen(&r.path).args(["--tag", "v1.0.0"]).assert().failure().code(2);
 }
+
+#[test]
+fn a_component_counts_only_the_commits_touching_its_paths() {
+    let mut r = GitRepo::new();
+    r.write(
+        ".github/relkit.yml",
+        "components:\n  api:\n    paths: ['packages/api/**']\n  '@acme/web':\n    paths: ['packages/web/**']\n",
+    );
+    r.write("packages/api/src/lib.rs", "1\n");
+    r.write("packages/web/index.js", "1\n");
+    r.commit("feat: both packages");
+    r.light_tag("api@1.0.0");
+    r.light_tag("@acme/web@1.0.0");
+    r.write("packages/web/index.js", "2\n");
+    r.commit("feat(web): a new page");
+    r.write("packages/api/src/lib.rs", "2\n");
+    r.commit("fix(api): empty body");
+    r.write("README.md", "docs\n");
+    r.commit("docs: readme");
+
+    let api = notes_json(&r, &["--component", "api"]);
+    assert_eq!(api["release"]["previous_tag"], "api@1.0.0");
+    assert_eq!(api["release"]["commit_count"], 1);
+    assert_eq!(api["sections"][0]["changes"][0]["description"], "empty body");
+    let web = notes_json(&r, &["--component", "@acme/web"]);
+    assert_eq!(web["release"]["previous_tag"], "@acme/web@1.0.0");
+    assert_eq!(web["sections"][0]["changes"][0]["description"], "a new page");
+    // `--path` for one-off use.
+    let docs = notes_json(&r, &["--component", "api", "--path", "*.md"]);
+    assert_eq!(docs["sections"][0]["changes"][0]["description"], "readme");
+
+    let env: BTreeMap<String, String> = BTreeMap::new();
+    let next = |component: &str| {
+        let options = version_resolve::Options {
+            repo: Some(r.path.clone()),
+            component: Some(component.to_string()),
+            ..Default::default()
+        };
+        version_resolve::resolve(&options, &env).unwrap()
+    };
+    assert_eq!(next("api").next_version, "1.0.1");
+    assert_eq!(next("@acme/web").next_version, "1.1.0");
+    assert!(next("api").version.starts_with("1.0.1-dev.1+"), "{}", next("api").version);
+}

@@ -33,6 +33,30 @@ pub struct Config {
     pub notes: NotesConfig,
     /// What `tag-policy prune` keeps.
     pub prune: PruneConfig,
+    /// Monorepo components by name (the name their tags start with, `api` for `api/v1.2.3`,
+    /// `@scope/pkg` for `@scope/pkg@1.2.3`).
+    pub components: std::collections::BTreeMap<String, ComponentConfig>,
+}
+
+/// `components.<name>:` — one component of a monorepo.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ComponentConfig {
+    /// Globs of the files that belong to it (`packages/api/**`): its notes, `next_version` and
+    /// development versions count only the commits that touch them.
+    pub paths: Vec<String>,
+}
+
+impl Config {
+    /// The path globs of `component` (configured, or `tags.component` when none is given);
+    /// empty when it has none.
+    pub fn component_paths(&self, component: Option<&str>) -> Vec<String> {
+        component
+            .or(self.tags.component.as_deref())
+            .and_then(|c| self.components.get(c))
+            .map(|c| c.paths.clone())
+            .unwrap_or_default()
+    }
 }
 
 /// `tags:` — the release tag grammar.
@@ -439,6 +463,11 @@ mod tests {
         let c = Config::from_yaml("version:\n  schema_bump: major\n", "x").unwrap();
         assert_eq!(c.version.schema_bump, SchemaBump::Major);
         assert_eq!(Config::default().version.schema_bump, SchemaBump::Minor);
+        let c =
+            Config::from_yaml("components:\n  '@scope/pkg':\n    paths: ['packages/pkg/**']\n", "x").unwrap();
+        assert_eq!(c.component_paths(Some("@scope/pkg")), ["packages/pkg/**"]);
+        assert!(c.component_paths(Some("other")).is_empty());
+        assert!(Config::from_yaml("components:\n  a:\n    path: []\n", "x").is_err());
         let err = Config::from_yaml("notes:\n  sektions: []\n", "x").unwrap_err();
         assert!(err.message().contains("sektions"), "{err}");
     }

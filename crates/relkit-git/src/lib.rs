@@ -346,6 +346,44 @@ impl Repo {
         Ok(found)
     }
 
+    /// The commits of `hidden..tip` (newest first) whose change against their first parent
+    /// touches a file matching `filter`: a component's commits in a monorepo. Unchanged subtrees
+    /// and directories the filter rules out are not read.
+    pub fn commits_touching(
+        &self,
+        tip: &str,
+        hidden: &[String],
+        filter: &dyn PathFilter,
+    ) -> Result<Vec<Commit>> {
+        let mut out = Vec::new();
+        for info in self.walk(tip, hidden)? {
+            let info = info.map_err(|e| git_error("cannot walk history", e))?;
+            let commit = info.object().map_err(|e| git_error("cannot read a commit", e))?;
+            let tree = commit.tree_id().map_err(|e| git_error("cannot read a tree", e))?.detach();
+            let parent = match commit.parent_ids().next() {
+                Some(p) => {
+                    let parent = self
+                        .repo
+                        .find_commit(p.detach())
+                        .map_err(|e| git_error("cannot read a commit", e))?;
+                    Some(parent.tree_id().map_err(|e| git_error("cannot read a tree", e))?.detach())
+                }
+                None => None,
+            };
+            let mut touched = false;
+            if filter.may_contain("") {
+                self.compare_trees("", parent, Some(tree), filter, &mut |_, _, _, _| {
+                    touched = true;
+                    Ok(false)
+                })?;
+            }
+            if touched {
+                out.push(to_commit(&commit)?);
+            }
+        }
+        Ok(out)
+    }
+
     /// The best common ancestor of two commits, if they have one.
     pub fn merge_base(&self, one: &str, two: &str) -> Result<Option<String>> {
         let base = self

@@ -198,7 +198,13 @@ pub fn gather(options: &Options, env: &dyn Env) -> Result<(Facts, Repo)> {
     };
     if needs_history(&facts) {
         let schema_globs = PathGlobs::new(&facts.config.notes.schema_globs, "notes.schema_globs")?;
-        facts.history = Some(read_history(&repo, &facts.tags, &facts.head.0, &schema_globs)?);
+        let patterns = facts.config.component_paths(component.as_deref());
+        let paths = if patterns.is_empty() {
+            None
+        } else {
+            Some(PathGlobs::new(&patterns, "components.<name>.paths")?)
+        };
+        facts.history = Some(read_history(&repo, &facts.tags, &facts.head.0, &schema_globs, paths.as_ref())?);
     }
     Ok((facts, repo))
 }
@@ -209,20 +215,34 @@ fn parse_bump(text: &str) -> Result<BumpKind> {
     })
 }
 
-/// Reads the history of HEAD: what is reachable, the commits since the last releases, and
-/// whether a schema file changed since the last stable release.
-pub fn read_history(repo: &Repo, tags: &TagSet, head: &str, schema_globs: &PathGlobs) -> Result<History> {
+/// Reads the history of HEAD: what is reachable, the commits since the last releases (only
+/// those touching the component's `paths`, when given), and whether a schema file changed
+/// since the last stable release.
+pub fn read_history(
+    repo: &Repo,
+    tags: &TagSet,
+    head: &str,
+    schema_globs: &PathGlobs,
+    paths: Option<&PathGlobs>,
+) -> Result<History> {
     let reachable: HashSet<String> = repo.commit_ids(head, &[])?.into_iter().collect();
     let last_stable = last_reachable(tags, &reachable, true).and_then(|e| e.commit.clone());
     let last_any = last_reachable(tags, &reachable, false).and_then(|e| e.commit.clone());
     // The last stable release is an ancestor of HEAD: it is its own merge base.
     let schema_changed = repo.touches(last_stable.as_deref(), head, schema_globs)?;
-    let commits_since_stable = repo
-        .commits(head, &last_stable.iter().cloned().collect::<Vec<_>>())?
-        .into_iter()
-        .map(|c| (c.id, c.message, c.parent_count >= 2))
-        .collect();
-    let commits_since_tag = repo.commit_ids(head, &last_any.into_iter().collect::<Vec<_>>())?.len();
+    let since_stable: Vec<String> = last_stable.iter().cloned().collect();
+    let commits_since_stable = match paths {
+        Some(paths) => repo.commits_touching(head, &since_stable, paths)?,
+        None => repo.commits(head, &since_stable)?,
+    }
+    .into_iter()
+    .map(|c| (c.id, c.message, c.parent_count >= 2))
+    .collect();
+    let since_any: Vec<String> = last_any.into_iter().collect();
+    let commits_since_tag = match paths {
+        Some(paths) => repo.commits_touching(head, &since_any, paths)?.len(),
+        None => repo.commit_ids(head, &since_any)?.len(),
+    };
     Ok(History { reachable, commits_since_stable, commits_since_tag, schema_changed })
 }
 
