@@ -236,12 +236,24 @@ async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
             notices.push("No GitHub token was given, so pull requests were not looked up: these notes come from git alone.".into());
             PullLookup::default()
         }
-        (Some(Forge::Forgejo(_)), false) => {
-            notices.push(
-                "Pull requests are not looked up on Forgejo/Gitea yet: these notes come from git alone."
-                    .into(),
-            );
-            PullLookup::default()
+        (Some(Forge::Forgejo(api)), false) => {
+            let shas: Vec<String> =
+                commits.iter().filter(|c| c.parent_count < 2).map(|c| c.id.clone()).collect();
+            match api.pull_requests(&shas).await {
+                Ok(Some(pulls)) => PullLookup { pulls, ..PullLookup::default() },
+                Err(e) => {
+                    notices.push(format!(
+                        "Pull requests could not be looked up ({e}): these notes come from git alone."
+                    ));
+                    PullLookup::default()
+                }
+                Ok(None) => {
+                    if !shas.is_empty() {
+                        notices.push("The forge found no pull request for any commit (Gitea's `commits/{sha}/pull` endpoint answered 404): these notes come from git alone.".into());
+                    }
+                    PullLookup::default()
+                }
+            }
         }
     };
 

@@ -835,3 +835,39 @@ async fn the_cli_revokes_and_refuses_without_a_token() {
     assert_eq!(without_token.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&without_token.stderr).contains("revoke needs a token"));
 }
+
+#[tokio::test]
+async fn forgejo_pull_requests_come_from_the_commit_pull_endpoint() {
+    let server = MockServer::start().await;
+    let shas: Vec<String> = (0..3).map(|i| format!("{i:040x}")).collect();
+    // Gitea's `PullRequest` for the second commit; the others have none (404).
+    Mock::given(method("GET"))
+        .and(path(format!("/api/v1/repos/acme/app/commits/{}/pull", shas[1])))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": 70, "number": 7, "title": "feat: faster index",
+            "html_url": format!("{}/acme/app/pulls/7", server.uri()),
+            "state": "closed", "merged": true, "merged_at": "2026-11-01T10:00:00Z",
+            "user": {"id": 3, "login": "james", "full_name": ""},
+            "labels": [{"id": 1, "name": "enhancement", "color": "00aabb"}]
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(wiremock::matchers::path_regex(r"^/api/v1/repos/acme/app/commits/[0-9a-f]{40}/pull$"))
+        .respond_with(not_found())
+        .with_priority(10)
+        .mount(&server)
+        .await;
+    let http = Http::new("Forgejo", Some("fj_secret".into()), AuthScheme::Token, policy()).unwrap();
+    let api = ForgejoApi::new(http, &server.uri(), "acme", "app");
+    let found = api.pull_requests(&shas).await.unwrap().expect("the endpoint answered");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[&shas[1]].number, 7);
+    assert_eq!(found[&shas[1]].author.as_deref(), Some("james"));
+    assert_eq!(found[&shas[1]].labels, ["enhancement"]);
+    let none = api.pull_requests(&shas[..1]).await.unwrap();
+    assert_eq!(none, None, "nothing but 404s: the caller says so");
+    let all = server.received_requests().await.unwrap();
+    assert!(all.iter().all(|r| r.headers.get("authorization").unwrap() == "token fj_secret"));
+}
