@@ -1,7 +1,7 @@
 //! The commands, wiring git, configuration, the forge and rendering together. Everything that
 //! can be checked locally is checked before the first request to the forge.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -11,12 +11,12 @@ use relkit_core::github::GithubContext;
 use relkit_core::tagset::{Scope, TagSet};
 use relkit_core::version::{TagGrammar, is_stable};
 use relkit_core::{Error, Result};
-use relkit_git::Repo;
+use relkit_git::{PathGlobs, Repo};
 
 use crate::cli::{ChangelogArgs, Cli, Command, ForgeArgs, ForgeKind, NotesArgs, RepoArgs, RevokeArgs};
 use crate::forge::Forge;
 use crate::forge::forgejo::ForgejoApi;
-use crate::forge::github::GithubApi;
+use crate::forge::github::{GithubApi, PullLookup};
 use crate::forge::http::{AuthScheme, Http, RetryPolicy};
 use crate::notes::{Inputs, ReleaseInfo, assemble};
 use crate::publish::{PublishRequest, publish, revoke};
@@ -25,7 +25,7 @@ use crate::render::{Format, render_changelog, render_notes, to_json};
 use crate::sections::ReleaseYml;
 use crate::verification::{self, AssetChecksum};
 use crate::{changelog, schema};
-use relkit_core::config::NotesConfig;
+use relkit_core::config::{NotesConfig, SchemaBump};
 
 const BIN: &str = "notes-gen";
 
@@ -69,6 +69,9 @@ struct Workspace {
     repo: Repo,
     root: PathBuf,
     notes: NotesConfig,
+    schema_bump: SchemaBump,
+    /// The paths a component's commits must touch (`--path`, `components.<name>.paths`).
+    paths: Option<PathGlobs>,
     grammar: TagGrammar,
     tags: TagSet,
 }
@@ -79,9 +82,19 @@ fn open_workspace(args: &RepoArgs) -> Result<Workspace> {
     let root = repo.root();
     let config = Config::load(args.config.as_deref(), Some(&root))?;
     let notes = config.notes.clone();
+    let schema_bump = config.version.schema_bump;
+    let patterns: Vec<String> =
+        args.paths.iter().map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect();
+    let patterns =
+        if patterns.is_empty() { config.component_paths(args.component.as_deref()) } else { patterns };
+    let paths = if patterns.is_empty() {
+        None
+    } else {
+        Some(PathGlobs::new(&patterns, "--path / components.<name>.paths")?)
+    };
     let grammar = config.tags.grammar(args.component.as_deref());
     let tags = TagSet::from_refs(&grammar, repo.tag_refs()?);
-    Ok(Workspace { repo, root, notes, grammar, tags })
+    Ok(Workspace { repo, root, notes, schema_bump, paths, grammar, tags })
 }
 
 fn read_template(args: &RepoArgs, ws: &Workspace) -> Result<Option<(String, String)>> {
@@ -185,7 +198,7 @@ async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
     let request = RangeRequest { tag, since: args.since, from: args.from.clone(), to: args.to.clone() };
     let range = resolve(&ws.repo, &ws.tags, &ws.grammar, &request)?;
     let hidden: Vec<String> = range.from.iter().cloned().collect();
-    let commits = ws.repo.commits(&range.to, &hidden)?;
+    let commits = changelog::commits(&ws.repo, &range.to, &hidden, ws.paths.as_ref())?;
     let mut notices = range.notices.clone();
 
     let asset_paths = file_list(&args.assets);
@@ -212,8 +225,8 @@ async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
     };
 
     let forge = forge_client(&args.forge, &ctx, env)?;
-    let pulls = match (&forge, !args.pull_requests) {
-        (_, true) => BTreeMap::new(),
+    let lookup = match (&forge, !args.pull_requests) {
+        (_, true) => PullLookup::default(),
         (Some(Forge::Github(api)), false) if api.has_token() => {
             let shas: Vec<String> =
                 commits.iter().filter(|c| c.parent_count < 2).map(|c| c.id.clone()).collect();
@@ -221,9 +234,27 @@ async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
         }
         (Some(Forge::Github(_)), false) | (None, false) => {
             notices.push("No GitHub token was given, so pull requests were not looked up: these notes come from git alone.".into());
-            BTreeMap::new()
+            PullLookup::default()
         }
-        (Some(Forge::Forgejo(_)), false) => BTreeMap::new(),
+        (Some(Forge::Forgejo(api)), false) => {
+            let shas: Vec<String> =
+                commits.iter().filter(|c| c.parent_count < 2).map(|c| c.id.clone()).collect();
+            match api.pull_requests(&shas).await {
+                Ok(Some(pulls)) => PullLookup { pulls, ..PullLookup::default() },
+                Err(e) => {
+                    notices.push(format!(
+                        "Pull requests could not be looked up ({e}): these notes come from git alone."
+                    ));
+                    PullLookup::default()
+                }
+                Ok(None) => {
+                    if !shas.is_empty() {
+                        notices.push("The forge found no pull request for any commit (Gitea's `commits/{sha}/pull` endpoint answered 404): these notes come from git alone.".into());
+                    }
+                    PullLookup::default()
+                }
+            }
+        }
     };
 
     let release = range.release.as_ref();
@@ -247,9 +278,11 @@ async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
     let notes = assemble(Inputs {
         release: info,
         commits: &commits,
-        pulls: &pulls,
+        pulls: &lookup.pulls,
+        commit_logins: &lookup.authors,
         earlier_authors: earlier_authors.as_ref(),
         schema_changes,
+        schema_bump: ws.schema_bump,
         verification,
         config: &config,
         release_yml: release_yml.as_ref(),
@@ -293,6 +326,7 @@ async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
             prerelease,
             make_latest: !prerelease && ws.tags.is_highest(&release.version, Scope::All),
             draft: args.draft,
+            unrevoke: args.unrevoke,
             assets: asset_paths.iter().map(|p| Ok((p.clone(), asset_name(p)?))).collect::<Result<_>>()?,
         };
         let outcome = publish(&forge, &request).await?;
@@ -394,7 +428,8 @@ fn changelog_command(args: &ChangelogArgs, env: &dyn Env) -> Result<()> {
         unreleased: args.unreleased,
         links: ctx.repository.clone().map(|r| (ctx.server_url.trim_end_matches('/').to_string(), r)),
     };
-    let releases = changelog::build(&ws.repo, &ws.tags, &ws.notes, release_yml.as_ref(), &request)?;
+    let releases =
+        changelog::build(&ws.repo, &ws.tags, &ws.notes, release_yml.as_ref(), ws.paths.as_ref(), &request)?;
     let text = match args.repo.format {
         Format::Json => to_json(&releases)?,
         Format::Markdown => {

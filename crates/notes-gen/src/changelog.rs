@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use relkit_core::Result;
 use relkit_core::tagset::{TagEntry, TagSet};
 use relkit_core::version::is_stable;
-use relkit_git::Repo;
+use relkit_git::{PathGlobs, Repo};
 
 use crate::notes::{Inputs, Notes, ReleaseInfo, assemble};
 use crate::sections::ReleaseYml;
@@ -32,6 +32,7 @@ pub fn build(
     tags: &TagSet,
     config: &NotesConfig,
     release_yml: Option<&ReleaseYml>,
+    paths: Option<&PathGlobs>,
     request: &ChangelogRequest,
 ) -> Result<Vec<Notes>> {
     let releases = release_tags(tags, request.stable_only);
@@ -44,7 +45,7 @@ pub fn build(
         let head = repo.resolve("HEAD")?;
         let base = releases.last().and_then(|e| e.commit.clone());
         if base.as_deref() != Some(head.as_str()) {
-            let commits = repo.commits(&head, &base.iter().cloned().collect::<Vec<_>>())?;
+            let commits = commits(repo, &head, &base.iter().cloned().collect::<Vec<_>>(), paths)?;
             if !commits.is_empty() {
                 let info = ReleaseInfo {
                     title: "Unreleased".to_string(),
@@ -63,7 +64,7 @@ pub fn build(
         let previous = i.checked_sub(1).map(|p| releases[p]);
         let to = entry.commit.clone().unwrap_or_default();
         let hidden: Vec<String> = previous.and_then(|p| p.commit.clone()).into_iter().collect();
-        let commits = repo.commits(&to, &hidden)?;
+        let commits = commits(repo, &to, &hidden, paths)?;
         let compare_url = match (&request.links, previous) {
             (Some((server, repo_name)), Some(p)) => {
                 Some(format!("{server}/{repo_name}/compare/{}...{}", p.name(), entry.name()))
@@ -87,6 +88,19 @@ pub fn build(
     Ok(out)
 }
 
+/// The commits of `hidden..tip`, only those touching `paths` when given (a monorepo component).
+pub fn commits(
+    repo: &Repo,
+    tip: &str,
+    hidden: &[String],
+    paths: Option<&PathGlobs>,
+) -> Result<Vec<relkit_git::Commit>> {
+    match paths {
+        Some(paths) => repo.commits_touching(tip, hidden, paths),
+        None => repo.commits(tip, hidden),
+    }
+}
+
 fn notes_for(
     release: ReleaseInfo,
     commits: &[relkit_git::Commit],
@@ -94,13 +108,16 @@ fn notes_for(
     release_yml: Option<&ReleaseYml>,
 ) -> Result<Notes> {
     let pulls = BTreeMap::new();
-    let config = NotesConfig { contributors: false, ..config.clone() };
+    // History is what it is: `require_conventional` guards new releases, not old ones.
+    let config = NotesConfig { contributors: false, require_conventional: false, ..config.clone() };
     let mut notes = assemble(Inputs {
         release,
         commits,
         pulls: &pulls,
+        commit_logins: &BTreeMap::new(),
         earlier_authors: None,
         schema_changes: Vec::new(),
+        schema_bump: relkit_core::config::SchemaBump::None,
         verification: Verification::default(),
         config: &config,
         release_yml,

@@ -1,10 +1,10 @@
-//! From commit messages to change entries: conventional headers, `!` and `BREAKING CHANGE:`
-//! footers, several entries in one squash-merge body, and security references.
+//! From the entries of the shared commit-message model ([`relkit_core::message`]) to the
+//! changes the notes list, with security references per entry.
 
 use std::sync::LazyLock;
 
 use regex::Regex;
-use relkit_core::conventional::ConventionalCommit;
+use relkit_core::message::{CommitMessage, Entry, KnownTypes};
 use serde::Serialize;
 
 use crate::forge::github::PullRequest;
@@ -49,100 +49,43 @@ static ADVISORY: LazyLock<Regex> = LazyLock::new(|| {
 /// A PR number GitHub appends to squash-merge subjects: ` (#123)`.
 static PR_SUFFIX: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\s*\(#\d+\)\s*$").expect("valid regex"));
 
-/// The entries one commit contributes. A squash-merge body that lists conventional messages
-/// (`* feat: a`, `- fix(x): b` or bare `feat: a` lines) yields one entry per line; the subject
-/// is kept too unless it repeats one of them or is not conventional itself.
-pub fn changes_of_commit(sha: &str, message: &str, author: &str, author_email: &str) -> Vec<Change> {
-    let advisories = advisories(message);
-    let base = |kind: Option<String>,
-                scope: Option<String>,
-                description: String,
-                breaking: bool,
-                notes: Vec<String>| {
-        let security = kind.as_deref() == Some("security")
-            || scope.as_deref().is_some_and(|s: &str| s.eq_ignore_ascii_case("security"))
-            || !advisories.is_empty();
-        Change {
-            sha: sha.to_string(),
-            short_sha: sha.chars().take(7).collect(),
-            kind,
-            scope,
-            description,
-            breaking,
-            breaking_notes: notes,
-            security,
-            advisories: advisories.clone(),
-            author: author.to_string(),
-            author_email: author_email.to_string(),
-            pr: None,
-            section: String::new(),
-        }
-    };
-    let subject = message.lines().next().unwrap_or_default().trim();
-    let header = ConventionalCommit::parse(message);
-    let squashed = squash_entries(message);
-    let mut out = Vec::new();
-    match &header {
-        Some(c) => {
-            let repeated =
-                squashed.iter().any(|s| same_text(&s.description, &without_pr_suffix(&c.description)));
-            if !repeated {
-                let notes = if c.breaking { c.breaking_notes() } else { Vec::new() };
-                out.push(base(
-                    Some(c.kind.clone()),
-                    c.scope.clone(),
-                    c.description.clone(),
-                    c.breaking,
-                    notes,
-                ));
-            }
-        }
-        None if squashed.is_empty() => {
-            out.push(base(None, None, subject.to_string(), false, Vec::new()));
-        }
-        None => {}
+/// The change for one entry of a commit (see [`relkit_core::message`]). Security is decided per
+/// entry: its type or scope is `security`, or its own lines name a GHSA/CVE id.
+pub fn change_of_entry(sha: &str, entry: &Entry, author: &str, author_email: &str) -> Change {
+    let advisories = advisories(&entry.text);
+    let security = entry.kind.as_deref() == Some("security")
+        || entry.scope.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("security"))
+        || !advisories.is_empty();
+    Change {
+        sha: sha.to_string(),
+        short_sha: sha.chars().take(7).collect(),
+        kind: entry.kind.clone(),
+        scope: entry.scope.clone(),
+        description: entry.description.clone(),
+        breaking: entry.breaking,
+        breaking_notes: entry.breaking_notes.clone(),
+        security,
+        advisories,
+        author: author.to_string(),
+        author_email: author_email.to_string(),
+        pr: None,
+        section: String::new(),
     }
-    for s in squashed {
-        let notes = if s.breaking { s.breaking_notes() } else { Vec::new() };
-        out.push(base(Some(s.kind.clone()), s.scope.clone(), s.description.clone(), s.breaking, notes));
-    }
-    // A breaking footer of the whole message belongs to the first entry when the subject itself
-    // was not kept (its body lines carry the changes).
-    if let (Some(c), Some(first)) = (&header, out.first_mut())
-        && c.breaking
-        && !first.breaking
-    {
-        first.breaking = true;
-        first.breaking_notes = c.breaking_notes();
-    }
-    out
 }
 
-/// Conventional messages listed in the body of a squash merge, one per line.
-fn squash_entries(message: &str) -> Vec<ConventionalCommit> {
-    let mut body = message.lines().skip(1);
-    let mut out = Vec::new();
-    for line in body.by_ref() {
-        let trimmed = line.trim();
-        let item = trimmed.strip_prefix("* ").or_else(|| trimmed.strip_prefix("- ")).unwrap_or(trimmed);
-        if item.starts_with("BREAKING CHANGE") || item.starts_with("BREAKING-CHANGE") {
-            continue;
-        }
-        if let Some(c) = ConventionalCommit::parse(item) {
-            out.push(c);
-        }
-    }
-    out
+/// The changes of one commit on its own (no reverts to pair up), with the standard types.
+pub fn changes_of_commit(sha: &str, message: &str, author: &str, author_email: &str) -> Vec<Change> {
+    CommitMessage::parse(message, &KnownTypes::default())
+        .entries
+        .iter()
+        .map(|e| change_of_entry(sha, e, author, author_email))
+        .collect()
 }
 
 /// The description without the ` (#123)` GitHub appends to squash-merge subjects; used once the
 /// pull request itself is linked.
 pub fn without_pr_suffix(description: &str) -> String {
     PR_SUFFIX.replace(description, "").to_string()
-}
-
-fn same_text(a: &str, b: &str) -> bool {
-    a.trim().eq_ignore_ascii_case(b.trim())
 }
 
 /// GHSA and CVE identifiers in a message, upper-cased, without duplicates.
@@ -183,7 +126,19 @@ mod tests {
             ),
             (
                 "Release train (#40)\n\n* feat: one\n\n* fix(core): two\n* not conventional",
-                vec![(s("feat"), "one".into(), false, false), (s("fix"), "two".into(), false, false)],
+                vec![
+                    (None, "Release train (#40)".into(), false, false),
+                    (s("feat"), "one".into(), false, false),
+                    (s("fix"), "two".into(), false, false),
+                ],
+            ),
+            (
+                "Deps (#41)\n\n* fix: bump openssl for CVE-2024-12345\n* feat: new flag\n\n---------\n\nCo-authored-by: B <b@x>",
+                vec![
+                    (None, "Deps (#41)".into(), false, false),
+                    (s("fix"), "bump openssl for CVE-2024-12345".into(), false, true),
+                    (s("feat"), "new flag".into(), false, false),
+                ],
             ),
             (
                 "feat: one (#41)\n\n* feat: one\n* docs: three",
@@ -237,7 +192,7 @@ mod properties {
         #[test]
         fn every_commit_gives_well_formed_entries(msg in message()) {
             let changes = changes_of_commit(&"c".repeat(40), &msg, "A", "a@x");
-            let conventional_subject = ConventionalCommit::parse(&msg).is_some();
+            let parsed = CommitMessage::parse(&msg, &KnownTypes::default());
             prop_assert!(!changes.is_empty(), "a commit is never dropped: {:?}", msg);
             for c in &changes {
                 prop_assert_eq!(c.short_sha.len(), 7);
@@ -247,9 +202,9 @@ mod properties {
                     prop_assert!(!c.description.trim().is_empty());
                 }
             }
-            let non_conventional_without_list = !conventional_subject && squash_entries(&msg).is_empty();
-            if non_conventional_without_list {
-                prop_assert_eq!(changes.len(), 1, "a plain commit is one entry");
+            prop_assert_eq!(changes.len(), parsed.entries.len());
+            if !parsed.is_conventional() {
+                prop_assert_eq!(&changes[0].description, parsed.subject.trim(), "the subject is never dropped");
             }
         }
     }

@@ -42,6 +42,10 @@ pub struct RepoArgs {
     /// Monorepo component whose tags are read (`api` for `api/v1.2.3`).
     #[arg(long, env = "INPUT_COMPONENT")]
     pub component: Option<String>,
+    /// Only commits touching these paths (globs, repeatable); default: the component's
+    /// `components.<name>.paths` in `.github/relkit.yml`.
+    #[arg(long = "path", env = "INPUT_PATHS", value_delimiter = '\n')]
+    pub paths: Vec<String>,
     /// A minijinja template instead of the default layout.
     #[arg(long, env = "INPUT_TEMPLATE")]
     pub template: Option<PathBuf>,
@@ -122,6 +126,10 @@ pub struct NotesArgs {
     /// Publish as a draft (an already published release stays published).
     #[arg(long, env = "INPUT_DRAFT")]
     pub draft: bool,
+    /// Lift a revocation: without it, re-publishing a revoked release keeps the notice, the
+    /// prerelease flag and "not latest".
+    #[arg(long, env = "INPUT_UNREVOKE")]
+    pub unrevoke: bool,
     /// The release title (default: the tag).
     #[arg(long, env = "INPUT_NAME")]
     pub name: Option<String>,

@@ -13,7 +13,6 @@ pub mod app;
 pub mod changelog;
 pub mod changes;
 pub mod cli;
-pub mod forge;
 pub mod notes;
 pub mod publish;
 pub mod range;
@@ -21,6 +20,9 @@ pub mod render;
 pub mod schema;
 pub mod sections;
 pub mod verification;
+
+/// The forge client (GitHub, Forgejo), shared with the other binaries that publish assets.
+pub use relkit_forge as forge;
 
 pub use app::run;
 pub use cli::Cli;

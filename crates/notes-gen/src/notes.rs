@@ -7,11 +7,12 @@ use relkit_core::{Error, Result};
 use relkit_git::Commit;
 use serde::Serialize;
 
-use crate::changes::{Change, changes_of_commit, without_pr_suffix};
+use crate::changes::{Change, change_of_entry, without_pr_suffix};
 use crate::forge::github::PullRequest;
 use crate::sections::{Exclusion, ReleaseYml, Section, group};
 use crate::verification::Verification;
-use relkit_core::config::NotesConfig;
+use relkit_core::config::{NotesConfig, SchemaBump};
+use relkit_core::message::{RangeCommit, RangeEntries, range_entries};
 
 /// Release notes for one release (or for unreleased commits).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -26,6 +27,9 @@ pub struct Notes {
     pub sections: Vec<Section>,
     /// Files matching `notes.schema_globs` changed in the range.
     pub schema_changes: Vec<SchemaChange>,
+    /// The least bump the schema changes ask for (`version.schema_bump`): `patch`, `minor` or
+    /// `major`; `None` without schema changes or with `schema_bump: none`.
+    pub schema_bump: Option<String>,
     /// Merged pull requests of the range, by number.
     pub pull_requests: Vec<PullRequest>,
     /// Everyone who authored a commit in the range.
@@ -89,6 +93,8 @@ pub struct Contributor {
     pub commits: usize,
     /// Their first commit is in this range.
     pub first_time: bool,
+    /// The first pull request of theirs in the range, when looked up.
+    pub first_pull_request: Option<u64>,
 }
 
 /// Everything [`assemble`] needs; all of it already read from git and the forge.
@@ -99,11 +105,15 @@ pub struct Inputs<'a> {
     pub commits: &'a [Commit],
     /// Merged PR per commit id.
     pub pulls: &'a BTreeMap<String, PullRequest>,
+    /// The forge login of each commit's own author, when looked up.
+    pub commit_logins: &'a BTreeMap<String, String>,
     /// Author emails (lower case) of the range that also authored a commit before it; `None`
     /// when unknown (first release).
     pub earlier_authors: Option<&'a BTreeSet<String>>,
     /// Changed files matching the schema globs.
     pub schema_changes: Vec<SchemaChange>,
+    /// `version.schema_bump`.
+    pub schema_bump: SchemaBump,
     /// The verification block.
     pub verification: Verification,
     /// Configuration.
@@ -114,14 +124,26 @@ pub struct Inputs<'a> {
     pub notices: Vec<String>,
 }
 
+/// The entries of the commits (newest first) under the shared model, with the configured types:
+/// the notes list exactly these, and version-resolve bumps from exactly these.
+pub fn entries_of(commits: &[Commit], config: &NotesConfig) -> RangeEntries {
+    let range: Vec<RangeCommit<'_>> = commits
+        .iter()
+        .map(|c| RangeCommit { id: &c.id, message: &c.message, merge: c.parent_count >= 2 })
+        .collect();
+    range_entries(&range, &config.known_types())
+}
+
 /// Builds the notes. Fails only for `require_conventional` with a non-conventional commit.
 pub fn assemble(inputs: Inputs<'_>) -> Result<Notes> {
     let Inputs {
         mut release,
         commits,
         pulls,
+        commit_logins,
         earlier_authors,
         schema_changes,
+        schema_bump,
         verification,
         config,
         release_yml,
@@ -132,10 +154,13 @@ pub fn assemble(inputs: Inputs<'_>) -> Result<Notes> {
         release.date = date_of(first.time);
     }
     let non_merges: Vec<&Commit> = commits.iter().filter(|c| c.parent_count < 2).collect();
+    let range = entries_of(commits, config);
     if config.require_conventional {
-        let offenders: Vec<String> = non_merges
+        let offenders: Vec<String> = range
+            .commits
             .iter()
-            .filter(|c| relkit_core::conventional::ConventionalCommit::parse(&c.message).is_none())
+            .filter(|c| !c.conventional)
+            .filter_map(|c| commits.iter().find(|x| x.id == c.id))
             .map(|c| format!("{} {:?}", &c.id[..c.id.len().min(7)], c.subject()))
             .collect();
         if !offenders.is_empty() {
@@ -149,11 +174,12 @@ pub fn assemble(inputs: Inputs<'_>) -> Result<Notes> {
             )));
         }
     }
+    let by_id: BTreeMap<&str, &Commit> = commits.iter().map(|c| (c.id.as_str(), c)).collect();
     let mut changes = Vec::new();
-    for commit in &non_merges {
-        for mut change in
-            changes_of_commit(&commit.id, &commit.message, &commit.author_name, &commit.author_email)
-        {
+    for listed in &range.commits {
+        let commit = by_id[listed.id.as_str()];
+        for entry in &listed.entries {
+            let mut change = change_of_entry(&commit.id, entry, &commit.author_name, &commit.author_email);
             change.pr = pulls.get(&commit.id).cloned();
             if change.pr.is_some() {
                 change.description = without_pr_suffix(&change.description);
@@ -161,12 +187,13 @@ pub fn assemble(inputs: Inputs<'_>) -> Result<Notes> {
             changes.push(change);
         }
     }
+    let changes = one_line_per_pull_request(changes);
     let mut grouped = group(changes, config, release_yml);
-    let merges = commits.len() - non_merges.len();
-    if merges > 0 {
-        grouped
-            .excluded
-            .push(Exclusion { reason: "merge commit(s), whose commits are listed".into(), count: merges });
+    if !range.cancelled.is_empty() {
+        grouped.excluded.push(Exclusion {
+            reason: "commit(s) reverted within the range, with their reverts".into(),
+            count: range.cancelled.len() * 2,
+        });
     }
     let mut pull_requests: Vec<PullRequest> = Vec::new();
     for pr in pulls.values() {
@@ -176,7 +203,7 @@ pub fn assemble(inputs: Inputs<'_>) -> Result<Notes> {
     }
     pull_requests.sort_by_key(|p| p.number);
     let (contributors, first_time_contributors) = if config.contributors {
-        contributors_of(&non_merges, pulls, earlier_authors)
+        contributors_of(&non_merges, pulls, commit_logins, earlier_authors)
     } else {
         (Vec::new(), Vec::new())
     };
@@ -185,12 +212,20 @@ pub fn assemble(inputs: Inputs<'_>) -> Result<Notes> {
             "No commits in this range: the release points at the same commit as the previous one.".into(),
         );
     }
+    let schema_bump = match schema_bump {
+        _ if schema_changes.is_empty() => None,
+        SchemaBump::None => None,
+        SchemaBump::Patch => Some("patch".to_string()),
+        SchemaBump::Minor => Some("minor".to_string()),
+        SchemaBump::Major => Some("major".to_string()),
+    };
     Ok(Notes {
         release,
         breaking: grouped.breaking,
         security: grouped.security,
         sections: grouped.sections,
         schema_changes,
+        schema_bump,
         pull_requests,
         contributors,
         first_time_contributors,
@@ -200,32 +235,101 @@ pub fn assemble(inputs: Inputs<'_>) -> Result<Notes> {
     })
 }
 
+/// The changes of one pull request as one line with the pull request's title, as GitHub's
+/// generated notes give them (a merge-commit PR's "wip" and "address review" commits disappear
+/// into it). Its type is the title's when the title is conventional and asks for at least the
+/// largest bump of its entries, else that of the entry with the largest bump, so the line
+/// bumps what its entries bump; breaking notes and advisories are kept from every entry.
+fn one_line_per_pull_request(changes: Vec<Change>) -> Vec<Change> {
+    let mut out: Vec<Change> = Vec::new();
+    let mut by_number: BTreeMap<u64, Vec<Change>> = BTreeMap::new();
+    for change in changes {
+        match &change.pr {
+            Some(pr) => {
+                let number = pr.number;
+                if !by_number.contains_key(&number) {
+                    out.push(change.clone());
+                }
+                by_number.entry(number).or_default().push(change);
+            }
+            None => out.push(change),
+        }
+    }
+    for slot in &mut out {
+        let Some(number) = slot.pr.as_ref().map(|p| p.number) else { continue };
+        let Some(members) = by_number.remove(&number) else { continue };
+        let title = slot.pr.as_ref().map(|p| without_pr_suffix(&p.title)).unwrap_or_default();
+        let bump_of = |c: &Change| change_bump(c.kind.as_deref(), c.breaking);
+        let strongest = members.iter().max_by_key(|c| bump_of(c)).cloned().unwrap_or_else(|| slot.clone());
+        let header = relkit_core::conventional::parse_header(&title);
+        let mut line = strongest.clone();
+        match header {
+            Some(h) if change_bump(Some(&h.kind), h.breaking) >= bump_of(&strongest) => {
+                line.kind = Some(h.kind);
+                line.scope = h.scope;
+                line.description = h.description;
+            }
+            _ => {
+                if header.is_none() {
+                    line.description = title;
+                }
+            }
+        }
+        line.breaking = members.iter().any(|c| c.breaking);
+        line.breaking_notes = members.iter().flat_map(|c| c.breaking_notes.clone()).collect();
+        line.breaking_notes.dedup();
+        line.security = members.iter().any(|c| c.security);
+        line.advisories = members.iter().flat_map(|c| c.advisories.clone()).collect();
+        let mut seen = BTreeSet::new();
+        line.advisories.retain(|a| seen.insert(a.clone()));
+        *slot = line;
+    }
+    out
+}
+
+fn change_bump(kind: Option<&str>, breaking: bool) -> relkit_core::conventional::Bump {
+    use relkit_core::conventional::Bump;
+    match kind {
+        _ if breaking => Bump::Major,
+        Some("feat") => Bump::Minor,
+        Some("fix" | "perf") => Bump::Patch,
+        _ => Bump::None,
+    }
+}
+
 fn contributors_of(
     commits: &[&Commit],
     pulls: &BTreeMap<String, PullRequest>,
+    logins: &BTreeMap<String, String>,
     earlier: Option<&BTreeSet<String>>,
 ) -> (Vec<Contributor>, Vec<Contributor>) {
-    let mut by_email: BTreeMap<String, Contributor> = BTreeMap::new();
+    let mut by_key: BTreeMap<String, Contributor> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
-    // Oldest first, so that the list follows the order of first contribution.
+    // Oldest first, so that the list follows the order of first contribution. A contributor is
+    // their own login when the forge knows it (several e-mails, one person), else the e-mail;
+    // a commit is credited to its own author, never to the pull request's.
     for commit in commits.iter().rev() {
-        let key = commit.author_email.to_lowercase();
-        let login = pulls.get(&commit.id).and_then(|p| p.author.clone());
-        let entry = by_email.entry(key.clone()).or_insert_with(|| {
+        let email = commit.author_email.to_lowercase();
+        let login = logins.get(&commit.id).cloned();
+        let key = login.clone().map(|l| format!("@{l}")).unwrap_or_else(|| email.clone());
+        let is_new = earlier.is_some_and(|e| !e.contains(&email));
+        let entry = by_key.entry(key.clone()).or_insert_with(|| {
             order.push(key.clone());
             Contributor {
                 name: commit.author_name.clone(),
-                login: None,
+                login: login.clone(),
                 commits: 0,
-                first_time: earlier.is_some_and(|e| !e.contains(&key)),
+                first_time: is_new,
+                first_pull_request: None,
             }
         });
         entry.commits += 1;
-        if entry.login.is_none() {
-            entry.login = login;
+        entry.first_time &= is_new;
+        if entry.first_pull_request.is_none() {
+            entry.first_pull_request = pulls.get(&commit.id).map(|p| p.number);
         }
     }
-    let all: Vec<Contributor> = order.iter().filter_map(|k| by_email.remove(k)).collect();
+    let all: Vec<Contributor> = order.iter().filter_map(|k| by_key.remove(k)).collect();
     let first = all.iter().filter(|c| c.first_time).cloned().collect();
     (all, first)
 }
@@ -250,6 +354,8 @@ mod tests {
         }
     }
 
+    static NO_LOGINS: BTreeMap<String, String> = BTreeMap::new();
+
     fn inputs<'a>(
         commits: &'a [Commit],
         config: &'a NotesConfig,
@@ -260,8 +366,10 @@ mod tests {
             release: ReleaseInfo { title: "v1.0.0".into(), ..Default::default() },
             commits,
             pulls,
+            commit_logins: &NO_LOGINS,
             earlier_authors: earlier,
             schema_changes: Vec::new(),
+            schema_bump: SchemaBump::Minor,
             verification: Verification::default(),
             config,
             release_yml: None,
@@ -282,7 +390,7 @@ mod tests {
         let notes = assemble(inputs(&commits, &config, &pulls, Some(&earlier))).unwrap();
         assert_eq!(notes.release.commit_count, 3);
         assert_eq!(notes.release.date, "2023-11-14");
-        assert_eq!(notes.excluded[0].count, 1);
+        assert!(notes.excluded.is_empty(), "merges are not a footnote on every release");
         assert_eq!(notes.contributors.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["bob", "new"]);
         assert_eq!(notes.first_time_contributors.len(), 1);
         assert_eq!(notes.first_time_contributors[0].name, "new");

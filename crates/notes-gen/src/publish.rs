@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use relkit_core::{Error, Result};
 use serde::Serialize;
 
-use crate::forge::{CreateOutcome, Forge, ReleaseFields, RemoteRelease};
+use crate::forge::{CreateOutcome, Forge, ReleaseFields, RemoteRelease, normalized_asset_name};
 
 /// What to publish.
 #[derive(Debug, Clone)]
@@ -28,6 +28,8 @@ pub struct PublishRequest {
     pub make_latest: bool,
     /// Create as a draft (an existing published release is never turned back into a draft).
     pub draft: bool,
+    /// Lift a revocation (`--unrevoke`); otherwise a revoked release stays revoked.
+    pub unrevoke: bool,
     /// Files to upload, each with the asset name to use.
     pub assets: Vec<(PathBuf, String)>,
 }
@@ -99,6 +101,20 @@ fn create_fields(request: &PublishRequest) -> ReleaseFields {
 
 fn update_fields(request: &PublishRequest, existing: &RemoteRelease) -> ReleaseFields {
     let publish_draft = existing.draft && !request.draft;
+    let notice = revocation_notice(existing.body.as_deref().unwrap_or_default());
+    if let Some(notice) = notice.filter(|_| !request.unrevoke) {
+        // A revoked release stays revoked: the new notes go under the notice, and it stays a
+        // prerelease that is not "Latest".
+        return ReleaseFields {
+            tag_name: None,
+            target_commitish: None,
+            name: Some(request.name.clone()),
+            body: Some(format!("{notice}\n\n{}", request.body)),
+            draft: publish_draft.then_some(false),
+            prerelease: Some(true),
+            make_latest: Some(false),
+        };
+    }
     ReleaseFields {
         tag_name: None,
         target_commitish: None,
@@ -110,16 +126,23 @@ fn update_fields(request: &PublishRequest, existing: &RemoteRelease) -> ReleaseF
     }
 }
 
+/// The revocation notice at the top of a body, if there is one.
+fn revocation_notice(body: &str) -> Option<&str> {
+    let start = body.find(REVOKED_START)?;
+    let end = body[start..].find(REVOKED_END)? + start + REVOKED_END.len();
+    Some(&body[start..end])
+}
+
 fn check_assets(assets: &[(PathBuf, String)]) -> Result<()> {
     let mut names = BTreeSet::new();
     for (path, name) in assets {
         if !path.is_file() {
             return Err(Error::usage(format!("asset {} does not exist or is not a file", path.display())));
         }
-        if name.is_empty() || name.contains('/') {
+        if name.is_empty() || name.contains('/') || normalized_asset_name(name).is_empty() {
             return Err(Error::usage(format!("asset name {name:?} must be a plain file name")));
         }
-        if !names.insert(name.as_str()) {
+        if !names.insert(normalized_asset_name(name)) {
             return Err(Error::usage(format!("two assets are named {name:?}; asset names must be unique")));
         }
     }
@@ -138,12 +161,11 @@ async fn upload_assets(
     let mut uploaded = Vec::new();
     let mut replaced = Vec::new();
     for (path, name) in assets {
-        if let Some(old) = existing.iter().find(|a| a.name == *name) {
-            forge.delete_asset(release, old).await?;
-            replaced.push(name.clone());
+        let put = forge.replace_asset(release, &existing, path, name).await?;
+        if put.replaced {
+            replaced.push(put.name.clone());
         }
-        forge.upload_asset(release, path, name).await?;
-        uploaded.push(name.clone());
+        uploaded.push(put.name);
     }
     Ok((uploaded, replaced))
 }
@@ -191,6 +213,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_revoked_release_stays_revoked_unless_asked() {
+        let body = revoked_body("## Features\n- a\n", "v1.2.3", "data loss");
+        let existing = RemoteRelease {
+            id: 1,
+            tag_name: "v1.2.3".into(),
+            name: None,
+            body: Some(body),
+            draft: false,
+            prerelease: true,
+            upload_url: None,
+            html_url: None,
+        };
+        let req = PublishRequest {
+            tag: "v1.2.3".into(),
+            target_commitish: None,
+            name: "v1.2.3".into(),
+            body: "## Features\n- b\n".into(),
+            prerelease: false,
+            make_latest: true,
+            draft: false,
+            unrevoke: false,
+            assets: vec![],
+        };
+        let kept = update_fields(&req, &existing);
+        assert_eq!((kept.prerelease, kept.make_latest), (Some(true), Some(false)));
+        let kept_body = kept.body.unwrap();
+        assert!(kept_body.contains("Reason: data loss") && kept_body.ends_with("- b\n"), "{kept_body}");
+        let lifted = update_fields(&PublishRequest { unrevoke: true, ..req }, &existing);
+        assert_eq!((lifted.prerelease, lifted.make_latest), (Some(false), Some(true)));
+        assert!(!lifted.body.unwrap().contains("revoked"));
+    }
+
+    #[test]
     fn revocation_is_prepended_once() {
         let once = revoked_body("## Features\n- a\n", "v1.2.3", "broken migration");
         assert!(once.starts_with("<!-- relkit:revoked -->\n> [!CAUTION]\n> **v1.2.3 is revoked"));
@@ -211,6 +266,7 @@ mod tests {
             prerelease: false,
             make_latest: true,
             draft: false,
+            unrevoke: false,
             assets: vec![],
         };
         assert_eq!(create_fields(&req).make_latest, Some(true));

@@ -4,11 +4,13 @@
 //! to stable) are not a base; a first release covers the whole history and says so.
 
 use std::cmp::Ordering;
+use std::collections::HashSet;
 
 use relkit_core::tagset::TagSet;
 use relkit_core::version::{ReleaseTag, TagGrammar, is_stable};
 use relkit_core::{Error, Result};
 use relkit_git::Repo;
+use semver::Version;
 
 /// Which previous tag is the base.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -86,10 +88,17 @@ pub fn resolve(
         Since::Any => false,
         Since::Auto => release.as_ref().is_some_and(|r| is_stable(&r.version)),
     };
+    // Without a release, the base is the nearest release in the history of `to` (on a
+    // maintenance branch, not a newer release made on another line).
+    let reachable: Option<HashSet<String>> = match &release {
+        Some(_) => None,
+        None => Some(repo.commit_ids(&to, &[])?.into_iter().collect()),
+    };
     let candidates = tags.entries().iter().rev().filter(|e| {
-        let below = match &release {
-            Some(r) => e.version().cmp_precedence(&r.version) == Ordering::Less,
-            None => true,
+        let below = match (&release, &reachable) {
+            (Some(r), _) => e.version().cmp_precedence(&r.version) == Ordering::Less,
+            (None, Some(reachable)) => e.commit.as_ref().is_none_or(|c| reachable.contains(c)),
+            (None, None) => true,
         };
         below && (!stable_only || is_stable(e.version()))
     });
@@ -106,6 +115,15 @@ pub fn resolve(
     }
     match base {
         Some((name, commit)) => {
+            if let (Some(r), Some(base)) = (&release, tags.get(&name))
+                && let Some(missing) = missing_predecessor(&r.version, base.version())
+            {
+                notices.push(format!(
+                    "No tag was found for the release before {} ({missing}: deleted, or not fetched?): \
+                     these notes start at {name} and so also cover what that release had.",
+                    r.name
+                ));
+            }
             Ok(ResolvedRange { release, to, from: Some(commit), previous_tag: Some(name), notices })
         }
         None => {
@@ -114,6 +132,48 @@ pub fn resolve(
                 "First release: no earlier {what} was found, so these notes cover the whole history."
             ));
             Ok(ResolvedRange { release, to, from: None, previous_tag: None, notices })
+        }
+    }
+}
+
+/// The release a stable `release` must have followed that `base` is not: `1.1.0` before
+/// `1.1.1`, some `1.0.x` before `1.1.0`, some `1.x.y` before `2.0.0`. `None` when `base` is
+/// that release, or when the release is a prerelease (whose predecessors are not numbered).
+pub fn missing_predecessor(release: &Version, base: &Version) -> Option<String> {
+    if !is_stable(release) || !is_stable(base) {
+        return None;
+    }
+    let (x, y, z) = (release.major, release.minor, release.patch);
+    let (expected, found) = if z > 0 {
+        (format!("{x}.{y}.{}", z - 1), (base.major, base.minor, base.patch) == (x, y, z - 1))
+    } else if y > 0 {
+        (format!("{x}.{}.x", y - 1), (base.major, base.minor) == (x, y - 1))
+    } else if x > 0 {
+        (format!("{}.x.y", x - 1), base.major == x - 1)
+    } else {
+        return None;
+    };
+    (!found).then_some(expected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_predecessors() {
+        let v = |s: &str| Version::parse(s).unwrap();
+        let table = [
+            ("1.1.1", "1.1.0", None),
+            ("1.1.1", "1.0.0", Some("1.1.0")),
+            ("1.1.0", "1.0.7", None),
+            ("1.2.0", "1.0.7", Some("1.1.x")),
+            ("2.0.0", "1.9.3", None),
+            ("3.0.0", "1.9.3", Some("2.x.y")),
+            ("2.0.0-rc.2", "1.0.0", None),
+        ];
+        for (release, base, want) in table {
+            assert_eq!(missing_predecessor(&v(release), &v(base)).as_deref(), want, "{release} after {base}");
         }
     }
 }

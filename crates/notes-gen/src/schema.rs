@@ -1,60 +1,65 @@
-//! Schema changes: files matching the configured globs that changed in the range, with their
-//! diff stat (one `git diff --numstat` for the whole range).
+//! Schema changes: files matching `notes.schema_globs` that changed between the merge base of
+//! the range's ends and its last commit (what the release changes, also when the previous tag
+//! sits on another branch), from a tree diff that enters only directories a glob can match.
 
-use globset::{Glob, GlobSet, GlobSetBuilder};
-use relkit_core::{Error, Result};
-use relkit_git::{FileStat, Repo};
+use relkit_core::Result;
+use relkit_git::{PathGlobs, Repo};
 
 use crate::notes::SchemaChange;
 
-/// Compiles the globs; a bad glob is a usage error naming it.
-pub fn glob_set(globs: &[String]) -> Result<GlobSet> {
-    let mut builder = GlobSetBuilder::new();
-    for g in globs {
-        let glob =
-            Glob::new(g).map_err(|e| Error::usage(format!("invalid notes.schema_globs entry {g:?}: {e}")))?;
-        builder.add(glob);
-    }
-    builder.build().map_err(|e| Error::usage(format!("invalid notes.schema_globs: {e}")))
+/// The compiled `notes.schema_globs`; a bad glob is a usage error naming it.
+pub fn globs(patterns: &[String]) -> Result<PathGlobs> {
+    PathGlobs::new(patterns, "notes.schema_globs")
 }
 
-/// Changed files in `from..to` that match the globs.
+/// The base a schema diff starts from: the merge base of `from` and `to` (the previous tag may
+/// be on a maintenance branch); `None` for the whole history.
+pub fn diff_base(repo: &Repo, from: Option<&str>, to: &str) -> Result<Option<String>> {
+    match from {
+        Some(from) => Ok(Some(repo.merge_base(from, to)?.unwrap_or_else(|| from.to_string()))),
+        None => Ok(None),
+    }
+}
+
+/// Changed files matching the globs between the merge base of `from` and `to`, and `to`.
 pub fn schema_changes(
     repo: &Repo,
     from: Option<&str>,
     to: &str,
-    globs: &[String],
+    patterns: &[String],
 ) -> Result<Vec<SchemaChange>> {
+    let globs = globs(patterns)?;
     if globs.is_empty() {
         return Ok(Vec::new());
     }
-    let set = glob_set(globs)?;
-    Ok(matching(repo.diff_numstat(from, to)?, &set))
-}
-
-/// The stats whose path matches.
-pub fn matching(stats: Vec<FileStat>, set: &GlobSet) -> Vec<SchemaChange> {
-    stats
+    let base = diff_base(repo, from, to)?;
+    Ok(repo
+        .diff_stat(base.as_deref(), to, &globs)?
         .into_iter()
-        .filter(|s| set.is_match(&s.path))
         .map(|s| SchemaChange { path: s.path, added: s.added, removed: s.removed })
-        .collect()
+        .collect())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use relkit_git::PathFilter;
 
     #[test]
-    fn globs_select_schema_files() {
-        let set = glob_set(&["**/*.schema.json".to_string()]).unwrap();
-        let stats = vec![
-            FileStat { path: "api/recipe.schema.json".into(), added: Some(3), removed: Some(1) },
-            FileStat { path: "recipe.schema.json".into(), added: None, removed: None },
-            FileStat { path: "src/main.rs".into(), added: Some(1), removed: Some(0) },
-        ];
-        let got: Vec<String> = matching(stats, &set).into_iter().map(|c| c.path).collect();
-        assert_eq!(got, ["api/recipe.schema.json", "recipe.schema.json"]);
-        assert_eq!(glob_set(&["a[".to_string()]).unwrap_err().exit_code(), 2);
+    fn globs_select_schema_files_and_prune_directories() {
+        let set = globs(&["**/*.schema.json".to_string(), "api/v2/*.json".to_string()]).unwrap();
+        assert!(set.matches("api/recipe.schema.json") && set.matches("recipe.schema.json"));
+        assert!(!set.matches("src/main.rs"));
+        assert!(set.may_contain("anything"), "** can be anywhere");
+        let only_api = globs(&["api/v2/*.json".to_string()]).unwrap();
+        assert!(
+            only_api.may_contain("api") && only_api.may_contain("api/v2") && only_api.may_contain("api/v2/x")
+        );
+        assert!(
+            !only_api.may_contain("src") && !only_api.may_contain("api/v1") && !only_api.may_contain("apix")
+        );
+        let one_file = globs(&["schema.json".to_string()]).unwrap();
+        assert!(one_file.may_contain("") && !one_file.may_contain("src"));
+        assert_eq!(globs(&["a[".to_string()]).unwrap_err().exit_code(), 2);
     }
 }

@@ -1,7 +1,7 @@
 //! Which section each change goes to: pull-request labels through `.github/release.yml`
 //! categories first (GitHub's own format), then the conventional type through the configured
-//! mapping, then "Other changes". Breaking changes and security fixes are also gathered into
-//! their own sections, which are always rendered when they are not empty.
+//! mapping, then "Other changes". Breaking changes are listed once, in their own section (with
+//! the section they would otherwise be in); security fixes likewise get their own.
 
 use relkit_core::config::{NotesConfig, SectionConfig};
 use relkit_core::{Error, Result};
@@ -171,7 +171,14 @@ pub fn group(changes: Vec<Change>, config: &NotesConfig, release_yml: Option<&Re
         let by_type = change.kind.as_deref().and_then(|k| section_for_type(&config.sections, k));
         let title = by_label.or(by_type);
         if change.breaking {
-            grouped.breaking.push(change.clone());
+            // Listed once, in their own section; `section` names the one it would be in.
+            change.section = match title.as_ref().and_then(|t| titles.iter().find(|x| *x == t)) {
+                Some(t) => t.clone(),
+                None if change.security => "Security".to_string(),
+                None => other_title.clone(),
+            };
+            grouped.breaking.push(change);
+            continue;
         }
         if change.security {
             change.section = "Security".to_string();
@@ -197,11 +204,6 @@ pub fn group(changes: Vec<Change>, config: &NotesConfig, release_yml: Option<&Re
         .collect();
     if !other.is_empty() {
         grouped.sections.push(Section { title: other_title, changes: other });
-    }
-    for b in &mut grouped.breaking {
-        if let Some(s) = grouped.sections.iter().flat_map(|s| &s.changes).find(|c| c.sha == b.sha) {
-            b.section = s.section.clone();
-        }
     }
     grouped.excluded = excluded;
     grouped
@@ -248,7 +250,7 @@ mod tests {
             &config,
             None,
         );
-        assert_eq!(titles(&g), [("Features", 2), ("Bug fixes", 1), ("Other changes", 1)]);
+        assert_eq!(titles(&g), [("Features", 1), ("Bug fixes", 1), ("Other changes", 1)]);
         assert_eq!(g.breaking.len(), 1);
         assert_eq!(g.breaking[0].section, "Features");
     }

@@ -93,6 +93,7 @@ fn request(tag: &str, assets: Vec<(std::path::PathBuf, String)>) -> PublishReque
         prerelease: false,
         make_latest: true,
         draft: false,
+        unrevoke: false,
         assets,
     }
 }
@@ -173,10 +174,11 @@ async fn publish_creates_once_then_updates_and_replaces_assets() {
         .await;
     Mock::given(method("GET"))
         .and(path("/repos/acme/app/releases/1/assets"))
+        // GitHub lists the name it stored: special characters renamed.
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([gh_asset(
             &uri,
             77,
-            "app linux #1.tar.gz"
+            "app.linux.1.tar.gz"
         )])))
         .with_priority(2)
         .mount(&server)
@@ -188,7 +190,16 @@ async fn publish_creates_once_then_updates_and_replaces_assets() {
         .await;
     Mock::given(method("POST"))
         .and(path("/uploads/repos/acme/app/releases/1/assets"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(gh_asset(&uri, 78, "app linux #1.tar.gz")))
+        .respond_with(ResponseTemplate::new(201).set_body_json(gh_asset(
+            &uri,
+            78,
+            "app.linux.1.tar.gz.relkit-upload",
+        )))
+        .mount(&server)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path("/repos/acme/app/releases/assets/78"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(gh_asset(&uri, 78, "app.linux.1.tar.gz")))
         .mount(&server)
         .await;
 
@@ -198,7 +209,7 @@ async fn publish_creates_once_then_updates_and_replaces_assets() {
     assert!(first.replaced.is_empty());
     let second = publish(&forge, &request("v1.2.0", assets.clone())).await.unwrap();
     assert_eq!(second.action, "updated");
-    assert_eq!(second.replaced, ["app linux #1.tar.gz"]);
+    assert_eq!(second.replaced, ["app.linux.1.tar.gz"], "found under the name GitHub gave it");
 
     let all = server.received_requests().await.unwrap();
     assert_eq!(requests_to(&all, "POST", "/repos/acme/app/releases").len(), 1, "never a duplicate release");
@@ -213,6 +224,26 @@ async fn publish_creates_once_then_updates_and_replaces_assets() {
         .collect();
     assert_eq!(lists.len(), 2, "both pages of the release list are read to find a draft");
     assert_eq!(requests_to(&all, "DELETE", "/repos/acme/app/releases/assets/77").len(), 1);
+    // The new file is uploaded under a temporary name, then the old one deleted and the new one
+    // renamed into place: a failed upload never leaves the release without the asset.
+    let order: Vec<String> = all
+        .iter()
+        .filter(|r| r.url.path().contains("/assets/") || r.url.path().starts_with("/uploads/"))
+        .map(|r| format!("{} {}", r.method, r.url.path()))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "POST /uploads/repos/acme/app/releases/1/assets",
+            "PATCH /repos/acme/app/releases/assets/78",
+            "POST /uploads/repos/acme/app/releases/1/assets",
+            "DELETE /repos/acme/app/releases/assets/77",
+            "PATCH /repos/acme/app/releases/assets/78",
+        ]
+    );
+    let rename: Value =
+        requests_to(&all, "PATCH", "/repos/acme/app/releases/assets/78")[0].body_json().unwrap();
+    assert_eq!(rename, json!({"name": "app.linux.1.tar.gz"}));
 
     let create: Value = requests_to(&all, "POST", "/repos/acme/app/releases")[0].body_json().unwrap();
     assert_eq!(create["tag_name"], "v1.2.0");
@@ -224,7 +255,7 @@ async fn publish_creates_once_then_updates_and_replaces_assets() {
     let uploads = requests_to(&all, "POST", "/uploads/");
     assert_eq!(uploads.len(), 2);
     for upload in &uploads {
-        assert_eq!(upload.url.query(), Some("name=app+linux+%231.tar.gz"), "the name is URL-encoded");
+        assert_eq!(upload.url.query(), Some("name=app.linux.1.tar.gz.relkit-upload"), "the temporary name");
         assert_eq!(upload.headers.get("content-length").unwrap(), "6");
         assert_eq!(upload.headers.get("content-type").unwrap(), "application/octet-stream");
         assert_eq!(upload.body, b"binary");
@@ -409,7 +440,16 @@ impl Respond for GraphqlFake {
             let alias = line.trim().split(':').next().unwrap().to_string();
             let sha = line.split('"').nth(1).unwrap();
             let nodes = self.prs.get(sha).cloned().map(|pr| vec![pr]).unwrap_or_default();
-            repository.insert(alias, json!({"associatedPullRequests": {"nodes": nodes}}));
+            // A squash-merged commit's author is the pull request's author; a Bot's commits
+            // are linked to no user.
+            let user = nodes
+                .first()
+                .filter(|pr| pr["author"]["__typename"] == "User")
+                .map(|pr| json!({"login": pr["author"]["login"]}));
+            repository.insert(
+                alias,
+                json!({"author": {"name": "x", "email": "x@example.org", "user": user}, "associatedPullRequests": {"nodes": nodes}}),
+            );
         }
         ResponseTemplate::new(200).set_body_json(json!({"data": {"repository": repository}}))
     }
@@ -421,9 +461,16 @@ fn graphql_pr(number: u64, labels: &[&str], login: &str) -> Value {
         "title": format!("PR {number}"),
         "url": format!("https://github.com/acme/app/pull/{number}"),
         "mergedAt": "2026-11-01T10:00:00Z",
-        "author": {"login": login},
+        "author": {"__typename": "User", "login": login},
         "labels": {"nodes": labels.iter().map(|l| json!({"name": l})).collect::<Vec<_>>()}
     })
+}
+
+/// A pull request by a GitHub App: GraphQL's `Bot` actor has the login without `[bot]`.
+fn graphql_bot_pr(number: u64, login: &str) -> Value {
+    let mut pr = graphql_pr(number, &[], login);
+    pr["author"] = json!({"__typename": "Bot", "login": login});
+    pr
 }
 
 #[tokio::test]
@@ -433,14 +480,20 @@ async fn pull_requests_are_looked_up_in_batches_of_100_and_only_for_the_range() 
     let prs = HashMap::from([
         (shas[7].clone(), graphql_pr(12, &["enhancement"], "cy")),
         (shas[180].clone(), graphql_pr(40, &[], "bob")),
+        (shas[200].clone(), graphql_bot_pr(41, "dependabot")),
     ]);
     Mock::given(method("POST")).and(path("/graphql")).respond_with(GraphqlFake { prs }).mount(&server).await;
     let Forge::Github(api) = github(&server) else { unreachable!() };
-    let found = api.pull_requests(&shas).await.unwrap();
-    assert_eq!(found.len(), 2);
+    let found = api.pull_requests(&shas).await.unwrap().pulls;
+    assert_eq!(found.len(), 3);
     assert_eq!(found[&shas[7]].number, 12);
     assert_eq!(found[&shas[7]].labels, ["enhancement"]);
     assert_eq!(found[&shas[180]].author.as_deref(), Some("bob"));
+    assert_eq!(
+        found[&shas[200]].author.as_deref(),
+        Some("dependabot[bot]"),
+        "a Bot's login as GitHub spells it"
+    );
     let all = server.received_requests().await.unwrap();
     assert_eq!(all.len(), 3, "250 commits take 3 queries");
     let aliases: Vec<usize> = all
@@ -481,7 +534,7 @@ async fn rest_is_the_fallback_when_graphql_fails() {
         .mount(&server)
         .await;
     let Forge::Github(api) = github(&server) else { unreachable!() };
-    let found = api.pull_requests(&shas).await.unwrap();
+    let found = api.pull_requests(&shas).await.unwrap().pulls;
     assert_eq!(found.len(), 1);
     assert_eq!(found[&shas[1]].labels, ["bug"]);
     let all = server.received_requests().await.unwrap();
@@ -634,7 +687,17 @@ async fn forgejo_publish_is_idempotent_too() {
         .await;
     Mock::given(method("POST"))
         .and(path(format!("{base}/releases/11/assets")))
-        .and(query_param("name", "app.tar.gz"))
+        .and(query_param("name", "app.tar.gz.relkit-upload"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(fj_attachment(
+            &uri,
+            6,
+            "app.tar.gz.relkit-upload",
+        )))
+        .expect(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path(format!("{base}/releases/11/assets/6")))
         .respond_with(ResponseTemplate::new(201).set_body_json(fj_attachment(&uri, 6, "app.tar.gz")))
         .expect(2)
         .mount(&server)
@@ -678,7 +741,11 @@ async fn the_cli_looks_up_pull_requests_and_publishes_with_release_yml_categorie
     let uri = server.uri();
     let prs = HashMap::from([
         (labelled.clone(), graphql_pr(12, &["enhancement"], "cy")),
-        (excluded.clone(), graphql_pr(13, &["ignore-for-release"], "dependabot[bot]")),
+        (excluded.clone(), {
+            let mut pr = graphql_bot_pr(13, "dependabot");
+            pr["labels"] = json!({"nodes": [{"name": "ignore-for-release"}]});
+            pr
+        }),
     ]);
     Mock::given(method("POST"))
         .and(path("/graphql"))
@@ -767,4 +834,40 @@ async fn the_cli_revokes_and_refuses_without_a_token() {
     assert!(with_token.status.success(), "{}", String::from_utf8_lossy(&with_token.stderr));
     assert_eq!(without_token.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&without_token.stderr).contains("revoke needs a token"));
+}
+
+#[tokio::test]
+async fn forgejo_pull_requests_come_from_the_commit_pull_endpoint() {
+    let server = MockServer::start().await;
+    let shas: Vec<String> = (0..3).map(|i| format!("{i:040x}")).collect();
+    // Gitea's `PullRequest` for the second commit; the others have none (404).
+    Mock::given(method("GET"))
+        .and(path(format!("/api/v1/repos/acme/app/commits/{}/pull", shas[1])))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": 70, "number": 7, "title": "feat: faster index",
+            "html_url": format!("{}/acme/app/pulls/7", server.uri()),
+            "state": "closed", "merged": true, "merged_at": "2026-11-01T10:00:00Z",
+            "user": {"id": 3, "login": "james", "full_name": ""},
+            "labels": [{"id": 1, "name": "enhancement", "color": "00aabb"}]
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(wiremock::matchers::path_regex(r"^/api/v1/repos/acme/app/commits/[0-9a-f]{40}/pull$"))
+        .respond_with(not_found())
+        .with_priority(10)
+        .mount(&server)
+        .await;
+    let http = Http::new("Forgejo", Some("fj_secret".into()), AuthScheme::Token, policy()).unwrap();
+    let api = ForgejoApi::new(http, &server.uri(), "acme", "app");
+    let found = api.pull_requests(&shas).await.unwrap().expect("the endpoint answered");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[&shas[1]].number, 7);
+    assert_eq!(found[&shas[1]].author.as_deref(), Some("james"));
+    assert_eq!(found[&shas[1]].labels, ["enhancement"]);
+    let none = api.pull_requests(&shas[..1]).await.unwrap();
+    assert_eq!(none, None, "nothing but 404s: the caller says so");
+    let all = server.received_requests().await.unwrap();
+    assert!(all.iter().all(|r| r.headers.get("authorization").unwrap() == "token fj_secret"));
 }

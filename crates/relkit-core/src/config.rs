@@ -33,6 +33,30 @@ pub struct Config {
     pub notes: NotesConfig,
     /// What `tag-policy prune` keeps.
     pub prune: PruneConfig,
+    /// Monorepo components by name (the name their tags start with, `api` for `api/v1.2.3`,
+    /// `@scope/pkg` for `@scope/pkg@1.2.3`).
+    pub components: std::collections::BTreeMap<String, ComponentConfig>,
+}
+
+/// `components.<name>:` — one component of a monorepo.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ComponentConfig {
+    /// Globs of the files that belong to it (`packages/api/**`): its notes, `next_version` and
+    /// development versions count only the commits that touch them.
+    pub paths: Vec<String>,
+}
+
+impl Config {
+    /// The path globs of `component` (configured, or `tags.component` when none is given);
+    /// empty when it has none.
+    pub fn component_paths(&self, component: Option<&str>) -> Vec<String> {
+        component
+            .or(self.tags.component.as_deref())
+            .and_then(|c| self.components.get(c))
+            .map(|c| c.paths.clone())
+            .unwrap_or_default()
+    }
 }
 
 /// `tags:` — the release tag grammar.
@@ -75,11 +99,45 @@ pub struct VersionConfig {
     pub dev_prerelease: String,
     /// First prerelease identifier used by `--bump prerelease` on a stable base.
     pub prerelease_identifier: String,
+    /// The least bump a change to a file matching `notes.schema_globs` asks for.
+    pub schema_bump: SchemaBump,
 }
 
 impl Default for VersionConfig {
     fn default() -> Self {
-        Self { default_branch: None, dev_prerelease: "dev".into(), prerelease_identifier: "rc".into() }
+        Self {
+            default_branch: None,
+            dev_prerelease: "dev".into(),
+            prerelease_identifier: "rc".into(),
+            schema_bump: SchemaBump::Minor,
+        }
+    }
+}
+
+/// `version.schema_bump`: what a schema change in the range bumps at least.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SchemaBump {
+    /// Schema changes do not bump by themselves.
+    None,
+    /// At least the patch version.
+    Patch,
+    /// At least the minor version (default).
+    Minor,
+    /// The major version.
+    Major,
+}
+
+impl SchemaBump {
+    /// As a bump.
+    pub fn bump(self) -> crate::conventional::Bump {
+        use crate::conventional::Bump;
+        match self {
+            Self::None => Bump::None,
+            Self::Patch => Bump::Patch,
+            Self::Minor => Bump::Minor,
+            Self::Major => Bump::Major,
+        }
     }
 }
 
@@ -199,6 +257,14 @@ pub struct NotesConfig {
     pub template: Option<String>,
     /// List authors and first-time contributors.
     pub contributors: bool,
+}
+
+impl NotesConfig {
+    /// The conventional types recognised in squash-merge bodies: the standard ones and every
+    /// type a section lists.
+    pub fn known_types(&self) -> crate::message::KnownTypes {
+        crate::message::KnownTypes::with(self.sections.iter().flat_map(|s| &s.types).map(String::as_str))
+    }
 }
 
 /// One section of the notes.
@@ -400,6 +466,15 @@ mod tests {
         assert_eq!(c.notes.other_title, "Other changes");
         assert!(c.notes.require_conventional);
         assert_eq!(c.notes.schema_globs, ["schemas/*.json"]);
+        assert!(c.notes.known_types().contains("feat") && c.notes.known_types().contains("deps"));
+        let c = Config::from_yaml("version:\n  schema_bump: major\n", "x").unwrap();
+        assert_eq!(c.version.schema_bump, SchemaBump::Major);
+        assert_eq!(Config::default().version.schema_bump, SchemaBump::Minor);
+        let c =
+            Config::from_yaml("components:\n  '@scope/pkg':\n    paths: ['packages/pkg/**']\n", "x").unwrap();
+        assert_eq!(c.component_paths(Some("@scope/pkg")), ["packages/pkg/**"]);
+        assert!(c.component_paths(Some("other")).is_empty());
+        assert!(Config::from_yaml("components:\n  a:\n    path: []\n", "x").is_err());
         let err = Config::from_yaml("notes:\n  sektions: []\n", "x").unwrap_err();
         assert!(err.message().contains("sektions"), "{err}");
     }

@@ -1,72 +1,24 @@
-//! Conventional commits (<https://www.conventionalcommits.org/en/v1.0.0/>): parsing and the
-//! version bump a set of commits implies.
+//! Conventional commits (<https://www.conventionalcommits.org/en/v1.0.0/>): the header grammar,
+//! bumps and how a bump applies to a version. Whole messages are read by [`crate::message`].
 
 use semver::{Prerelease, Version};
 
-/// A footer line such as `Refs: #123` or `BREAKING CHANGE: ...`.
+/// A conventional header `type[(scope)][!]: description`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Footer {
-    /// The token, e.g. `Refs` or `BREAKING CHANGE`.
-    pub token: String,
-    /// The value; continuation lines are joined with `\n`.
-    pub value: String,
-}
-
-/// A parsed conventional commit message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConventionalCommit {
+pub struct Header {
     /// Lower-cased type, e.g. `feat`.
     pub kind: String,
     /// Optional scope, e.g. `api` in `feat(api): ...`.
     pub scope: Option<String>,
-    /// `!` after the type/scope, or a breaking-change footer.
+    /// `!` after the type/scope.
     pub breaking: bool,
     /// The description after `: `.
     pub description: String,
-    /// The body between the header and the footers, if any.
-    pub body: Option<String>,
-    /// Footers, in order.
-    pub footers: Vec<Footer>,
 }
 
-impl ConventionalCommit {
-    /// Parses a commit message; `None` when the header is not `type[(scope)][!]: description`.
-    pub fn parse(message: &str) -> Option<Self> {
-        let message = message.trim_start_matches(['\n', '\r']);
-        let (header, rest) = message.split_once('\n').unwrap_or((message, ""));
-        let (kind, scope, bang, description) = parse_header(header.trim_end_matches('\r'))?;
-        let (body, footers) = split_body_and_footers(rest);
-        let breaking = bang || footers.iter().any(|f| is_breaking_token(&f.token));
-        Some(Self { kind, scope, breaking, description, body, footers })
-    }
-
-    /// The upgrade notes: every `BREAKING CHANGE:`/`BREAKING-CHANGE:` footer value, or the
-    /// description when the break is only marked with `!`.
-    pub fn breaking_notes(&self) -> Vec<String> {
-        let notes: Vec<String> =
-            self.footers.iter().filter(|f| is_breaking_token(&f.token)).map(|f| f.value.clone()).collect();
-        if notes.is_empty() && self.breaking { vec![self.description.clone()] } else { notes }
-    }
-
-    /// The bump this commit asks for on its own.
-    pub fn bump(&self) -> Bump {
-        if self.breaking {
-            Bump::Major
-        } else if self.kind == "feat" {
-            Bump::Minor
-        } else if self.kind == "fix" || self.kind == "perf" {
-            Bump::Patch
-        } else {
-            Bump::None
-        }
-    }
-}
-
-fn is_breaking_token(token: &str) -> bool {
-    token == "BREAKING CHANGE" || token == "BREAKING-CHANGE"
-}
-
-fn parse_header(header: &str) -> Option<(String, Option<String>, bool, String)> {
+/// Parses one line as a conventional header; `None` when it is not `type[(scope)][!]: description`.
+pub fn parse_header(line: &str) -> Option<Header> {
+    let header = line.trim_end_matches('\r');
     let (prefix, description) = header.split_once(':')?;
     let description = description.strip_prefix(' ')?.trim();
     if description.is_empty() {
@@ -89,53 +41,12 @@ fn parse_header(header: &str) -> Option<(String, Option<String>, bool, String)> 
     if kind.is_empty() || !kind.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
         return None;
     }
-    Some((kind.to_ascii_lowercase(), scope, bang, description.to_string()))
-}
-
-/// Splits what follows the header into a body and the trailing footer block.
-fn split_body_and_footers(rest: &str) -> (Option<String>, Vec<Footer>) {
-    let rest = rest.replace("\r\n", "\n");
-    let paragraphs: Vec<&str> =
-        rest.split("\n\n").map(|p| p.trim_matches('\n')).filter(|p| !p.trim().is_empty()).collect();
-    let Some((last, before)) = paragraphs.split_last() else {
-        return (None, Vec::new());
-    };
-    let footers = parse_footers(last);
-    let body_parts: Vec<&str> = if footers.is_some() { before.to_vec() } else { paragraphs.clone() };
-    let body = body_parts.join("\n\n");
-    (Some(body).filter(|b| !b.trim().is_empty()), footers.unwrap_or_default())
-}
-
-/// Parses a paragraph as footers; `None` if its first line is not a footer.
-fn parse_footers(paragraph: &str) -> Option<Vec<Footer>> {
-    let mut footers: Vec<Footer> = Vec::new();
-    for line in paragraph.lines() {
-        match footer_line(line) {
-            Some(footer) => footers.push(footer),
-            None => match footers.last_mut() {
-                Some(last) => {
-                    last.value.push('\n');
-                    last.value.push_str(line.trim_end());
-                }
-                None => return None,
-            },
-        }
-    }
-    Some(footers)
-}
-
-fn footer_line(line: &str) -> Option<Footer> {
-    let line = line.trim_end_matches('\r');
-    for breaking in ["BREAKING CHANGE", "BREAKING-CHANGE"] {
-        if let Some(value) = line.strip_prefix(breaking).and_then(|r| r.strip_prefix(": ")) {
-            return Some(Footer { token: breaking.to_string(), value: value.trim().to_string() });
-        }
-    }
-    let (token, value) = line.split_once(": ").or_else(|| line.split_once(" #"))?;
-    let valid_token = !token.is_empty()
-        && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        && token.as_bytes()[0].is_ascii_alphabetic();
-    valid_token.then(|| Footer { token: token.to_string(), value: value.trim().to_string() })
+    Some(Header {
+        kind: kind.to_ascii_lowercase(),
+        scope,
+        breaking: bang,
+        description: description.to_string(),
+    })
 }
 
 /// A version bump, ordered from none to major.
@@ -149,11 +60,6 @@ pub enum Bump {
     Minor,
     /// A breaking change.
     Major,
-}
-
-/// The largest bump any of the messages asks for (non-conventional messages ask for none).
-pub fn bump_for_messages<'a>(messages: impl IntoIterator<Item = &'a str>) -> Bump {
-    messages.into_iter().filter_map(ConventionalCommit::parse).map(|c| c.bump()).max().unwrap_or(Bump::None)
 }
 
 /// Applies a bump to the last release. In `0.x` a breaking change bumps the minor version and a
@@ -189,43 +95,17 @@ mod tests {
 
     #[test]
     fn headers() {
-        let c = ConventionalCommit::parse("feat(api)!: drop v1 endpoints").unwrap();
+        let c = parse_header("feat(api)!: drop v1 endpoints").unwrap();
         assert_eq!((c.kind.as_str(), c.scope.as_deref(), c.breaking), ("feat", Some("api"), true));
         assert_eq!(c.description, "drop v1 endpoints");
-        assert_eq!(ConventionalCommit::parse("Fix: typo").unwrap().kind, "fix");
+        assert_eq!(parse_header("Fix: typo").unwrap().kind, "fix");
         for bad in ["fix typo", "feat(): x", "feat:", "feat:x", "fe at: x", "Merge branch 'x'", ""] {
-            assert!(ConventionalCommit::parse(bad).is_none(), "{bad:?}");
+            assert!(parse_header(bad).is_none(), "{bad:?}");
         }
     }
 
     #[test]
-    fn body_and_footers() {
-        let msg = "fix: handle nulls\n\nLong explanation\nover two lines.\n\nSecond paragraph.\n\n\
-                   Reviewed-by: Z\nRefs #133\nBREAKING CHANGE: the config key `a` is now `b`\n  continued";
-        let c = ConventionalCommit::parse(msg).unwrap();
-        assert!(c.breaking);
-        assert_eq!(c.body.as_deref(), Some("Long explanation\nover two lines.\n\nSecond paragraph."));
-        assert_eq!(c.footers.len(), 3);
-        assert_eq!(c.footers[1], Footer { token: "Refs".into(), value: "133".into() });
-        assert_eq!(c.breaking_notes(), ["the config key `a` is now `b`\n  continued"]);
-        assert_eq!(c.bump(), Bump::Major);
-    }
-
-    #[test]
-    fn bang_without_footer_uses_the_description_as_note() {
-        let c = ConventionalCommit::parse("refactor!: remove the old CLI").unwrap();
-        assert_eq!(c.breaking_notes(), ["remove the old CLI"]);
-        let c = ConventionalCommit::parse("chore: x\n\nBREAKING-CHANGE: gone").unwrap();
-        assert!(c.breaking);
-        assert_eq!(c.breaking_notes(), ["gone"]);
-    }
-
-    #[test]
     fn bumps() {
-        assert_eq!(bump_for_messages(["docs: x", "fix: y", "not conventional"]), Bump::Patch);
-        assert_eq!(bump_for_messages(["perf: x", "feat: y"]), Bump::Minor);
-        assert_eq!(bump_for_messages(["feat!: x", "fix: y"]), Bump::Major);
-        assert_eq!(bump_for_messages(["chore: x"]), Bump::None);
         let v = |s| Version::parse(s).unwrap();
         let table = [
             ("1.4.2", Bump::Major, "2.0.0"),
@@ -243,14 +123,9 @@ mod tests {
 
     proptest! {
         #[test]
-        fn parsing_never_panics(msg in "\\PC{0,200}") {
-            let _ = ConventionalCommit::parse(&msg);
-        }
-
-        #[test]
         fn well_formed_headers_parse(kind in "[a-z]{1,8}", scope in proptest::option::of("[a-z0-9-]{1,8}"), desc in "[a-zA-Z0-9][a-zA-Z0-9 ]{0,30}") {
             let header = match &scope { Some(s) => format!("{kind}({s}): {desc}"), None => format!("{kind}: {desc}") };
-            let c = ConventionalCommit::parse(&header).unwrap();
+            let c = parse_header(&header).unwrap();
             prop_assert_eq!(c.kind, kind);
             prop_assert_eq!(c.scope, scope);
             prop_assert_eq!(c.description, desc.trim());

@@ -4,7 +4,9 @@
 //! - [`tagset`]: all release tags read once and ordered by precedence, with the queries
 //!   "highest", "previous" and "tags on a commit".
 //! - [`channel`]: which release channel a version belongs to.
-//! - [`conventional`]: conventional-commit messages and the version bump they imply.
+//! - [`conventional`]: the conventional header grammar, bumps and how they apply.
+//! - [`message`]: the commit-message model (entries, trailers, reverts) shared by the notes and
+//!   the bump, so both list and count the same changes.
 //! - [`config`]: the optional `.github/relkit.yml`.
 //! - [`resolved`]: the resolved-version document passed between steps.
 //! - [`github`]: the GitHub Actions context (`GITHUB_*` and the event payload).
@@ -18,6 +20,7 @@ pub mod config;
 pub mod conventional;
 pub mod error;
 pub mod github;
+pub mod message;
 pub mod resolved;
 pub mod tagset;
 pub mod verification;

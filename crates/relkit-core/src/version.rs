@@ -115,8 +115,10 @@ impl TagGrammar {
     }
 }
 
+/// `api/v1.2.3`, `api-v1.2.3` and the npm/changesets form `create-vite@5.0.0` (also
+/// `@scope/pkg@1.2.3`).
 fn default_separators() -> Vec<String> {
-    vec!["/".to_string(), "-".to_string()]
+    vec!["/".to_string(), "-".to_string(), "@".to_string()]
 }
 
 /// Parses a version string with an optional leading `v` (strict SemVer 2.0 otherwise).
@@ -225,6 +227,11 @@ mod tests {
         assert!(api.try_parse("v1.2.3").is_none());
         assert_eq!(api.format(&Version::new(1, 0, 0)), "api/v1.0.0");
         assert!(TagGrammar::plain().try_parse("api/v1.2.3").is_none());
+        let vite = TagGrammar::for_component("create-vite");
+        assert_eq!(vite.parse("create-vite@5.0.0").unwrap().version, Version::new(5, 0, 0));
+        let scoped = TagGrammar::for_component("@scope/pkg");
+        assert_eq!(scoped.parse("@scope/pkg@1.2.3").unwrap().version, Version::new(1, 2, 3));
+        assert!(TagGrammar::plain().try_parse("create-vite@5.0.0").is_none());
     }
 
     #[test]

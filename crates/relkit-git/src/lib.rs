@@ -254,47 +254,260 @@ pub struct FileStat {
     pub removed: Option<u64>,
 }
 
-/// The id of git's empty tree, the base of a diff over the whole history.
-const EMPTY_TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+/// Which paths a tree diff looks at: directories it may skip, files it reports.
+pub trait PathFilter {
+    /// Whether a file under the directory `dir` (`a/b`, no trailing slash) could match.
+    fn may_contain(&self, dir: &str) -> bool;
+    /// Whether the file `path` is reported.
+    fn matches(&self, path: &str) -> bool;
+}
 
-impl Repo {
-    /// The diff stat of `from..to` (`from = None`: everything up to `to`), from one
-    /// `git diff --numstat` process for the whole range.
-    pub fn diff_numstat(&self, from: Option<&str>, to: &str) -> Result<Vec<FileStat>> {
-        let base = from.unwrap_or(EMPTY_TREE);
-        for id in [base, to] {
-            parse_id(id)?;
+/// Glob patterns (`**/*.schema.json`, `packages/api/**`) as a [`PathFilter`]: a directory is
+/// entered only when some pattern's literal leading directories are compatible with it.
+#[derive(Debug, Clone)]
+pub struct PathGlobs {
+    set: globset::GlobSet,
+    /// Each pattern's leading directories before the first wildcard (`packages/api` for
+    /// `packages/api/**`; empty for `**/*.json`), and whether a wildcard follows (else the
+    /// pattern names one file).
+    prefixes: Vec<(String, bool)>,
+}
+
+impl PathGlobs {
+    /// Compiles the patterns; `what` names the setting in errors (a usage error naming the
+    /// pattern).
+    pub fn new(patterns: &[String], what: &str) -> Result<Self> {
+        let mut builder = globset::GlobSetBuilder::new();
+        let mut prefixes = Vec::new();
+        for pattern in patterns {
+            let glob = globset::Glob::new(pattern)
+                .map_err(|e| Error::usage(format!("invalid {what} entry {pattern:?}: {e}")))?;
+            builder.add(glob);
+            let literal: Vec<&str> =
+                pattern.split('/').take_while(|part| !part.contains(['*', '?', '[', '{', '\\'])).collect();
+            // A pattern without wildcards names one file: its directories are the prefix.
+            let open = literal.len() < pattern.split('/').count();
+            let dirs = if open { &literal[..] } else { &literal[..literal.len().saturating_sub(1)] };
+            prefixes.push((dirs.join("/"), open));
         }
-        let output = std::process::Command::new("git")
-            .arg("-C")
-            .arg(self.root())
-            .args(["diff", "--numstat", "-z", "--no-renames", "--no-ext-diff", base, to, "--"])
-            .output()
-            .map_err(|e| git_error("cannot run `git diff` (is git installed?)", e))?;
-        if !output.status.success() {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            return Err(git_error("git diff --numstat failed", stderr.trim()));
-        }
-        Ok(parse_numstat(&String::from_utf8_lossy(&output.stdout)))
+        let set = builder.build().map_err(|e| Error::usage(format!("invalid {what}: {e}")))?;
+        Ok(Self { set, prefixes })
+    }
+
+    /// True when there is no pattern (nothing can match).
+    pub fn is_empty(&self) -> bool {
+        self.prefixes.is_empty()
     }
 }
 
-/// Parses `git diff --numstat -z --no-renames` output: `ADDED\tREMOVED\tPATH\0` per file,
-/// with `-` for binary files.
-fn parse_numstat(text: &str) -> Vec<FileStat> {
-    text.split('\0')
-        .filter_map(|record| {
-            let mut fields = record.splitn(3, '\t');
-            let added = fields.next()?;
-            let removed = fields.next()?;
-            let path = fields.next()?.trim_start_matches('\n');
-            (!path.is_empty()).then(|| FileStat {
-                path: path.to_string(),
-                added: added.trim_start_matches('\n').parse().ok(),
-                removed: removed.parse().ok(),
-            })
+impl PathFilter for PathGlobs {
+    fn may_contain(&self, dir: &str) -> bool {
+        self.prefixes.iter().any(|(prefix, open)| {
+            let ancestor_of_prefix = dir.is_empty()
+                || prefix == dir
+                || prefix.strip_prefix(dir).is_some_and(|rest| rest.starts_with('/'));
+            let inside_prefix = prefix.is_empty()
+                || dir.strip_prefix(prefix.as_str()).is_some_and(|rest| rest.starts_with('/'));
+            ancestor_of_prefix || (*open && inside_prefix)
         })
-        .collect()
+    }
+
+    fn matches(&self, path: &str) -> bool {
+        self.set.is_match(path)
+    }
+}
+
+/// A side of a tree comparison: a tree id, or nothing (the path is absent on that side).
+type TreeSide = Option<gix::ObjectId>;
+
+impl Repo {
+    /// The files matching `filter` that differ between the trees of `from` (`None`: the empty
+    /// tree) and `to`, with lines added and removed (`git diff --numstat --no-renames`), read
+    /// in-process. Subtrees with the same id on both sides and directories the filter rules
+    /// out are never read, so the cost follows what changed where the filter looks, not the
+    /// size of the tree. An empty filter reads nothing.
+    pub fn diff_stat(&self, from: Option<&str>, to: &str, filter: &dyn PathFilter) -> Result<Vec<FileStat>> {
+        let mut out = Vec::new();
+        self.changed_files(from, to, filter, &mut |repo, path, old, new| {
+            out.push(repo.file_stat(path, old, new)?);
+            Ok(true)
+        })?;
+        Ok(out)
+    }
+
+    /// True when some file matching `filter` differs between `from` (`None`: the empty tree)
+    /// and `to`; stops at the first one.
+    pub fn touches(&self, from: Option<&str>, to: &str, filter: &dyn PathFilter) -> Result<bool> {
+        let mut found = false;
+        self.changed_files(from, to, filter, &mut |_, _, _, _| {
+            found = true;
+            Ok(false)
+        })?;
+        Ok(found)
+    }
+
+    /// The commits of `hidden..tip` (newest first) whose change against their first parent
+    /// touches a file matching `filter`: a component's commits in a monorepo. Unchanged subtrees
+    /// and directories the filter rules out are not read.
+    pub fn commits_touching(
+        &self,
+        tip: &str,
+        hidden: &[String],
+        filter: &dyn PathFilter,
+    ) -> Result<Vec<Commit>> {
+        let mut out = Vec::new();
+        for info in self.walk(tip, hidden)? {
+            let info = info.map_err(|e| git_error("cannot walk history", e))?;
+            let commit = info.object().map_err(|e| git_error("cannot read a commit", e))?;
+            let tree = commit.tree_id().map_err(|e| git_error("cannot read a tree", e))?.detach();
+            let parent = match commit.parent_ids().next() {
+                Some(p) => {
+                    let parent = self
+                        .repo
+                        .find_commit(p.detach())
+                        .map_err(|e| git_error("cannot read a commit", e))?;
+                    Some(parent.tree_id().map_err(|e| git_error("cannot read a tree", e))?.detach())
+                }
+                None => None,
+            };
+            let mut touched = false;
+            if filter.may_contain("") {
+                self.compare_trees("", parent, Some(tree), filter, &mut |_, _, _, _| {
+                    touched = true;
+                    Ok(false)
+                })?;
+            }
+            if touched {
+                out.push(to_commit(&commit)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The best common ancestor of two commits, if they have one.
+    pub fn merge_base(&self, one: &str, two: &str) -> Result<Option<String>> {
+        let base = self
+            .repo
+            .merge_base(parse_id(one)?, parse_id(two)?)
+            .map_err(|e| git_error("cannot compute a merge base", e))?;
+        Ok(base.map(|id| id.to_string()))
+    }
+
+    fn tree_of(&self, commit: Option<&str>) -> Result<TreeSide> {
+        let Some(commit) = commit else { return Ok(None) };
+        let commit = self.repo.find_commit(parse_id(commit)?).map_err(|e| git_error(commit, e))?;
+        Ok(Some(commit.tree_id().map_err(|e| git_error("cannot read a tree", e))?.detach()))
+    }
+
+    /// Calls `found(path, old blob, new blob)` for each changed file the filter matches until
+    /// it returns `false`.
+    fn changed_files(
+        &self,
+        from: Option<&str>,
+        to: &str,
+        filter: &dyn PathFilter,
+        found: &mut dyn FnMut(&Self, &str, TreeSide, TreeSide) -> Result<bool>,
+    ) -> Result<()> {
+        let old = self.tree_of(from)?;
+        let new = self.tree_of(Some(to))?;
+        if filter.may_contain("") {
+            self.compare_trees("", old, new, filter, found)?;
+        }
+        Ok(())
+    }
+
+    /// Entries of a tree by name: (is a tree, is a blob or link, id).
+    fn tree_entries(
+        &self,
+        tree: TreeSide,
+    ) -> Result<std::collections::BTreeMap<Vec<u8>, (bool, bool, gix::ObjectId)>> {
+        let mut out = std::collections::BTreeMap::new();
+        let Some(id) = tree else { return Ok(out) };
+        let tree = self.repo.find_tree(id).map_err(|e| git_error("cannot read a tree", e))?;
+        let decoded = tree.decode().map_err(|e| git_error("cannot decode a tree", e))?;
+        for entry in decoded.entries {
+            let mode = entry.mode;
+            out.insert(
+                entry.filename.to_vec(),
+                (mode.is_tree(), mode.is_blob_or_symlink(), entry.oid.to_owned()),
+            );
+        }
+        Ok(out)
+    }
+
+    /// Returns `false` once `found` asked to stop.
+    fn compare_trees(
+        &self,
+        dir: &str,
+        old: TreeSide,
+        new: TreeSide,
+        filter: &dyn PathFilter,
+        found: &mut dyn FnMut(&Self, &str, TreeSide, TreeSide) -> Result<bool>,
+    ) -> Result<bool> {
+        if old == new {
+            return Ok(true);
+        }
+        let old_entries = self.tree_entries(old)?;
+        let new_entries = self.tree_entries(new)?;
+        let names: std::collections::BTreeSet<&Vec<u8>> =
+            old_entries.keys().chain(new_entries.keys()).collect();
+        for name in names {
+            let before = old_entries.get(name);
+            let after = new_entries.get(name);
+            if before.map(|e| e.2) == after.map(|e| e.2) {
+                continue;
+            }
+            let path = if dir.is_empty() {
+                name.to_str_lossy().into_owned()
+            } else {
+                format!("{dir}/{}", name.to_str_lossy())
+            };
+            let side = |e: Option<&(bool, bool, gix::ObjectId)>, tree: bool| {
+                e.filter(|(is_tree, is_blob, _)| if tree { *is_tree } else { *is_blob }).map(|e| e.2)
+            };
+            let (old_tree, new_tree) = (side(before, true), side(after, true));
+            if (old_tree.is_some() || new_tree.is_some())
+                && filter.may_contain(&path)
+                && !self.compare_trees(&path, old_tree, new_tree, filter, found)?
+            {
+                return Ok(false);
+            }
+            let (old_blob, new_blob) = (side(before, false), side(after, false));
+            if (old_blob.is_some() || new_blob.is_some())
+                && filter.matches(&path)
+                && !found(self, &path, old_blob, new_blob)?
+            {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    fn blob(&self, id: TreeSide) -> Result<Vec<u8>> {
+        match id {
+            Some(id) => {
+                Ok(self.repo.find_blob(id).map_err(|e| git_error("cannot read a file", e))?.data.clone())
+            }
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Lines added and removed, as `git diff --numstat` counts them (Myers); `None` for binary
+    /// files (a NUL byte in the first 8,000 bytes, git's rule).
+    fn file_stat(&self, path: &str, old: TreeSide, new: TreeSide) -> Result<FileStat> {
+        let (before, after) = (self.blob(old)?, self.blob(new)?);
+        let binary = |data: &[u8]| data[..data.len().min(8000)].contains(&0);
+        if binary(&before) || binary(&after) {
+            return Ok(FileStat { path: path.to_string(), added: None, removed: None });
+        }
+        let input = imara_diff::InternedInput::new(before.as_slice(), after.as_slice());
+        let diff = imara_diff::Diff::compute(imara_diff::Algorithm::Myers, &input);
+        Ok(FileStat {
+            path: path.to_string(),
+            added: Some(u64::from(diff.count_additions())),
+            removed: Some(u64::from(diff.count_removals())),
+        })
+    }
 }
 
 impl Repo {
@@ -320,22 +533,5 @@ impl Repo {
             }
         }
         Ok(seen)
-    }
-}
-
-#[cfg(test)]
-mod numstat_tests {
-    use super::*;
-
-    #[test]
-    fn numstat_records() {
-        let text = "3\t1\ta b/x.schema.json\0-\t-\timg.png\0";
-        assert_eq!(
-            parse_numstat(text),
-            [
-                FileStat { path: "a b/x.schema.json".into(), added: Some(3), removed: Some(1) },
-                FileStat { path: "img.png".into(), added: None, removed: None },
-            ]
-        );
     }
 }

@@ -9,13 +9,14 @@ use std::path::PathBuf;
 use relkit_core::actions::{self, Env, Outputs};
 use relkit_core::channel::{DEV, NEXT};
 use relkit_core::config::Config;
-use relkit_core::conventional::{Bump, apply_bump, bump_for_messages};
+use relkit_core::conventional::{Bump, apply_bump};
 use relkit_core::github::GithubContext;
+use relkit_core::message::{RangeCommit, range_entries};
 use relkit_core::resolved::{ResolvedVersion, Source};
 use relkit_core::tagset::{Scope, TagEntry, TagSet};
 use relkit_core::version::{TagGrammar, is_stable, parse_version};
 use relkit_core::{Error, Result};
-use relkit_git::Repo;
+use relkit_git::{PathGlobs, Repo};
 use semver::{BuildMetadata, Prerelease, Version};
 
 /// How `--bump` computes the next version.
@@ -80,8 +81,11 @@ pub struct Facts {
 pub struct History {
     /// Commits reachable from HEAD (ids), to find the last release on this line.
     pub reachable: HashSet<String>,
-    /// Messages of the commits between the last stable release reachable from HEAD and HEAD.
-    pub messages_since_stable: Vec<String>,
+    /// The commits between the last stable release reachable from HEAD and HEAD, newest first:
+    /// `(id, message, is_merge)`.
+    pub commits_since_stable: Vec<(String, String, bool)>,
+    /// Files matching `notes.schema_globs` changed since that release (against the merge base).
+    pub schema_changed: bool,
     /// Number of commits since the last release tag (any) reachable from HEAD, or all commits.
     pub commits_since_tag: usize,
 }
@@ -193,7 +197,14 @@ pub fn gather(options: &Options, env: &dyn Env) -> Result<(Facts, Repo)> {
         origin_url,
     };
     if needs_history(&facts) {
-        facts.history = Some(read_history(&repo, &facts.tags, &facts.head.0)?);
+        let schema_globs = PathGlobs::new(&facts.config.notes.schema_globs, "notes.schema_globs")?;
+        let patterns = facts.config.component_paths(component.as_deref());
+        let paths = if patterns.is_empty() {
+            None
+        } else {
+            Some(PathGlobs::new(&patterns, "components.<name>.paths")?)
+        };
+        facts.history = Some(read_history(&repo, &facts.tags, &facts.head.0, &schema_globs, paths.as_ref())?);
     }
     Ok((facts, repo))
 }
@@ -204,18 +215,35 @@ fn parse_bump(text: &str) -> Result<BumpKind> {
     })
 }
 
-/// Reads the history of HEAD: what is reachable, and the commits since the last releases.
-pub fn read_history(repo: &Repo, tags: &TagSet, head: &str) -> Result<History> {
+/// Reads the history of HEAD: what is reachable, the commits since the last releases (only
+/// those touching the component's `paths`, when given), and whether a schema file changed
+/// since the last stable release.
+pub fn read_history(
+    repo: &Repo,
+    tags: &TagSet,
+    head: &str,
+    schema_globs: &PathGlobs,
+    paths: Option<&PathGlobs>,
+) -> Result<History> {
     let reachable: HashSet<String> = repo.commit_ids(head, &[])?.into_iter().collect();
     let last_stable = last_reachable(tags, &reachable, true).and_then(|e| e.commit.clone());
     let last_any = last_reachable(tags, &reachable, false).and_then(|e| e.commit.clone());
-    let messages_since_stable = repo
-        .commits(head, &last_stable.into_iter().collect::<Vec<_>>())?
-        .into_iter()
-        .map(|c| c.message)
-        .collect();
-    let commits_since_tag = repo.commit_ids(head, &last_any.into_iter().collect::<Vec<_>>())?.len();
-    Ok(History { reachable, messages_since_stable, commits_since_tag })
+    // The last stable release is an ancestor of HEAD: it is its own merge base.
+    let schema_changed = repo.touches(last_stable.as_deref(), head, schema_globs)?;
+    let since_stable: Vec<String> = last_stable.iter().cloned().collect();
+    let commits_since_stable = match paths {
+        Some(paths) => repo.commits_touching(head, &since_stable, paths)?,
+        None => repo.commits(head, &since_stable)?,
+    }
+    .into_iter()
+    .map(|c| (c.id, c.message, c.parent_count >= 2))
+    .collect();
+    let since_any: Vec<String> = last_any.into_iter().collect();
+    let commits_since_tag = match paths {
+        Some(paths) => repo.commits_touching(head, &since_any, paths)?.len(),
+        None => repo.commit_ids(head, &since_any)?.len(),
+    };
+    Ok(History { reachable, commits_since_stable, commits_since_tag, schema_changed })
 }
 
 /// Whether the answer depends on the history of HEAD: a bump, a development version, or a
@@ -386,7 +414,7 @@ fn parse_candidate(facts: &Facts, c: &Candidate) -> Result<(Version, String)> {
 fn next_version(facts: &Facts, history: &History, kind: BumpKind) -> Result<Version> {
     let last_stable = last_reachable(&facts.tags, &history.reachable, true).map(|e| e.version().clone());
     let base = last_stable.clone().unwrap_or_else(|| Version::new(0, 0, 0));
-    let auto = bump_for_messages(history.messages_since_stable.iter().map(String::as_str));
+    let auto = auto_bump(facts, history);
     let released = |bump| {
         if last_stable.is_none() && bump == Bump::None {
             Version::new(0, 1, 0)
@@ -415,6 +443,21 @@ fn next_version(facts: &Facts, history: &History, kind: BumpKind) -> Result<Vers
             }
         }
     })
+}
+
+/// The bump of the commits since the last stable release: exactly the entries the release
+/// notes list (the shared model of [`relkit_core::message`]), raised to `version.schema_bump`
+/// when a schema file changed.
+pub fn auto_bump(facts: &Facts, history: &History) -> Bump {
+    let commits: Vec<RangeCommit<'_>> = history
+        .commits_since_stable
+        .iter()
+        .map(|(id, message, merge)| RangeCommit { id, message, merge: *merge })
+        .collect();
+    let from_entries = range_entries(&commits, &facts.config.notes.known_types()).bump();
+    let from_schema =
+        if history.schema_changed { facts.config.version.schema_bump.bump() } else { Bump::None };
+    from_entries.max(from_schema)
 }
 
 /// `2.0.0-rc.1` → `2.0.0-rc.2`; `2.0.0-beta` → `2.0.0-beta.1`.

@@ -23,6 +23,16 @@ use super::{CreateOutcome, ReleaseFields, RemoteAsset, RemoteRelease, fields_jso
 /// Commits per GraphQL query (GitHub's node limits allow far more; 100 keeps answers small).
 pub const GRAPHQL_BATCH: usize = 100;
 
+/// What the pull-request lookup found, per commit id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PullLookup {
+    /// The merged pull request each commit belongs to.
+    pub pulls: BTreeMap<String, PullRequest>,
+    /// The GitHub login of each commit's own author (GraphQL only), so that a co-author's
+    /// commit is credited to them, not to the pull request's author.
+    pub authors: BTreeMap<String, String>,
+}
+
 /// A GitHub repository's API.
 #[derive(Debug, Clone)]
 pub struct GithubApi {
@@ -130,8 +140,24 @@ impl GithubApi {
         }
     }
 
+    /// Renames an asset (`PATCH /repos/{o}/{r}/releases/assets/{id}` with `name`).
+    pub async fn rename_asset(&self, asset_id: u64, name: &str) -> Result<RemoteAsset> {
+        let url = format!("{}/releases/assets/{asset_id}", self.repo_url());
+        let body = json!({ "name": name });
+        let reply = self.http.send(Method::PATCH, &url, Payload::Json(&body), Replay::Safe).await?;
+        if !reply.status.is_success() {
+            return Err(self.http.unexpected(&reply, "rename release asset"));
+        }
+        reply.json("rename release asset")
+    }
+
     /// Streams a file to the release's upload URL with the name URL-encoded in the query.
-    pub async fn upload_asset(&self, release: &RemoteRelease, path: &Path, name: &str) -> Result<()> {
+    pub async fn upload_asset(
+        &self,
+        release: &RemoteRelease,
+        path: &Path,
+        name: &str,
+    ) -> Result<RemoteAsset> {
         let template = release
             .upload_url
             .as_deref()
@@ -146,7 +172,7 @@ impl GithubApi {
         let payload = Payload::File { path, content_type: "application/octet-stream", len };
         let reply = self.http.send(Method::POST, url.as_str(), payload, Replay::OnlyIfRejected).await?;
         if reply.status.is_success() {
-            Ok(())
+            reply.json("upload release asset")
         } else {
             Err(self.http.unexpected(&reply, &format!("upload of asset {name:?}")))
         }
@@ -154,18 +180,18 @@ impl GithubApi {
 
     /// Merged pull requests of each commit, with batched GraphQL queries; falls back to one REST
     /// call per commit when GraphQL is not available.
-    pub async fn pull_requests(&self, shas: &[String]) -> Result<BTreeMap<String, PullRequest>> {
+    pub async fn pull_requests(&self, shas: &[String]) -> Result<PullLookup> {
         match self.pull_requests_graphql(shas).await {
-            Ok(map) => Ok(map),
+            Ok(found) => Ok(found),
             Err(e) => {
                 eprintln!("notes-gen: GraphQL lookup of pull requests failed ({e}); falling back to REST");
-                self.pull_requests_rest(shas).await
+                Ok(PullLookup { pulls: self.pull_requests_rest(shas).await?, ..PullLookup::default() })
             }
         }
     }
 
-    async fn pull_requests_graphql(&self, shas: &[String]) -> Result<BTreeMap<String, PullRequest>> {
-        let mut found = BTreeMap::new();
+    async fn pull_requests_graphql(&self, shas: &[String]) -> Result<PullLookup> {
+        let mut found = PullLookup::default();
         for batch in shas.chunks(GRAPHQL_BATCH) {
             let query = associated_prs_query(batch)?;
             let body = json!({"query": query, "variables": {"owner": self.owner, "name": self.repo}});
@@ -187,7 +213,10 @@ impl GithubApi {
                 let Some(Some(commit)) = repository.get(&format!("c{i}")) else { continue };
                 if let Some(pr) = commit.associated_pull_requests.nodes.iter().find(|p| p.merged_at.is_some())
                 {
-                    found.insert(sha.clone(), pr.to_pull_request());
+                    found.pulls.insert(sha.clone(), pr.to_pull_request());
+                }
+                if let Some(login) = commit.author.as_ref().and_then(|a| a.user.as_ref()) {
+                    found.authors.insert(sha.clone(), login.login.clone());
                 }
             }
         }
@@ -224,8 +253,9 @@ pub fn associated_prs_query(shas: &[String]) -> Result<String> {
             return Err(Error::failed(format!("not a full commit id: {sha:?}")));
         }
         q.push_str(&format!(
-            "    c{i}: object(oid: \"{sha}\") {{ ... on Commit {{ associatedPullRequests(first: 5) {{ nodes {{ \
-             number title url mergedAt author {{ login }} labels(first: 50) {{ nodes {{ name }} }} }} }} }} }}\n"
+            "    c{i}: object(oid: \"{sha}\") {{ ... on Commit {{ author {{ user {{ login }} }} \
+             associatedPullRequests(first: 5) {{ nodes {{ number title url mergedAt \
+             author {{ __typename login }} labels(first: 50) {{ nodes {{ name }} }} }} }} }} }}\n"
         ));
     }
     q.push_str("  }\n}\n");
@@ -251,7 +281,14 @@ struct GraphqlError {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct GraphqlCommit {
+    author: Option<GitActor>,
     associated_pull_requests: Connection<GraphqlPull>,
+}
+
+/// A commit's `author` (a `GitActor`), linked to a GitHub user when the e-mail is known.
+#[derive(Deserialize)]
+struct GitActor {
+    user: Option<Login>,
 }
 
 #[derive(Deserialize)]
@@ -273,6 +310,20 @@ struct GraphqlPull {
 #[derive(Deserialize)]
 struct Login {
     login: String,
+    /// GraphQL's `__typename` of an `Actor`: `Bot` logins are shown as GitHub shows them
+    /// elsewhere (`dependabot[bot]`), which is what `.github/release.yml` exclusions name.
+    #[serde(rename = "__typename")]
+    typename: Option<String>,
+}
+
+impl Login {
+    fn display(&self) -> String {
+        if self.typename.as_deref() == Some("Bot") && !self.login.ends_with("[bot]") {
+            format!("{}[bot]", self.login)
+        } else {
+            self.login.clone()
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -286,7 +337,7 @@ impl GraphqlPull {
             number: self.number,
             title: self.title.clone(),
             url: self.url.clone(),
-            author: self.author.as_ref().map(|a| a.login.clone()),
+            author: self.author.as_ref().map(Login::display),
             labels: self
                 .labels
                 .as_ref()

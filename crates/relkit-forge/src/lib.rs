@@ -1,5 +1,8 @@
-//! Releases on a forge: GitHub (REST v3) or Forgejo/Gitea (API v1), behind one small interface
-//! that the idempotent publisher in [`crate::publish`] drives.
+//! relkit-forge: releases on a forge, GitHub (REST v3, GraphQL) or Forgejo/Gitea (API v1),
+//! behind one small interface over one HTTP layer ([`http`]: streamed uploads, retries only
+//! for requests safe to repeat, rate limits waited out). notes-gen's idempotent publisher drives
+//! it; [`Forge::put_release_asset`] is the "upload or replace this asset on the release of tag
+//! T" call for the steps that attach files (signatures, SBOMs).
 
 pub mod forgejo;
 pub mod github;
@@ -123,13 +126,109 @@ impl Forge {
         }
     }
 
+    /// Renames an asset.
+    pub async fn rename_asset(
+        &self,
+        release: &RemoteRelease,
+        asset: &RemoteAsset,
+        name: &str,
+    ) -> Result<RemoteAsset> {
+        match self {
+            Forge::Github(f) => f.rename_asset(asset.id, name).await,
+            Forge::Forgejo(f) => f.rename_asset(release.id, asset.id, name).await,
+        }
+    }
+
     /// Uploads a file as an asset named `name`, streamed from disk.
-    pub async fn upload_asset(&self, release: &RemoteRelease, path: &Path, name: &str) -> Result<()> {
+    pub async fn upload_asset(
+        &self,
+        release: &RemoteRelease,
+        path: &Path,
+        name: &str,
+    ) -> Result<RemoteAsset> {
         match self {
             Forge::Github(f) => f.upload_asset(release, path, name).await,
             Forge::Forgejo(f) => f.upload_asset(release.id, path, name).await,
         }
     }
+}
+
+/// What putting one asset on a release did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutAsset {
+    /// The name it has on the release (normalized as GitHub stores names).
+    pub name: String,
+    /// An asset of that name was there before and was replaced.
+    pub replaced: bool,
+}
+
+impl Forge {
+    /// Uploads `path` as the asset `name` of `release`, replacing an asset of the same
+    /// (normalized) name among `existing`: the file goes up under a temporary name first, then
+    /// the old asset is deleted and the new one renamed into place, so a failed upload never
+    /// leaves the release without the asset. A temporary asset left by an interrupted run is
+    /// deleted first. Safe to re-run.
+    pub async fn replace_asset(
+        &self,
+        release: &RemoteRelease,
+        existing: &[RemoteAsset],
+        path: &Path,
+        name: &str,
+    ) -> Result<PutAsset> {
+        let name = normalized_asset_name(name);
+        let temporary = temporary_name(&name);
+        for stale in existing.iter().filter(|a| a.name == temporary) {
+            self.delete_asset(release, stale).await?;
+        }
+        let new = self.upload_asset(release, path, &temporary).await?;
+        let old = existing.iter().find(|a| normalized_asset_name(&a.name) == name);
+        if let Some(old) = old {
+            self.delete_asset(release, old).await?;
+        }
+        self.rename_asset(release, &new, &name).await?;
+        Ok(PutAsset { name, replaced: old.is_some() })
+    }
+
+    /// Uploads or replaces the asset `name` on the release of `tag` (which must exist): the
+    /// call `sign` and `sbom-attach` use to attach their files.
+    pub async fn put_release_asset(&self, tag: &str, path: &Path, name: &str) -> Result<PutAsset> {
+        let release = self.find_release(tag).await?.ok_or_else(|| {
+            relkit_core::Error::usage(format!(
+                "there is no {} release for tag {tag}: publish it first (notes-gen --publish)",
+                self.name()
+            ))
+        })?;
+        let existing = self.list_assets(&release).await?;
+        self.replace_asset(&release, &existing, path, name).await
+    }
+}
+
+/// An asset name as GitHub stores it: it renames names with characters other than letters,
+/// digits, `.`, `-`, `_`, `+` and `@` (each run of them becomes one `.`) and drops leading
+/// and trailing periods, and the asset list then shows the new name. Matching on the
+/// normalized name lets a re-run find the asset it uploaded before.
+pub fn normalized_asset_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut replaced = false;
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '+' | '@') {
+            out.push(c);
+            replaced = false;
+        } else if c == '.' && !replaced {
+            out.push(c);
+        } else if !out.ends_with('.') {
+            out.push('.');
+            replaced = true;
+        } else {
+            replaced = true;
+        }
+    }
+    out.trim_matches('.').to_string()
+}
+
+/// The name an asset is uploaded under before it replaces the old one.
+fn temporary_name(name: &str) -> String {
+    format!("{name}.relkit-upload")
 }
 
 /// What a create call found.
@@ -191,5 +290,18 @@ mod tests {
         let f = ReleaseFields { body: Some("b".into()), make_latest: Some(false), ..Default::default() };
         assert_eq!(fields_json(&f, true), serde_json::json!({"body": "b", "make_latest": "false"}));
         assert_eq!(fields_json(&f, false), serde_json::json!({"body": "b"}));
+    }
+
+    #[test]
+    fn asset_names_are_normalized_as_github_does() {
+        for (name, want) in [
+            ("app-linux-amd64.tar.gz", "app-linux-amd64.tar.gz"),
+            ("app linux #1.tar.gz", "app.linux.1.tar.gz"),
+            (".hidden", "hidden"),
+            ("a (copy).zip", "a.copy.zip"),
+            ("pkg+meta@2.whl", "pkg+meta@2.whl"),
+        ] {
+            assert_eq!(normalized_asset_name(name), want, "{name}");
+        }
     }
 }

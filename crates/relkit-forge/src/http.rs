@@ -125,7 +125,7 @@ impl Http {
         policy: RetryPolicy,
     ) -> Result<Self> {
         let client = reqwest::Client::builder()
-            .user_agent(concat!("relkit-notes-gen/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("relkit/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(20))
             .timeout(Duration::from_secs(300))
             .build()

@@ -9,13 +9,20 @@
 //!   `POST /repos/{o}/{r}/releases/{id}/assets?name=…` with the raw file as the body
 //!   (Forgejo/Gitea 1.21 and later accept a non-multipart upload).
 //!
+//! - `GET /repos/{o}/{r}/commits/{sha}/pull`: the pull request that brought a commit in (Gitea
+//!   1.22 and later); 404 when there is none or the server does not have the endpoint.
+//!
 //! Forgejo has no `make_latest`: it shows the newest published non-prerelease as latest.
 
 use std::path::Path;
 
+use std::collections::BTreeMap;
+
 use relkit_core::{Error, Result};
 use reqwest::{Method, StatusCode};
+use serde::Deserialize;
 
+use super::github::PullRequest;
 use super::http::{Http, Payload, Replay};
 use super::{CreateOutcome, ReleaseFields, RemoteAsset, RemoteRelease, fields_json, path_segment};
 
@@ -37,6 +44,30 @@ impl ForgejoApi {
             owner: owner.to_string(),
             repo: repo.to_string(),
         }
+    }
+
+    /// The merged pull request of each commit (one request per commit). Returns `None` when the
+    /// server answers 404 for every commit (no endpoint, or no pull requests at all), so the
+    /// caller can say that nothing was found.
+    pub async fn pull_requests(&self, shas: &[String]) -> Result<Option<BTreeMap<String, PullRequest>>> {
+        let mut found = BTreeMap::new();
+        let mut answered = false;
+        for sha in shas {
+            let url = format!("{}/commits/{}/pull", self.repo_url(), path_segment(sha));
+            let reply = self.http.send(Method::GET, &url, Payload::Empty, Replay::Safe).await?;
+            if reply.status == StatusCode::NOT_FOUND {
+                continue;
+            }
+            if !reply.status.is_success() {
+                return Err(self.http.unexpected(&reply, "get the pull request of a commit"));
+            }
+            answered = true;
+            let pr: GiteaPull = reply.json("get the pull request of a commit")?;
+            if pr.merged {
+                found.insert(sha.clone(), pr.into_pull_request());
+            }
+        }
+        Ok(answered.then_some(found))
     }
 
     fn repo_url(&self) -> String {
@@ -97,8 +128,19 @@ impl ForgejoApi {
         }
     }
 
+    /// Renames an attachment (`PATCH /repos/{o}/{r}/releases/{id}/assets/{attachment_id}`).
+    pub async fn rename_asset(&self, release_id: u64, asset_id: u64, name: &str) -> Result<RemoteAsset> {
+        let url = format!("{}/releases/{release_id}/assets/{asset_id}", self.repo_url());
+        let body = serde_json::json!({ "name": name });
+        let reply = self.http.send(Method::PATCH, &url, Payload::Json(&body), Replay::Safe).await?;
+        if !reply.status.is_success() {
+            return Err(self.http.unexpected(&reply, "rename release asset"));
+        }
+        reply.json("rename release asset")
+    }
+
     /// Streams a file as a release asset named `name`.
-    pub async fn upload_asset(&self, release_id: u64, path: &Path, name: &str) -> Result<()> {
+    pub async fn upload_asset(&self, release_id: u64, path: &Path, name: &str) -> Result<RemoteAsset> {
         let base = format!("{}/releases/{release_id}/assets", self.repo_url());
         let mut url = url::Url::parse(&base)
             .map_err(|e| Error::usage(format!("invalid Forgejo server URL {base:?}: {e}")))?;
@@ -109,9 +151,44 @@ impl ForgejoApi {
         let payload = Payload::File { path, content_type: "application/octet-stream", len };
         let reply = self.http.send(Method::POST, url.as_str(), payload, Replay::OnlyIfRejected).await?;
         if reply.status.is_success() {
-            Ok(())
+            reply.json("upload release asset")
         } else {
             Err(self.http.unexpected(&reply, &format!("upload of asset {name:?}")))
+        }
+    }
+}
+
+/// Gitea's `PullRequest` (the fields the notes use).
+#[derive(Deserialize)]
+struct GiteaPull {
+    number: u64,
+    title: String,
+    html_url: String,
+    #[serde(default)]
+    merged: bool,
+    user: Option<GiteaUser>,
+    #[serde(default)]
+    labels: Vec<GiteaLabel>,
+}
+
+#[derive(Deserialize)]
+struct GiteaUser {
+    login: String,
+}
+
+#[derive(Deserialize)]
+struct GiteaLabel {
+    name: String,
+}
+
+impl GiteaPull {
+    fn into_pull_request(self) -> PullRequest {
+        PullRequest {
+            number: self.number,
+            title: self.title,
+            url: self.html_url,
+            author: self.user.map(|u| u.login),
+            labels: self.labels.into_iter().map(|l| l.name).collect(),
         }
     }
 }
