@@ -257,6 +257,8 @@ fn attach_verify_promote_and_prune_on_a_real_registry() {
         keep_prereleases: Some(0),
         keep_builds: Some(0),
         max_build_age_days: None,
+        keep_releases: None,
+        keep_per_line: None,
         protect: vec![],
         config: Some(tmp.path().join("no-config.yml")),
         registry: Default::default(),
