@@ -355,30 +355,41 @@ impl Repo {
         hidden: &[String],
         filter: &dyn PathFilter,
     ) -> Result<Vec<Commit>> {
-        let mut out = Vec::new();
+        // One pass reads each commit once; a parent inside the range is found in `trees`
+        // instead of being read again.
+        let mut walked = Vec::new();
+        let mut trees: std::collections::HashMap<gix::ObjectId, gix::ObjectId> =
+            std::collections::HashMap::new();
         for info in self.walk(tip, hidden)? {
             let info = info.map_err(|e| git_error("cannot walk history", e))?;
             let commit = info.object().map_err(|e| git_error("cannot read a commit", e))?;
             let tree = commit.tree_id().map_err(|e| git_error("cannot read a tree", e))?.detach();
-            let parent = match commit.parent_ids().next() {
-                Some(p) => {
-                    let parent = self
-                        .repo
-                        .find_commit(p.detach())
-                        .map_err(|e| git_error("cannot read a commit", e))?;
-                    Some(parent.tree_id().map_err(|e| git_error("cannot read a tree", e))?.detach())
-                }
+            let parent = commit.parent_ids().next().map(|p| p.detach());
+            trees.insert(commit.id, tree);
+            walked.push((commit.detach(), tree, parent));
+        }
+        let mut out = Vec::new();
+        for (commit, tree, parent) in walked {
+            let parent_tree = match parent {
+                Some(p) => match trees.get(&p) {
+                    Some(t) => Some(*t),
+                    None => {
+                        let parent =
+                            self.repo.find_commit(p).map_err(|e| git_error("cannot read a commit", e))?;
+                        Some(parent.tree_id().map_err(|e| git_error("cannot read a tree", e))?.detach())
+                    }
+                },
                 None => None,
             };
             let mut touched = false;
             if filter.may_contain("") {
-                self.compare_trees("", parent, Some(tree), filter, &mut |_, _, _, _| {
+                self.compare_trees("", parent_tree, Some(tree), filter, &mut |_, _, _, _| {
                     touched = true;
                     Ok(false)
                 })?;
             }
             if touched {
-                out.push(to_commit(&commit)?);
+                out.push(to_commit(&commit.attach(&self.repo).into_commit())?);
             }
         }
         Ok(out)
