@@ -281,7 +281,9 @@ impl Run<'_> {
     ) -> Result<DigestReport> {
         let digest = &target.descriptor.digest;
         let verb = if predicate.is_some() { "attested" } else { "signed" };
-        let existing = store.find(digest, self.storage.referrers(), self.storage.legacy()).await?;
+        let wanted_type = predicate.map_or(SIGN_PREDICATE_TYPE, |p| p.predicate_type.as_str());
+        let existing =
+            store.find(digest, self.storage.referrers(), self.storage.legacy(), Some(wanted_type)).await?;
         let mut report = DigestReport {
             image: target.repository.clone(),
             digest: digest.to_string(),
@@ -317,7 +319,7 @@ impl Run<'_> {
             None => signature_statement(&target.repository, digest),
             Some(p) => statement(&subjects, &p.predicate_type, &p.predicate),
         };
-        let predicate_type = predicate.map_or(SIGN_PREDICATE_TYPE, |p| p.predicate_type.as_str());
+        let predicate_type = wanted_type;
         if self.storage.referrers() {
             let signed = session.sign_statement(&statement).await?;
             report.log_indexes.extend(log_index(&signed));

@@ -122,10 +122,23 @@ impl<'a, R: Registry> SignatureStore<'a, R> {
     /// Every cosign signature and attestation of `subject` in the schemes asked for: bundle
     /// referrers, and the layers of the legacy `.sig` and `.att` tags. Unreadable entries are
     /// errors naming them.
-    pub async fn find(&self, subject: &Digest, referrers: bool, legacy: bool) -> Result<Vec<Found>> {
+    /// With `predicate_type`, referrers whose listing names another predicate type are not read.
+    pub async fn find(
+        &self,
+        subject: &Digest,
+        referrers: bool,
+        legacy: bool,
+        predicate_type: Option<&str>,
+    ) -> Result<Vec<Found>> {
         let mut found = Vec::new();
         if referrers {
-            for descriptor in self.referrers(subject).await?.iter().filter(|d| may_hold_bundle(d)) {
+            let listed = self.referrers(subject).await?;
+            let wanted = |d: &&Descriptor| {
+                may_hold_bundle(d)
+                    && predicate_type
+                        .is_none_or(|t| referrer_predicate_type(d).is_none_or(|listed| listed == t))
+            };
+            for descriptor in listed.iter().filter(wanted) {
                 found.extend(self.read_referrer(&descriptor.digest).await?);
             }
         }

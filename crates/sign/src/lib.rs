@@ -633,7 +633,8 @@ pub fn run_verify_images(
             let store = SignatureStore::new(&registry, reference.repository());
             for target in resolve_targets(&registry, &reference).await? {
                 let digest = &target.descriptor.digest;
-                let found = store.find(digest, true, true).await?;
+                let wanted = wanted_type.as_deref().unwrap_or(relkit_sigstore::cosign::SIGN_PREDICATE_TYPE);
+                let found = store.find(digest, true, true, Some(wanted)).await?;
                 let relevant: Vec<&Found> = found
                     .iter()
                     .filter(|f| match &wanted_type {
