@@ -183,12 +183,27 @@ pub struct Act<'a> {
     payload: Value,
     workflow: String,
     job: String,
+    relkit_on_path: bool,
 }
 
 impl<'a> Act<'a> {
     /// Runs `job` of `.github/workflows/<workflow>` for `event` with `payload` as the event file.
     pub fn new(repo: &'a Repo, event: &str, payload: Value, workflow: &str, job: &str) -> Self {
-        Act { repo, event: event.to_string(), payload, workflow: workflow.to_string(), job: job.to_string() }
+        Act {
+            repo,
+            event: event.to_string(),
+            payload,
+            workflow: workflow.to_string(),
+            job: job.to_string(),
+            relkit_on_path: true,
+        }
+    }
+
+    /// Runs without the workspace's relkit binaries on `PATH`, so that the root action installs
+    /// them (from a release or from source) instead of reusing them.
+    pub fn without_relkit_on_path(mut self) -> Self {
+        self.relkit_on_path = false;
+        self
     }
 
     /// Runs act with the relkit binaries first on `PATH` and returns its log.
@@ -196,11 +211,11 @@ impl<'a> Act<'a> {
         let scratch = tempfile::tempdir().expect("temp dir");
         let event_file = scratch.path().join("event.json");
         std::fs::write(&event_file, serde_json::to_vec_pretty(&self.payload).expect("JSON")).expect("write");
-        let path = std::env::join_paths(
-            std::iter::once(relkit_bin_dir().to_path_buf())
-                .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
-        )
-        .expect("PATH");
+        let outer = std::env::var_os("PATH").unwrap_or_default();
+        let inherited = std::env::split_paths(&outer)
+            .filter(|dir| self.relkit_on_path || !RELKIT_BINARIES.iter().any(|bin| dir.join(bin).is_file()));
+        let first = self.relkit_on_path.then(|| relkit_bin_dir().to_path_buf());
+        let path = std::env::join_paths(first.into_iter().chain(inherited)).expect("PATH");
 
         let mut command = Command::new(act);
         command
