@@ -184,6 +184,7 @@ pub struct Act<'a> {
     workflow: String,
     job: String,
     relkit_on_path: bool,
+    extra_args: Vec<String>,
 }
 
 impl<'a> Act<'a> {
@@ -196,7 +197,26 @@ impl<'a> Act<'a> {
             workflow: workflow.to_string(),
             job: job.to_string(),
             relkit_on_path: true,
+            extra_args: Vec::new(),
         }
+    }
+
+    /// Sets a configuration variable (`vars.NAME`) for the run.
+    pub fn var(mut self, name: &str, value: &str) -> Self {
+        self.extra_args.extend(["--var".to_string(), format!("{name}={value}")]);
+        self
+    }
+
+    /// Sets an environment variable for every step of the run.
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.extra_args.extend(["--env".to_string(), format!("{name}={value}")]);
+        self
+    }
+
+    /// Runs the local action in `dir` wherever the workflow names `uses` (`owner/repo@ref`).
+    pub fn stand_in(mut self, uses: &str, dir: &Path) -> Self {
+        self.extra_args.extend(["--local-repository".to_string(), format!("{uses}={}", dir.display())]);
+        self
     }
 
     /// Runs without the workspace's relkit binaries on `PATH`, so that the root action installs
@@ -233,6 +253,7 @@ impl<'a> Act<'a> {
         for (action, placeholder) in offline_action_stand_ins() {
             command.arg("--local-repository").arg(format!("{action}={}", placeholder.display()));
         }
+        command.args(&self.extra_args);
         without_actions_context(&mut command)
             .env("PATH", path)
             .env("XDG_CONFIG_HOME", scratch.path().join("config"))
