@@ -188,7 +188,8 @@ pub struct Act<'a> {
 }
 
 impl<'a> Act<'a> {
-    /// Runs `job` of `.github/workflows/<workflow>` for `event` with `payload` as the event file.
+    /// Runs `job` of `.github/workflows/<workflow>` for `event` with `payload` as the event file
+    /// (every job, in the order of their `needs`, when `job` is empty).
     pub fn new(repo: &'a Repo, event: &str, payload: Value, workflow: &str, job: &str) -> Self {
         Act {
             repo,
@@ -243,7 +244,7 @@ impl<'a> Act<'a> {
             .arg(&self.event)
             .arg("--workflows")
             .arg(Path::new(".github/workflows").join(&self.workflow))
-            .args(["--job", &self.job])
+            .args(if self.job.is_empty() { vec![] } else { vec!["--job", &self.job] })
             .args(["--platform", "ubuntu-latest=-self-hosted"])
             .arg("--eventpath")
             .arg(&event_file)
