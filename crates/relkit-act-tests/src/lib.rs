@@ -183,12 +183,48 @@ pub struct Act<'a> {
     payload: Value,
     workflow: String,
     job: String,
+    relkit_on_path: bool,
+    extra_args: Vec<String>,
 }
 
 impl<'a> Act<'a> {
-    /// Runs `job` of `.github/workflows/<workflow>` for `event` with `payload` as the event file.
+    /// Runs `job` of `.github/workflows/<workflow>` for `event` with `payload` as the event file
+    /// (every job, in the order of their `needs`, when `job` is empty).
     pub fn new(repo: &'a Repo, event: &str, payload: Value, workflow: &str, job: &str) -> Self {
-        Act { repo, event: event.to_string(), payload, workflow: workflow.to_string(), job: job.to_string() }
+        Act {
+            repo,
+            event: event.to_string(),
+            payload,
+            workflow: workflow.to_string(),
+            job: job.to_string(),
+            relkit_on_path: true,
+            extra_args: Vec::new(),
+        }
+    }
+
+    /// Sets a configuration variable (`vars.NAME`) for the run.
+    pub fn var(mut self, name: &str, value: &str) -> Self {
+        self.extra_args.extend(["--var".to_string(), format!("{name}={value}")]);
+        self
+    }
+
+    /// Sets an environment variable for every step of the run.
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.extra_args.extend(["--env".to_string(), format!("{name}={value}")]);
+        self
+    }
+
+    /// Runs the local action in `dir` wherever the workflow names `uses` (`owner/repo@ref`).
+    pub fn stand_in(mut self, uses: &str, dir: &Path) -> Self {
+        self.extra_args.extend(["--local-repository".to_string(), format!("{uses}={}", dir.display())]);
+        self
+    }
+
+    /// Runs without the workspace's relkit binaries on `PATH`, so that the root action installs
+    /// them (from a release or from source) instead of reusing them.
+    pub fn without_relkit_on_path(mut self) -> Self {
+        self.relkit_on_path = false;
+        self
     }
 
     /// Runs act with the relkit binaries first on `PATH` and returns its log.
@@ -196,11 +232,11 @@ impl<'a> Act<'a> {
         let scratch = tempfile::tempdir().expect("temp dir");
         let event_file = scratch.path().join("event.json");
         std::fs::write(&event_file, serde_json::to_vec_pretty(&self.payload).expect("JSON")).expect("write");
-        let path = std::env::join_paths(
-            std::iter::once(relkit_bin_dir().to_path_buf())
-                .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
-        )
-        .expect("PATH");
+        let outer = std::env::var_os("PATH").unwrap_or_default();
+        let inherited = std::env::split_paths(&outer)
+            .filter(|dir| self.relkit_on_path || !RELKIT_BINARIES.iter().any(|bin| dir.join(bin).is_file()));
+        let first = self.relkit_on_path.then(|| relkit_bin_dir().to_path_buf());
+        let path = std::env::join_paths(first.into_iter().chain(inherited)).expect("PATH");
 
         let mut command = Command::new(act);
         command
@@ -208,7 +244,7 @@ impl<'a> Act<'a> {
             .arg(&self.event)
             .arg("--workflows")
             .arg(Path::new(".github/workflows").join(&self.workflow))
-            .args(["--job", &self.job])
+            .args(if self.job.is_empty() { vec![] } else { vec!["--job", &self.job] })
             .args(["--platform", "ubuntu-latest=-self-hosted"])
             .arg("--eventpath")
             .arg(&event_file)
@@ -218,6 +254,7 @@ impl<'a> Act<'a> {
         for (action, placeholder) in offline_action_stand_ins() {
             command.arg("--local-repository").arg(format!("{action}={}", placeholder.display()));
         }
+        command.args(&self.extra_args);
         without_actions_context(&mut command)
             .env("PATH", path)
             .env("XDG_CONFIG_HOME", scratch.path().join("config"))

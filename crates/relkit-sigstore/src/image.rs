@@ -132,9 +132,11 @@ fn platform_name(platform: &Value) -> String {
 /// What a run did for one digest.
 #[derive(Debug, Clone, Serialize)]
 pub struct DigestReport {
-    /// `registry/repo`.
+    /// `registry/repo`. Not serialized: the report entry that embeds this carries it already.
+    #[serde(skip_serializing)]
     pub image: String,
-    /// `sha256:…`.
+    /// `sha256:…`. Not serialized, as `image`.
+    #[serde(skip_serializing)]
     pub digest: String,
     /// The platform, for a manifest of an index.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -55,6 +55,9 @@ fn index_layout(dir: &Path, tag: &str, seed: &str) -> PathBuf {
 }
 
 fn report(stdout: &str) -> Vec<Value> {
+    // The report is notes-gen's verification input as it is (no duplicate keys either).
+    serde_json::from_str::<relkit_core::verification::VerificationInput>(stdout)
+        .unwrap_or_else(|e| panic!("the report is not notes-gen's verification input: {e}\n{stdout}"));
     let v: Value = serde_json::from_str(stdout).unwrap();
     v["images"].as_array().unwrap().clone()
 }
