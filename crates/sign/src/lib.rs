@@ -11,41 +11,20 @@ use relkit_core::verification::{AttestationInput, ImageInput, SignatureInput, co
 use relkit_core::{Error, Result};
 use relkit_registry::{AnyRegistry, HttpOptions, ImageRef};
 use relkit_sigstore::cosign::{cosign_type_for, predicate_type_for};
-use relkit_sigstore::image::{
-    DigestReport, Predicate, Run, SignerSource, Storage, check_found, resolve_targets,
-};
-use relkit_sigstore::keys::{PrivateKey, generate_key_pair, public_key_from_pem};
+use relkit_sigstore::image::{DigestReport, Predicate, Run, Storage, check_found, resolve_targets};
+use relkit_sigstore::keys::{generate_key_pair, public_key_from_pem};
 use relkit_sigstore::policy::{GithubIdentity, IdentityMatch, Policy};
 use relkit_sigstore::provenance::{BuildFacts, SLSA_PROVENANCE_V1, github_predicate};
+use relkit_sigstore::setup::{server_url, signing};
 use relkit_sigstore::signer::{Material, SigningSession};
 use relkit_sigstore::store::{Found, SignatureStore, bundle_bytes, is_signature, predicate_type_of};
-use relkit_sigstore::token::{self, IdentityToken};
+use relkit_sigstore::token::IdentityToken;
 use relkit_sigstore::trust;
 use relkit_sigstore::verify::{BundleVerifier, Subject, parse_bundle};
 use serde::Serialize;
 use sha2::Digest as _;
 
-/// Which Sigstore instance to trust and sign with.
-#[derive(Debug, Clone, Default)]
-pub struct TrustOptions {
-    /// `trusted_root.json` of a private instance.
-    pub trusted_root: Option<PathBuf>,
-    /// `signing_config.json` (v0.2) of a private instance.
-    pub signing_config: Option<PathBuf>,
-}
-
-/// How to sign: keyless (the default) or with a key.
-#[derive(Debug, Clone, Default)]
-pub struct KeyOptions {
-    /// A cosign key file or PKCS#8 PEM (password from `COSIGN_PASSWORD`).
-    pub key: Option<PathBuf>,
-    /// An identity token, or a file holding one.
-    pub identity_token: Option<String>,
-    /// Log key-based signatures in Rekor (keyless ones always are).
-    pub tlog_upload: bool,
-    /// The Sigstore instance.
-    pub trust: TrustOptions,
-}
+pub use relkit_sigstore::setup::{KeyOptions, TrustOptions};
 
 /// Options of `sign image` and `sign attest`.
 #[derive(Debug, Clone)]
@@ -96,85 +75,6 @@ fn http_client() -> Result<reqwest::Client> {
 fn read_text(path: &Path, what: &str) -> Result<String> {
     std::fs::read_to_string(path)
         .map_err(|e| Error::usage(format!("cannot read {what} {} ({e})", path.display())))
-}
-
-fn server_url(env: &dyn Env) -> String {
-    env.var("GITHUB_SERVER_URL").filter(|s| !s.is_empty()).unwrap_or_else(|| "https://github.com".into())
-}
-
-/// The trust a signing run needs: none from the network for key signatures kept out of the log.
-async fn load_trust(key: &KeyOptions) -> Result<trust::Trust> {
-    let offline = key.key.is_some() && !key.tlog_upload;
-    trust::load(key.trust.trusted_root.as_deref(), key.trust.signing_config.as_deref(), offline).await
-}
-
-/// The signer of a run and who it signs as.
-struct Signing {
-    source: SignerSource,
-    policy: Policy,
-    token: Option<IdentityToken>,
-    key_path: Option<PathBuf>,
-    tlog: bool,
-    verifier: BundleVerifier,
-}
-
-async fn signing(options: &KeyOptions, env: &dyn Env, http: &reqwest::Client) -> Result<Signing> {
-    // Credentials first: a missing token or a wrong password fails before any network request.
-    let key = match &options.key {
-        Some(path) => {
-            let password = env.var("COSIGN_PASSWORD");
-            let text = read_text(path, "the key")?;
-            Some((
-                PrivateKey::from_pem(&text, password.as_deref(), &path.display().to_string())?,
-                path.clone(),
-            ))
-        }
-        None => None,
-    };
-    let token = match key {
-        Some(_) => None,
-        None => Some(token::acquire(options.identity_token.as_deref(), env, http).await?),
-    };
-    let trust = load_trust(options).await?;
-    let verifier = BundleVerifier::new(&trust.trusted_root)?;
-    if let Some((key, path)) = key {
-        let policy = Policy::Key(key.public_key.clone());
-        let tlog = options.tlog_upload && trust.services.rekor.is_some();
-        let session = SigningSession::with_key(key, &trust.services, options.tlog_upload, http)?;
-        return Ok(Signing {
-            source: SignerSource::key(session),
-            policy,
-            token: None,
-            key_path: Some(path),
-            tlog,
-            verifier,
-        });
-    }
-    let token = token.expect("keyless has a token");
-    let policy = Policy::Identity {
-        identity: IdentityMatch::Exact(token.expected_identity(&server_url(env))),
-        issuer: token.claims().iss.clone(),
-    };
-    let source = SignerSource::keyless(token.clone(), trust.services.clone(), http.clone());
-    Ok(Signing { source, policy, token: Some(token), key_path: None, tlog: true, verifier })
-}
-
-impl Signing {
-    /// The signer's identity for reports: the certificate's when one was issued.
-    fn signature_input(&self) -> SignatureInput {
-        match (&self.policy, &self.key_path) {
-            (_, Some(path)) => SignatureInput {
-                key: Some(path.with_extension("pub").display().to_string()),
-                ..Default::default()
-            },
-            (Policy::Identity { identity: IdentityMatch::Exact(id), issuer }, _) => SignatureInput {
-                certificate_identity: Some(id.clone()),
-                certificate_oidc_issuer: Some(issuer.clone()),
-                ..Default::default()
-            },
-            _ => SignatureInput::default(),
-        }
-    }
 }
 
 /// One image's entry in the report: the shared contract plus what this run did.

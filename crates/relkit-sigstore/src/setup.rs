@@ -1,0 +1,131 @@
+//! Signer setup shared by the binaries that sign (`sign`, `sbom-attach`): credentials, trust,
+//! the verifier for read-back checks and the policy matching the run's own signatures.
+
+use std::path::{Path, PathBuf};
+
+use relkit_core::actions::Env;
+use relkit_core::verification::SignatureInput;
+use relkit_core::{Error, Result};
+
+use crate::image::SignerSource;
+use crate::keys::PrivateKey;
+use crate::policy::{IdentityMatch, Policy};
+use crate::signer::SigningSession;
+use crate::token::{self, IdentityToken};
+use crate::trust;
+use crate::verify::BundleVerifier;
+
+/// Which Sigstore instance to trust and sign with.
+#[derive(Debug, Clone, Default)]
+pub struct TrustOptions {
+    /// `trusted_root.json` of a private instance.
+    pub trusted_root: Option<PathBuf>,
+    /// `signing_config.json` (v0.2) of a private instance.
+    pub signing_config: Option<PathBuf>,
+}
+
+/// How to sign: keyless (the default) or with a key.
+#[derive(Debug, Clone, Default)]
+pub struct KeyOptions {
+    /// A cosign key file or PKCS#8 PEM (password from `COSIGN_PASSWORD`).
+    pub key: Option<PathBuf>,
+    /// An identity token, or a file holding one.
+    pub identity_token: Option<String>,
+    /// Log key-based signatures in Rekor (keyless ones always are).
+    pub tlog_upload: bool,
+    /// The Sigstore instance.
+    pub trust: TrustOptions,
+}
+
+fn read_text(path: &Path, what: &str) -> Result<String> {
+    std::fs::read_to_string(path)
+        .map_err(|e| Error::usage(format!("cannot read {what} {} ({e})", path.display())))
+}
+
+/// The GitHub server of the run (`GITHUB_SERVER_URL`, default `https://github.com`).
+pub fn server_url(env: &dyn Env) -> String {
+    env.var("GITHUB_SERVER_URL").filter(|s| !s.is_empty()).unwrap_or_else(|| "https://github.com".into())
+}
+
+/// The trust a signing run needs: none from the network for key signatures kept out of the log.
+async fn load_trust(key: &KeyOptions) -> Result<trust::Trust> {
+    let offline = key.key.is_some() && !key.tlog_upload;
+    trust::load(key.trust.trusted_root.as_deref(), key.trust.signing_config.as_deref(), offline).await
+}
+
+/// The signer of a run and who it signs as.
+pub struct Signing {
+    /// Signs, opening its session on first use.
+    pub source: SignerSource,
+    /// The policy the run's own signatures must meet.
+    pub policy: Policy,
+    /// The identity token (keyless).
+    pub token: Option<IdentityToken>,
+    /// The key file (key-based).
+    pub key_path: Option<PathBuf>,
+    /// Whether signatures are logged (and read-back checks require it).
+    pub tlog: bool,
+    /// Checks what was written.
+    pub verifier: BundleVerifier,
+}
+
+/// Credentials first (a missing token or a wrong password fails before any network request),
+/// then trust, verifier and policy.
+pub async fn signing(options: &KeyOptions, env: &dyn Env, http: &reqwest::Client) -> Result<Signing> {
+    // Credentials first: a missing token or a wrong password fails before any network request.
+    let key = match &options.key {
+        Some(path) => {
+            let password = env.var("COSIGN_PASSWORD");
+            let text = read_text(path, "the key")?;
+            Some((
+                PrivateKey::from_pem(&text, password.as_deref(), &path.display().to_string())?,
+                path.clone(),
+            ))
+        }
+        None => None,
+    };
+    let token = match key {
+        Some(_) => None,
+        None => Some(token::acquire(options.identity_token.as_deref(), env, http).await?),
+    };
+    let trust = load_trust(options).await?;
+    let verifier = BundleVerifier::new(&trust.trusted_root)?;
+    if let Some((key, path)) = key {
+        let policy = Policy::Key(key.public_key.clone());
+        let tlog = options.tlog_upload && trust.services.rekor.is_some();
+        let session = SigningSession::with_key(key, &trust.services, options.tlog_upload, http)?;
+        return Ok(Signing {
+            source: SignerSource::key(session),
+            policy,
+            token: None,
+            key_path: Some(path),
+            tlog,
+            verifier,
+        });
+    }
+    let token = token.expect("keyless has a token");
+    let policy = Policy::Identity {
+        identity: IdentityMatch::Exact(token.expected_identity(&server_url(env))),
+        issuer: token.claims().iss.clone(),
+    };
+    let source = SignerSource::keyless(token.clone(), trust.services.clone(), http.clone());
+    Ok(Signing { source, policy, token: Some(token), key_path: None, tlog: true, verifier })
+}
+
+impl Signing {
+    /// The signer's identity for reports: the certificate's when one was issued.
+    pub fn signature_input(&self) -> SignatureInput {
+        match (&self.policy, &self.key_path) {
+            (_, Some(path)) => SignatureInput {
+                key: Some(path.with_extension("pub").display().to_string()),
+                ..Default::default()
+            },
+            (Policy::Identity { identity: IdentityMatch::Exact(id), issuer }, _) => SignatureInput {
+                certificate_identity: Some(id.clone()),
+                certificate_oidc_issuer: Some(issuer.clone()),
+                ..Default::default()
+            },
+            _ => SignatureInput::default(),
+        }
+    }
+}
