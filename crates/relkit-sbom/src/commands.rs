@@ -9,7 +9,11 @@ use relkit_registry::ops::resolve_digest;
 use relkit_registry::{AnyRegistry, Digest, HttpOptions, ImageRef, Registry};
 use serde::Serialize;
 
-use crate::attach::{Attached, BoundSbom, SizePolicy, attach_referrer, bind};
+use relkit_sigstore::image::{DigestReport, Predicate, Run, Storage, Target, resolve_targets};
+use relkit_sigstore::setup::{KeyOptions, Signing, http_client, now_rfc3339, signing};
+use relkit_sigstore::store::SignatureStore;
+
+use crate::attach::{Attached, BoundSbom, SizePolicy, attach_referrer, attestation_input, bind};
 use crate::generate::{GenerateOptions, Generated, generate_dir};
 use crate::image::generate_image;
 use crate::validate::{ValidSbom, check, validate};
@@ -151,6 +155,34 @@ pub struct AttachCommand {
     pub output: Option<PathBuf>,
     /// Registry hosts reached over plain HTTP.
     pub insecure_registries: Vec<String>,
+    /// Attest each SBOM as a signed in-toto statement on its digest (`None`: do not).
+    pub attest: Option<AttestOptions>,
+}
+
+/// How `attach --attest` signs and where it stores the attestations.
+#[derive(Debug, Clone)]
+pub struct AttestOptions {
+    /// Key or keyless, and the Sigstore instance.
+    pub key: KeyOptions,
+    /// Referrers, legacy `.att` tags, both, or whatever the registry supports.
+    pub storage: Storage,
+}
+
+/// What `attach --attest` did for one SBOM.
+#[derive(Debug, Clone, Serialize)]
+pub struct AttestedSbom {
+    /// `attested` or `already attested`.
+    pub status: String,
+    /// Where the attestation lives (referrer digests, `.att` tags).
+    pub locations: Vec<relkit_sigstore::store::Location>,
+    /// Transparency log indexes of the new entries.
+    pub log_indexes: Vec<i64>,
+}
+
+impl From<DigestReport> for AttestedSbom {
+    fn from(report: DigestReport) -> Self {
+        Self { status: report.status, locations: report.locations, log_indexes: report.log_indexes }
+    }
 }
 
 /// What `attach` did for one SBOM.
@@ -172,8 +204,11 @@ pub struct AttachedSbom {
     pub referrer_state: Option<&'static str>,
     /// Trimmed to fit the size limit.
     pub trimmed: bool,
-    /// Above the limit: to be attested by reference.
+    /// Above the limit: attested by reference.
     pub by_reference: bool,
+    /// The signed attestation, when attested.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attestation: Option<AttestedSbom>,
 }
 
 /// The JSON report of `attach`.
@@ -263,6 +298,18 @@ pub fn attach(command: &AttachCommand, env: &dyn Env) -> Result<i32> {
         for note in &notes {
             eprintln!("sbom-attach: note: {note}");
         }
+        let signer = match &command.attest {
+            Some(options) => {
+                let http = http_client(concat!("relkit-sbom-attach/", env!("CARGO_PKG_VERSION")))?;
+                Some((signing(&options.key, env, &http).await?, options.storage))
+            }
+            None => None,
+        };
+        let targets = match signer {
+            Some(_) => resolve_targets(&registry, &reference).await?,
+            None => Vec::new(),
+        };
+        let store = SignatureStore::new(&registry, reference.repository());
         let several = bound.len() > 1;
         let mut sboms = Vec::new();
         for b in &bound {
@@ -274,15 +321,23 @@ pub fn attach(command: &AttachCommand, env: &dyn Env) -> Result<i32> {
                 }
                 None => None,
             };
-            let (referrer, state) = if command.referrer {
-                let (attached, _) = attach_referrer(&registry, reference.repository(), b).await?;
+            let (referrer, state, manifest) = if command.referrer {
+                let (attached, manifest) = attach_referrer(&registry, reference.repository(), b).await?;
                 let state = match attached {
                     Attached::Stored(_) => "stored",
                     Attached::AlreadyThere(_) => "already-there",
                 };
-                (Some(attached.digest().to_string()), Some(state))
+                (Some(attached.digest().to_string()), Some(state), Some(manifest))
             } else {
-                (None, None)
+                (None, None, None)
+            };
+            let attestation = match &signer {
+                Some((signing, storage)) => {
+                    let done = attest(&store, &targets, b, manifest.as_ref(), signing, *storage).await?;
+                    eprintln!("sbom-attach: {} {}", done.status, b.subject.digest);
+                    Some(AttestedSbom::from(done))
+                }
+                None => None,
             };
             if b.trimmed {
                 eprintln!(
@@ -306,6 +361,7 @@ pub fn attach(command: &AttachCommand, env: &dyn Env) -> Result<i32> {
                 referrer_state: state,
                 trimmed: b.trimmed,
                 by_reference: b.by_reference,
+                attestation,
             });
         }
         Ok::<_, Error>(AttachReport { image: command.image.clone(), digest: root.to_string(), sboms })
@@ -340,6 +396,34 @@ pub fn attach(command: &AttachCommand, env: &dyn Env) -> Result<i32> {
     }
     append_summary(env, &summary)?;
     Ok(0)
+}
+
+/// Attests one bound SBOM on its subject (idempotent: a verifying attestation of the same
+/// document by the same signer is left alone).
+async fn attest<R: Registry>(
+    store: &SignatureStore<'_, R>,
+    targets: &[Target],
+    bound: &BoundSbom,
+    referrer: Option<&relkit_registry::RawManifest>,
+    signing: &Signing,
+    storage: Storage,
+) -> Result<DigestReport> {
+    let input = attestation_input(bound, referrer)?;
+    let target = targets.iter().find(|t| t.descriptor.digest == input.subject).ok_or_else(|| {
+        Error::failed(format!("{} is not a manifest of the image any more; run again", input.subject))
+    })?;
+    let run = Run {
+        signer: &signing.source,
+        verifier: &signing.verifier,
+        own_policy: &signing.policy,
+        storage,
+        force: false,
+        created: now_rfc3339(),
+        require_tlog: signing.tlog,
+    };
+    let predicate =
+        Predicate { predicate_type: input.predicate_type.to_string(), predicate: input.predicate };
+    run.attest(store, target, &predicate).await
 }
 
 /// `sbom-attach generate --image REF`: one file per platform (and the index document) in
@@ -471,6 +555,7 @@ pub fn run_action(env: &dyn Env) -> Result<i32> {
         referrer,
         output: input(env, "output").map(PathBuf::from),
         insecure_registries: Vec::new(),
+        attest: None,
     };
     attach(&command, env)?;
     if referrer && flag("verify", true)? {

@@ -129,3 +129,55 @@ impl Signing {
         }
     }
 }
+
+/// True when a run can sign without asking: a key, an explicit token, `SIGSTORE_ID_TOKEN`, or
+/// the Actions token endpoint (`permissions: id-token: write`).
+pub fn can_sign(options: &KeyOptions, env: &dyn Env) -> bool {
+    let set = |name: &str| env.var(name).is_some_and(|v| !v.trim().is_empty());
+    options.key.is_some()
+        || options.identity_token.as_deref().is_some_and(|t| !t.trim().is_empty())
+        || set("SIGSTORE_ID_TOKEN")
+        || set("ACTIONS_ID_TOKEN_REQUEST_URL")
+}
+
+/// The HTTP client the Sigstore clients and the token request share, naming the binary.
+pub fn http_client(user_agent: &str) -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .user_agent(user_agent)
+        .build()
+        .map_err(|e| Error::failed(format!("cannot build the HTTP client: {e}")))
+}
+
+/// The current time as `created` of new referrers (RFC 3339 UTC, whole seconds).
+pub fn now_rfc3339() -> String {
+    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    struct MapEnv(HashMap<&'static str, &'static str>);
+    impl Env for MapEnv {
+        fn var(&self, name: &str) -> Option<String> {
+            self.0.get(name).map(|v| v.to_string())
+        }
+    }
+
+    #[test]
+    fn signing_is_possible_with_a_key_or_a_token_source() {
+        let empty = MapEnv(HashMap::new());
+        let keyless = KeyOptions::default();
+        assert!(!can_sign(&keyless, &empty));
+        let key = KeyOptions { key: Some("cosign.key".into()), ..Default::default() };
+        assert!(can_sign(&key, &empty));
+        let token = KeyOptions { identity_token: Some("a.b.c".into()), ..Default::default() };
+        assert!(can_sign(&token, &empty));
+        for name in ["SIGSTORE_ID_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_URL"] {
+            assert!(can_sign(&keyless, &MapEnv(HashMap::from([(name, "x")]))), "{name}");
+            assert!(!can_sign(&keyless, &MapEnv(HashMap::from([(name, " ")]))), "{name} blank");
+        }
+    }
+}

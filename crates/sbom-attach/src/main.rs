@@ -2,12 +2,14 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
-use relkit_core::actions::{ProcessEnv, report_error};
+use clap::{ArgAction, Args, Parser, Subcommand};
+use relkit_core::actions::{Env, ProcessEnv, report_error};
 use relkit_sbom::attach::{DEFAULT_MAX_SIZE, SizePolicy};
-use relkit_sbom::commands::{self, AttachCommand, GenerateCommand, SbomSource};
+use relkit_sbom::commands::{self, AttachCommand, AttestOptions, GenerateCommand, SbomSource};
 use relkit_sbom::generate::GenerateOptions;
 use relkit_sbom::verify::VerifyOptions;
+use relkit_sigstore::image::Storage;
+use relkit_sigstore::setup::{KeyOptions, TrustOptions, can_sign};
 
 /// SPDX 2.3 SBOMs: generated from lockfiles or given, validated, bound to image digests,
 /// attached as referrers and verified.
@@ -79,9 +81,55 @@ struct AttachArgs {
     #[arg(long)]
     by_reference: bool,
     #[command(flatten)]
+    attestation: AttestArgs,
+    #[command(flatten)]
     generation: GenerationArgs,
     #[command(flatten)]
     registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+struct AttestArgs {
+    /// Attest each SBOM as a signed in-toto statement (predicate type https://spdx.dev/Document)
+    /// on its digest [default: when signing is possible: --key, --identity-token,
+    /// SIGSTORE_ID_TOKEN or `id-token: write` under Actions].
+    #[arg(long, conflicts_with = "no_attest")]
+    attest: bool,
+    /// Do not attest.
+    #[arg(long)]
+    no_attest: bool,
+    /// Where attestations go: auto|referrers (cosign v3), legacy (`.att` tags), both.
+    #[arg(long, default_value = "auto", value_parser = Storage::parse)]
+    storage: Storage,
+    /// Sign with this cosign key or PKCS#8 PEM (password from COSIGN_PASSWORD) instead of keyless.
+    #[arg(long)]
+    key: Option<PathBuf>,
+    /// Log key-based attestations in the transparency log (keyless ones always are).
+    #[arg(long, default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
+    tlog_upload: bool,
+    /// The OIDC token (or a file holding it) [default: SIGSTORE_ID_TOKEN, then the Actions token endpoint].
+    #[arg(long)]
+    identity_token: Option<String>,
+    /// trusted_root.json of a private Sigstore instance [default: public-good, through TUF].
+    #[arg(long, env = "RELKIT_TRUSTED_ROOT")]
+    trusted_root: Option<PathBuf>,
+    /// signing_config.json (v0.2) of a private Sigstore instance.
+    #[arg(long, env = "RELKIT_SIGNING_CONFIG")]
+    signing_config: Option<PathBuf>,
+}
+
+impl AttestArgs {
+    /// The attestation options, or `None` when not attesting.
+    fn options(self, env: &dyn Env) -> Option<AttestOptions> {
+        let key = KeyOptions {
+            key: self.key,
+            identity_token: self.identity_token,
+            tlog_upload: self.tlog_upload,
+            trust: TrustOptions { trusted_root: self.trusted_root, signing_config: self.signing_config },
+        };
+        let wanted = !self.no_attest && (self.attest || can_sign(&key, env));
+        wanted.then_some(AttestOptions { key, storage: self.storage })
+    }
 }
 
 #[derive(Debug, Args)]
@@ -180,6 +228,7 @@ fn main() {
                     referrer: !a.no_referrer,
                     output: a.output,
                     insecure_registries: a.registry.insecure_registries,
+                    attest: a.attestation.options(&env),
                 },
                 &env,
             )

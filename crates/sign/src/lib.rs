@@ -15,7 +15,7 @@ use relkit_sigstore::image::{DigestReport, Predicate, Run, Storage, check_found,
 use relkit_sigstore::keys::{generate_key_pair, public_key_from_pem};
 use relkit_sigstore::policy::{GithubIdentity, IdentityMatch, Policy};
 use relkit_sigstore::provenance::{BuildFacts, SLSA_PROVENANCE_V1, github_predicate};
-use relkit_sigstore::setup::{server_url, signing};
+use relkit_sigstore::setup::{now_rfc3339, server_url, signing};
 use relkit_sigstore::signer::{Material, SigningSession};
 use relkit_sigstore::store::{Found, SignatureStore, bundle_bytes, is_signature, predicate_type_of};
 use relkit_sigstore::token::IdentityToken;
@@ -66,10 +66,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 fn http_client() -> Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .user_agent(concat!("relkit-sign/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| Error::failed(format!("cannot build the HTTP client: {e}")))
+    relkit_sigstore::setup::http_client(concat!("relkit-sign/", env!("CARGO_PKG_VERSION")))
 }
 
 fn read_text(path: &Path, what: &str) -> Result<String> {
@@ -97,10 +94,6 @@ pub struct Report {
     pub images: Vec<ImageReport>,
     /// Release files (none for images).
     pub assets: Vec<relkit_core::verification::AssetChecksum>,
-}
-
-fn now_rfc3339() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// `sign image` and `sign attest`: signs (or attests) every digest of every image.
