@@ -10,14 +10,16 @@ use relkit_registry::{AnyRegistry, Digest, HttpOptions, ImageRef, Registry};
 use serde::Serialize;
 
 use relkit_sigstore::image::{DigestReport, Predicate, Run, Storage, Target, resolve_targets};
-use relkit_sigstore::setup::{KeyOptions, Signing, http_client, now_rfc3339, signing};
+use relkit_sigstore::setup::{
+    KeyOptions, PolicyOptions, Signing, TrustOptions, http_client, now_rfc3339, signing, verification,
+};
 use relkit_sigstore::store::SignatureStore;
 
 use crate::attach::{Attached, BoundSbom, SizePolicy, attach_referrer, attestation_input, bind};
 use crate::generate::{GenerateOptions, Generated, generate_dir};
 use crate::image::generate_image;
 use crate::validate::{ValidSbom, check, validate};
-use crate::verify::{VerifyOptions, table, verify};
+use crate::verify::{SignatureCheck, VerifyOptions, table, verify};
 
 /// `sbom-attach generate DIR`.
 #[derive(Debug, Clone, Default)]
@@ -473,13 +475,38 @@ pub fn generate_image_files(
     Ok(0)
 }
 
-/// `sbom-attach verify IMAGE`: prints the table; exit 1 when any check failed.
-pub fn verify_image(image: &str, options: &VerifyOptions, insecure: &[String], env: &dyn Env) -> Result<i32> {
+/// Who must have attested the SBOMs (`sbom-attach verify` with the `sign verify` flags).
+#[derive(Debug, Clone, Default)]
+pub struct SignerOptions {
+    /// Identity, GitHub preset or key, and `--insecure-ignore-tlog`.
+    pub policy: PolicyOptions,
+    /// The Sigstore instance (`--trusted-root`).
+    pub trust: TrustOptions,
+}
+
+/// `sbom-attach verify IMAGE`: prints the table; exit 1 when any check failed. With `signer`,
+/// every SBOM must also carry a signed attestation of itself from that signer.
+pub fn verify_image(
+    image: &str,
+    options: &VerifyOptions,
+    signer: Option<&SignerOptions>,
+    insecure: &[String],
+    env: &dyn Env,
+) -> Result<i32> {
     let reference = ImageRef::parse(image)?;
     let mut http = HttpOptions::from_env(env);
     http.insecure_registries.extend(insecure.iter().cloned());
     let registry = AnyRegistry::open(&reference, &http)?;
-    let checked = runtime()?.block_on(verify(&registry, &reference, options))?;
+    let checked = runtime()?.block_on(async {
+        let rule = match signer {
+            Some(s) => {
+                let (policy, verifier) = verification(&s.policy, &s.trust, env).await?;
+                Some(SignatureCheck { verifier, policy, require_tlog: !s.policy.ignore_tlog })
+            }
+            None => None,
+        };
+        verify(&registry, &reference, options, rule.as_ref()).await
+    })?;
     let table = table(&checked);
     println!("{table}");
     append_summary(env, &format!("### SBOMs of `{image}`\n\n{table}\n"))?;
@@ -566,7 +593,7 @@ pub fn run_action(env: &dyn Env) -> Result<i32> {
             .filter(|s| !s.is_empty())
             .map(str::to_string)
             .collect();
-        verify_image(&image, &VerifyOptions { expect_packages }, &[], env)?;
+        verify_image(&image, &VerifyOptions { expect_packages }, None, &[], env)?;
     }
     Ok(0)
 }

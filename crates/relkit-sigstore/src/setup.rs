@@ -9,7 +9,8 @@ use relkit_core::{Error, Result};
 
 use crate::image::SignerSource;
 use crate::keys::PrivateKey;
-use crate::policy::{IdentityMatch, Policy};
+use crate::keys::public_key_from_pem;
+use crate::policy::{GithubIdentity, IdentityMatch, Policy};
 use crate::signer::SigningSession;
 use crate::token::{self, IdentityToken};
 use crate::trust;
@@ -127,6 +128,96 @@ impl Signing {
             },
             _ => SignatureInput::default(),
         }
+    }
+}
+
+/// Who must have signed, from the verify flags.
+#[derive(Debug, Clone, Default)]
+pub struct PolicyOptions {
+    /// `--certificate-identity`.
+    pub identity: Option<String>,
+    /// `--certificate-identity-regexp` (always anchored).
+    pub identity_regexp: Option<String>,
+    /// `--certificate-oidc-issuer`.
+    pub issuer: Option<String>,
+    /// `--github-repo owner/repo`.
+    pub github_repo: Option<String>,
+    /// `--workflow .github/workflows/x.yml`.
+    pub workflow: Option<String>,
+    /// `--ref refs/tags/v*`.
+    pub git_ref: Option<String>,
+    /// `--key cosign.pub`.
+    pub key: Option<PathBuf>,
+    /// `--insecure-ignore-tlog`: accept key signatures without a log entry.
+    pub ignore_tlog: bool,
+}
+
+impl PolicyOptions {
+    /// True when verification needs nothing from the network (a key, no log).
+    pub fn offline(&self) -> bool {
+        self.key.is_some() && self.ignore_tlog
+    }
+
+    /// The policy, or a usage error naming the flags to give.
+    pub fn policy(&self, env: &dyn Env) -> Result<Policy> {
+        if let Some(path) = &self.key {
+            return Ok(Policy::Key(public_key_from_pem(
+                &read_text(path, "the public key")?,
+                &path.display().to_string(),
+            )?));
+        }
+        if let Some(repo) = &self.github_repo {
+            if repo.split('/').count() != 2 || repo.split('/').any(str::is_empty) {
+                return Err(Error::usage(format!("--github-repo `{repo}` is not owner/repo")));
+            }
+            return Ok(Policy::Github(GithubIdentity {
+                repo: repo.clone(),
+                workflow: self.workflow.clone(),
+                git_ref: self.git_ref.clone(),
+                server_url: server_url(env),
+            }));
+        }
+        let identity = match (&self.identity, &self.identity_regexp) {
+            (Some(id), None) => IdentityMatch::Exact(id.clone()),
+            (None, Some(re)) => IdentityMatch::regex(re)?,
+            (Some(_), Some(_)) => {
+                return Err(Error::usage(
+                    "give --certificate-identity or --certificate-identity-regexp, not both",
+                ));
+            }
+            (None, None) => {
+                return Err(Error::usage(
+                    "say who must have signed: --github-repo owner/repo, --certificate-identity[-regexp] with --certificate-oidc-issuer, or --key",
+                ));
+            }
+        };
+        let issuer = self.issuer.clone().ok_or_else(|| {
+            Error::usage("--certificate-oidc-issuer is required with a certificate identity")
+        })?;
+        Ok(Policy::Identity { identity, issuer })
+    }
+}
+
+/// The policy of the verify flags and a verifier for the trusted root (none fetched for a key
+/// without the log).
+pub async fn verification(
+    policy: &PolicyOptions,
+    trust_options: &TrustOptions,
+    env: &dyn Env,
+) -> Result<(Policy, BundleVerifier)> {
+    let rule = policy.policy(env)?;
+    let trust = trust::load(trust_options.trusted_root.as_deref(), None, policy.offline()).await?;
+    Ok((rule, BundleVerifier::new(&trust.trusted_root)?))
+}
+
+impl PolicyOptions {
+    /// True when any signer flag was given (`sbom-attach verify` then checks attestations).
+    pub fn is_set(&self) -> bool {
+        self.identity.is_some()
+            || self.identity_regexp.is_some()
+            || self.issuer.is_some()
+            || self.github_repo.is_some()
+            || self.key.is_some()
     }
 }
 

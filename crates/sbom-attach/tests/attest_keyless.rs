@@ -87,6 +87,31 @@ impl World {
     }
 }
 
+impl World {
+    /// `tag-policy promote`'s operation to `acme/widget-stable` by digest.
+    fn promote(&self, image: &str) -> String {
+        use relkit_registry::ops::promote;
+        use relkit_registry::{AnyRegistry, HttpOptions, ImageRef};
+        let options =
+            HttpOptions { insecure_registries: vec![self.registry.host.clone()], ..Default::default() };
+        let source = ImageRef::parse(image).unwrap();
+        let dest = ImageRef::parse(&format!("{}/acme/widget-stable", self.registry.host)).unwrap();
+        let registry = AnyRegistry::open(&source, &options).unwrap();
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+            let report = promote::promote(
+                &registry,
+                &source,
+                &registry,
+                &dest,
+                &promote::PromoteOptions { concurrency: 4, ..Default::default() },
+            )
+            .await
+            .unwrap();
+            format!("{}/acme/widget-stable@{}", self.registry.host, report.digest)
+        })
+    }
+}
+
 fn ok(out: Output) -> String {
     assert!(
         out.status.success(),
@@ -174,4 +199,36 @@ fn keyless_sbom_attestations_pass_the_independent_judges_and_are_idempotent() {
         .unwrap()))
     .unwrap();
     assert!(skipped["sboms"][0].get("attestation").is_none(), "{skipped}");
+
+    // verify with the signer's identity passes; a wrong identity fails naming the check.
+    let verify = |image: &str, args: &[&str]| {
+        world.sbom_attach().env_remove("GITHUB_ACTIONS").args(["verify", image]).args(args).output().unwrap()
+    };
+    let good = ok(verify(&image, &["--github-repo", "acme/widget", "--expect-package", "serde"]));
+    assert!(good.contains(&format!("| {DEFAULT_IDENTITY} | ok")), "{good}");
+    ok(verify(
+        &image,
+        &["--certificate-identity", DEFAULT_IDENTITY, "--certificate-oidc-issuer", GITHUB_ISSUER],
+    ));
+    for (args, check) in [
+        (vec!["--github-repo", "acme/widget-evil"], "identity check failed"),
+        (
+            vec![
+                "--certificate-identity",
+                DEFAULT_IDENTITY,
+                "--certificate-oidc-issuer",
+                "https://evil.example",
+            ],
+            "issuer",
+        ),
+    ] {
+        let out = verify(&image, &args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let table = String::from_utf8_lossy(&out.stdout);
+        assert!(table.contains("FAILED: attestation:") && table.contains(check), "{args:?}: {table}");
+    }
+
+    // `tag-policy promote` carries the attestation; verify passes in the destination.
+    let stable = world.promote(&image);
+    ok(verify(&stable, &["--github-repo", "acme/widget"]));
 }

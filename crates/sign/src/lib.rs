@@ -12,19 +12,18 @@ use relkit_core::{Error, Result};
 use relkit_registry::{AnyRegistry, HttpOptions, ImageRef};
 use relkit_sigstore::cosign::{cosign_type_for, predicate_type_for};
 use relkit_sigstore::image::{DigestReport, Predicate, Run, Storage, check_found, resolve_targets};
-use relkit_sigstore::keys::{generate_key_pair, public_key_from_pem};
-use relkit_sigstore::policy::{GithubIdentity, IdentityMatch, Policy};
+use relkit_sigstore::keys::generate_key_pair;
+use relkit_sigstore::policy::{IdentityMatch, Policy};
 use relkit_sigstore::provenance::{BuildFacts, SLSA_PROVENANCE_V1, github_predicate};
-use relkit_sigstore::setup::{now_rfc3339, server_url, signing};
+use relkit_sigstore::setup::{now_rfc3339, signing, verification};
 use relkit_sigstore::signer::{Material, SigningSession};
 use relkit_sigstore::store::{Found, SignatureStore, bundle_bytes, is_signature, predicate_type_of};
 use relkit_sigstore::token::IdentityToken;
-use relkit_sigstore::trust;
-use relkit_sigstore::verify::{BundleVerifier, Subject, parse_bundle};
+use relkit_sigstore::verify::{Subject, parse_bundle};
 use serde::Serialize;
 use sha2::Digest as _;
 
-pub use relkit_sigstore::setup::{KeyOptions, TrustOptions};
+pub use relkit_sigstore::setup::{KeyOptions, PolicyOptions, TrustOptions};
 
 /// Options of `sign image` and `sign attest`.
 #[derive(Debug, Clone)]
@@ -419,73 +418,6 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
         .map_err(|e| Error::failed(format!("cannot write {} ({e})", path.display())))
 }
 
-/// Who must have signed, from the verify flags.
-#[derive(Debug, Clone, Default)]
-pub struct PolicyOptions {
-    /// `--certificate-identity`.
-    pub identity: Option<String>,
-    /// `--certificate-identity-regexp` (always anchored).
-    pub identity_regexp: Option<String>,
-    /// `--certificate-oidc-issuer`.
-    pub issuer: Option<String>,
-    /// `--github-repo owner/repo`.
-    pub github_repo: Option<String>,
-    /// `--workflow .github/workflows/x.yml`.
-    pub workflow: Option<String>,
-    /// `--ref refs/tags/v*`.
-    pub git_ref: Option<String>,
-    /// `--key cosign.pub`.
-    pub key: Option<PathBuf>,
-    /// `--insecure-ignore-tlog`: accept key signatures without a log entry.
-    pub ignore_tlog: bool,
-}
-
-impl PolicyOptions {
-    /// True when verification needs nothing from the network (a key, no log).
-    fn offline(&self) -> bool {
-        self.key.is_some() && self.ignore_tlog
-    }
-
-    /// The policy, or a usage error naming the flags to give.
-    pub fn policy(&self, env: &dyn Env) -> Result<Policy> {
-        if let Some(path) = &self.key {
-            return Ok(Policy::Key(public_key_from_pem(
-                &read_text(path, "the public key")?,
-                &path.display().to_string(),
-            )?));
-        }
-        if let Some(repo) = &self.github_repo {
-            if repo.split('/').count() != 2 || repo.split('/').any(str::is_empty) {
-                return Err(Error::usage(format!("--github-repo `{repo}` is not owner/repo")));
-            }
-            return Ok(Policy::Github(GithubIdentity {
-                repo: repo.clone(),
-                workflow: self.workflow.clone(),
-                git_ref: self.git_ref.clone(),
-                server_url: server_url(env),
-            }));
-        }
-        let identity = match (&self.identity, &self.identity_regexp) {
-            (Some(id), None) => IdentityMatch::Exact(id.clone()),
-            (None, Some(re)) => IdentityMatch::regex(re)?,
-            (Some(_), Some(_)) => {
-                return Err(Error::usage(
-                    "give --certificate-identity or --certificate-identity-regexp, not both",
-                ));
-            }
-            (None, None) => {
-                return Err(Error::usage(
-                    "say who must have signed: --github-repo owner/repo, --certificate-identity[-regexp] with --certificate-oidc-issuer, or --key",
-                ));
-            }
-        };
-        let issuer = self.issuer.clone().ok_or_else(|| {
-            Error::usage("--certificate-oidc-issuer is required with a certificate identity")
-        })?;
-        Ok(Policy::Identity { identity, issuer })
-    }
-}
-
 /// The verdict for one digest.
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifyReport {
@@ -514,9 +446,7 @@ pub fn run_verify_images(
 ) -> Result<Vec<VerifyReport>> {
     let wanted_type = attestation_type.map(|t| predicate_type_for(t).to_string());
     runtime()?.block_on(async {
-        let rule = policy.policy(env)?;
-        let trust = trust::load(trust_options.trusted_root.as_deref(), None, policy.offline()).await?;
-        let verifier = BundleVerifier::new(&trust.trusted_root)?;
+        let (rule, verifier) = verification(policy, trust_options, env).await?;
         let mut http_options = HttpOptions::from_env(env);
         http_options.insecure_registries.extend(insecure_registries.iter().cloned());
         let mut reports = Vec::new();
@@ -573,9 +503,7 @@ pub fn run_verify_blob(
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from(format!("{}.sigstore.json", file.display())));
     runtime()?.block_on(async {
-        let rule = policy.policy(env)?;
-        let trust = trust::load(trust_options.trusted_root.as_deref(), None, policy.offline()).await?;
-        let verifier = BundleVerifier::new(&trust.trusted_root)?;
+        let (rule, verifier) = verification(policy, trust_options, env).await?;
         let bundle =
             parse_bundle(&read_text(&bundle_path, "the bundle")?, &bundle_path.display().to_string())?;
         let digest = sha256_file(file)?;
