@@ -4,18 +4,24 @@
 use std::path::{Path, PathBuf};
 
 use relkit_core::actions::{Env, Outputs, append_summary, input};
+use relkit_core::verification::{
+    AssetChecksum, AttestationInput as VerificationAttestation, ImageInput, commands as verification_commands,
+};
 use relkit_core::{Error, Result};
 use relkit_registry::ops::resolve_digest;
 use relkit_registry::{AnyRegistry, Digest, HttpOptions, ImageRef, Registry};
 use serde::Serialize;
 
+use relkit_sigstore::cosign::cosign_type_for;
 use relkit_sigstore::image::{DigestReport, Predicate, Run, Storage, Target, resolve_targets};
 use relkit_sigstore::setup::{
     KeyOptions, PolicyOptions, Signing, TrustOptions, http_client, now_rfc3339, signing, verification,
 };
 use relkit_sigstore::store::SignatureStore;
 
-use crate::attach::{Attached, BoundSbom, SizePolicy, attach_referrer, attestation_input, bind};
+use crate::attach::{
+    Attached, BoundSbom, SPDX_PREDICATE_TYPE, SizePolicy, attach_referrer, attestation_input, bind,
+};
 use crate::generate::{GenerateOptions, Generated, generate_dir};
 use crate::image::generate_image;
 use crate::validate::{ValidSbom, check, validate};
@@ -179,12 +185,8 @@ pub struct AttestedSbom {
     pub locations: Vec<relkit_sigstore::store::Location>,
     /// Transparency log indexes of the new entries.
     pub log_indexes: Vec<i64>,
-}
-
-impl From<DigestReport> for AttestedSbom {
-    fn from(report: DigestReport) -> Self {
-        Self { status: report.status, locations: report.locations, log_indexes: report.log_indexes }
-    }
+    /// Ready-to-paste verification commands (`cosign verify-attestation --type spdxjson …`).
+    pub commands: Vec<String>,
 }
 
 /// What `attach` did for one SBOM.
@@ -222,6 +224,11 @@ pub struct AttachReport {
     pub digest: String,
     /// One entry per SBOM.
     pub sboms: Vec<AttachedSbom>,
+    /// The verification contract (`relkit_core::verification`) for notes-gen: one entry per
+    /// attested digest.
+    pub images: Vec<ImageInput>,
+    /// Release files and their checksums (the contract's `assets`).
+    pub assets: Vec<AssetChecksum>,
 }
 
 /// The SBOMs of an attach run, bound to their subjects and size-checked, before anything is
@@ -313,6 +320,8 @@ pub fn attach(command: &AttachCommand, env: &dyn Env) -> Result<i32> {
         };
         let store = SignatureStore::new(&registry, reference.repository());
         let several = bound.len() > 1;
+        let repository = env.var("GITHUB_REPOSITORY");
+        let mut images = Vec::new();
         let mut sboms = Vec::new();
         for b in &bound {
             let file = match &command.output {
@@ -337,7 +346,34 @@ pub fn attach(command: &AttachCommand, env: &dyn Env) -> Result<i32> {
                 Some((signing, storage)) => {
                     let done = attest(&store, &targets, b, manifest.as_ref(), signing, *storage).await?;
                     eprintln!("sbom-attach: {} {}", done.status, b.subject.digest);
-                    Some(AttestedSbom::from(done))
+                    let entry = ImageInput {
+                        image: done.image.clone(),
+                        digest: done.digest.clone(),
+                        tags: if done.digest == root.as_str() {
+                            reference.tag.iter().cloned().collect()
+                        } else {
+                            Vec::new()
+                        },
+                        signature: Some(signing.signature_input()),
+                        attestations: vec![VerificationAttestation {
+                            kind: cosign_type_for(SPDX_PREDICATE_TYPE).to_string(),
+                            predicate_type: Some(SPDX_PREDICATE_TYPE.to_string()),
+                        }],
+                        github_attestations: false,
+                        oci_attestations: *storage != Storage::Legacy,
+                    };
+                    let commands = verification_commands(
+                        &format!("{}@{}", entry.image, entry.digest),
+                        &entry,
+                        repository.as_deref(),
+                    );
+                    images.push(entry);
+                    Some(AttestedSbom {
+                        status: done.status,
+                        locations: done.locations,
+                        log_indexes: done.log_indexes,
+                        commands,
+                    })
                 }
                 None => None,
             };
@@ -366,7 +402,13 @@ pub fn attach(command: &AttachCommand, env: &dyn Env) -> Result<i32> {
                 attestation,
             });
         }
-        Ok::<_, Error>(AttachReport { image: command.image.clone(), digest: root.to_string(), sboms })
+        Ok::<_, Error>(AttachReport {
+            image: command.image.clone(),
+            digest: root.to_string(),
+            sboms,
+            images,
+            assets: Vec::new(),
+        })
     })?;
     println!("{}", serde_json::to_string_pretty(&report).expect("reports serialize"));
     let mut outputs = Outputs::new();

@@ -159,6 +159,28 @@ fn keyless_sbom_attestations_pass_the_independent_judges_and_are_idempotent() {
     assert!(locations.iter().any(|l| l["scheme"] == "legacy"), "both schemes: {locations:?}");
     let referrer = locations.iter().find(|l| l["scheme"] == "referrer").unwrap()["digest"].as_str().unwrap();
 
+    // The verification contract notes-gen reads: the SBOM attestation and who signed it.
+    let contract: relkit_core::verification::VerificationInput =
+        serde_json::from_value(report.clone()).unwrap();
+    assert_eq!(contract.images.len(), 1);
+    assert_eq!(contract.images[0].digest, subject);
+    assert_eq!(contract.images[0].tags, ["v1.0.0"]);
+    assert_eq!(contract.images[0].attestations[0].kind, "spdxjson");
+    assert_eq!(
+        contract.images[0].attestations[0].predicate_type.as_deref(),
+        Some("https://spdx.dev/Document")
+    );
+    let signer = contract.images[0].signature.as_ref().unwrap();
+    assert_eq!(signer.certificate_identity.as_deref(), Some(DEFAULT_IDENTITY));
+    assert_eq!(signer.certificate_oidc_issuer.as_deref(), Some(GITHUB_ISSUER));
+    let commands = attestation["commands"].as_array().unwrap();
+    assert!(
+        commands
+            .iter()
+            .any(|c| c.as_str().unwrap().starts_with("cosign verify-attestation --type spdxjson ")),
+        "{commands:?}"
+    );
+
     let bundle = world.referrer_bundle("acme/widget", referrer);
     let s = statement(&bundle);
     judged(in_toto_validate(&s), "in-toto-attestation");
