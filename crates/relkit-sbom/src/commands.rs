@@ -165,6 +165,19 @@ pub struct AttachCommand {
     pub insecure_registries: Vec<String>,
     /// Attest each SBOM as a signed in-toto statement on its digest (`None`: do not).
     pub attest: Option<AttestOptions>,
+    /// Upload the `--output` files and their `.sha256` to this release (needs `output`).
+    pub release: Option<ReleaseTarget>,
+}
+
+/// The release whose assets receive the SBOM files.
+#[derive(Debug, Clone)]
+pub struct ReleaseTarget {
+    /// The release's tag.
+    pub tag: String,
+    /// `owner/name` [default: `GITHUB_REPOSITORY`].
+    pub repository: Option<String>,
+    /// A Forgejo/Gitea server URL; GitHub when unset.
+    pub forgejo_server: Option<String>,
 }
 
 /// How `attach --attest` signs and where it stores the attestations.
@@ -298,6 +311,18 @@ pub fn output_path(base: &Path, platform: Option<&str>, several: bool) -> PathBu
 /// written and referrers attached (idempotently).
 pub fn attach(command: &AttachCommand, env: &dyn Env) -> Result<i32> {
     let reference = ImageRef::parse(&command.image)?;
+    let forge = match &command.release {
+        Some(release) => {
+            if command.output.is_none() {
+                return Err(Error::usage("--release-tag uploads the --output file: give --output FILE too"));
+            }
+            let repository = release.repository.clone().or_else(|| env.var("GITHUB_REPOSITORY")).ok_or_else(|| {
+                Error::usage("--release-tag needs the repository: set GITHUB_REPOSITORY or --repository owner/name")
+            })?;
+            Some(relkit_forge::Forge::from_env(env, &repository, release.forgejo_server.as_deref())?)
+        }
+        None => None,
+    };
     let mut http = HttpOptions::from_env(env);
     http.insecure_registries.extend(command.insecure_registries.iter().cloned());
     let registry = AnyRegistry::open(&reference, &http)?;
@@ -402,12 +427,39 @@ pub fn attach(command: &AttachCommand, env: &dyn Env) -> Result<i32> {
                 attestation,
             });
         }
+        let mut assets = Vec::new();
+        if let (Some(forge), Some(release)) = (&forge, &command.release) {
+            for file in sboms.iter().filter_map(|s| s.file.as_deref()) {
+                let path = Path::new(file);
+                let mut sum = path.as_os_str().to_owned();
+                sum.push(".sha256");
+                for upload in [path, Path::new(&sum)] {
+                    let name =
+                        upload.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                    let put = forge.put_release_asset(&release.tag, upload, &name).await?;
+                    eprintln!(
+                        "sbom-attach: {} {} on the {} release {}",
+                        if put.replaced { "replaced" } else { "uploaded" },
+                        put.name,
+                        forge.name(),
+                        release.tag
+                    );
+                    if upload == path {
+                        let digest =
+                            Digest::of(&std::fs::read(path).map_err(|e| {
+                                Error::failed(format!("cannot read {}: {e}", path.display()))
+                            })?);
+                        assets.push(AssetChecksum { name: put.name, sha256: digest.hex().to_string() });
+                    }
+                }
+            }
+        }
         Ok::<_, Error>(AttachReport {
             image: command.image.clone(),
             digest: root.to_string(),
             sboms,
             images,
-            assets: Vec::new(),
+            assets,
         })
     })?;
     println!("{}", serde_json::to_string_pretty(&report).expect("reports serialize"));
@@ -625,6 +677,7 @@ pub fn run_action(env: &dyn Env) -> Result<i32> {
         output: input(env, "output").map(PathBuf::from),
         insecure_registries: Vec::new(),
         attest: None,
+        release: None,
     };
     attach(&command, env)?;
     if referrer && flag("verify", true)? {

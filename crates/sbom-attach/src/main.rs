@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use clap::{ArgAction, Args, Parser, Subcommand};
 use relkit_core::actions::{Env, ProcessEnv, report_error};
 use relkit_sbom::attach::{DEFAULT_MAX_SIZE, SizePolicy};
-use relkit_sbom::commands::{self, AttachCommand, AttestOptions, GenerateCommand, SbomSource, SignerOptions};
+use relkit_sbom::commands::{
+    self, AttachCommand, AttestOptions, GenerateCommand, ReleaseTarget, SbomSource, SignerOptions,
+};
 use relkit_sbom::generate::GenerateOptions;
 use relkit_sbom::verify::VerifyOptions;
 use relkit_sigstore::image::Storage;
@@ -80,6 +82,16 @@ struct AttachArgs {
     /// Above the limit, attach the SBOM whole and attest only its digest.
     #[arg(long)]
     by_reference: bool,
+    /// Upload the --output file(s) and their .sha256 to the release of this tag (replacing
+    /// earlier uploads); token from GITHUB_TOKEN (FORGEJO_TOKEN with --forgejo-server).
+    #[arg(long, value_name = "TAG", requires = "output")]
+    release_tag: Option<String>,
+    /// The release's repository, owner/name [default: GITHUB_REPOSITORY].
+    #[arg(long, requires = "release_tag")]
+    repository: Option<String>,
+    /// The release is on this Forgejo/Gitea server (https://…) instead of GitHub.
+    #[arg(long, value_name = "URL", requires = "release_tag")]
+    forgejo_server: Option<String>,
     #[command(flatten)]
     attestation: AttestArgs,
     #[command(flatten)]
@@ -281,6 +293,11 @@ fn main() {
                     output: a.output,
                     insecure_registries: a.registry.insecure_registries,
                     attest: a.attestation.options(&env),
+                    release: a.release_tag.map(|tag| ReleaseTarget {
+                        tag,
+                        repository: a.repository,
+                        forgejo_server: a.forgejo_server,
+                    }),
                 },
                 &env,
             )
