@@ -658,6 +658,33 @@ pub fn run_action(env: &dyn Env) -> Result<i32> {
         return Err(Error::usage(format!("input trim names `{bad}`; use files, relationships or both")));
     }
     let referrer = flag("referrer", true)?;
+    let path = |name: &str| input(env, name).map(PathBuf::from);
+    let key = KeyOptions {
+        key: path("key"),
+        identity_token: None,
+        tlog_upload: flag("tlog-upload", true)?,
+        trust: TrustOptions { trusted_root: path("trusted-root"), signing_config: path("signing-config") },
+    };
+    let attest = match input(env, "attest").as_deref().unwrap_or("auto") {
+        "auto" => relkit_sigstore::setup::can_sign(&key, env),
+        "true" => true,
+        "false" => false,
+        other => return Err(Error::usage(format!("input attest is `{other}`; use auto, true or false"))),
+    };
+    let storage = Storage::parse(input(env, "storage").as_deref().unwrap_or("auto"))?;
+    let signer = SignerOptions {
+        policy: PolicyOptions {
+            identity: input(env, "certificate-identity"),
+            identity_regexp: input(env, "certificate-identity-regexp"),
+            issuer: input(env, "certificate-oidc-issuer"),
+            github_repo: input(env, "github-repo"),
+            workflow: input(env, "workflow"),
+            git_ref: input(env, "ref"),
+            key: path("public-key"),
+            ignore_tlog: !flag("tlog-upload", true)?,
+        },
+        trust: key.trust.clone(),
+    };
     let command = AttachCommand {
         image: image.clone(),
         source,
@@ -676,8 +703,12 @@ pub fn run_action(env: &dyn Env) -> Result<i32> {
         referrer,
         output: input(env, "output").map(PathBuf::from),
         insecure_registries: Vec::new(),
-        attest: None,
-        release: None,
+        attest: attest.then_some(AttestOptions { key, storage }),
+        release: input(env, "release-tag").map(|tag| ReleaseTarget {
+            tag,
+            repository: None,
+            forgejo_server: input(env, "forgejo-server"),
+        }),
     };
     attach(&command, env)?;
     if referrer && flag("verify", true)? {
@@ -688,7 +719,8 @@ pub fn run_action(env: &dyn Env) -> Result<i32> {
             .filter(|s| !s.is_empty())
             .map(str::to_string)
             .collect();
-        verify_image(&image, &VerifyOptions { expect_packages }, None, &[], env)?;
+        let signer = signer.policy.is_set().then_some(&signer);
+        verify_image(&image, &VerifyOptions { expect_packages }, signer, &[], env)?;
     }
     Ok(0)
 }
