@@ -254,3 +254,33 @@ fn keyless_sbom_attestations_pass_the_independent_judges_and_are_idempotent() {
     let stable = world.promote(&image);
     ok(verify(&stable, &["--github-repo", "acme/widget"]));
 }
+
+#[test]
+fn the_action_step_attests_keyless_and_verifies_the_signer() {
+    let Some(world) = World::start("sbom_action_attests_keyless") else { return };
+    let image = world.index("acme/action");
+    let action = |github_repo: &str| {
+        world
+            .sbom_attach()
+            .arg("action")
+            .env("INPUT_IMAGE", &image)
+            .env("INPUT_SBOM", "syft.spdx.json")
+            .env("INPUT_STORAGE", "referrers")
+            .env("INPUT_TRUSTED-ROOT", &world.sigstore.trusted_root)
+            .env("INPUT_SIGNING-CONFIG", &world.sigstore.signing_config)
+            .env("INPUT_GITHUB-REPO", github_repo)
+            .env("INPUT_EXPECT-PACKAGES", "serde")
+            .output()
+            .unwrap()
+    };
+    let out = action("acme/widget");
+    let stdout = ok(out);
+    let report: Value = serde_json::from_str(stdout.split("\n| subject").next().unwrap()).unwrap();
+    assert_eq!(report["sboms"][0]["attestation"]["status"], "attested", "{stdout}");
+    let summary = std::fs::read_to_string(world.dir.path().join("summary")).unwrap();
+    assert!(summary.contains(&format!("| {DEFAULT_IDENTITY} | ok |")), "{summary}");
+
+    let out = action("acme/other");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("identity check failed"));
+}
