@@ -1,6 +1,6 @@
 //! `attach --release-tag`: the SBOM file and its `.sha256` go to the GitHub release through
 //! relkit-forge's put-release-asset call, against a local fake answering as GitHub documents;
-//! a re-run replaces them.
+//! a re-run replaces them. And `--key` attestations kept out of the log, verified by key.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -143,4 +143,45 @@ fn the_sbom_and_its_checksum_become_release_assets_idempotently() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn key_attestations_without_the_log_verify_by_key_and_not_by_another() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("in.spdx.json"), SBOM).unwrap();
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+        let layout = LayoutRegistry::new(&tmp.path().join("layout"));
+        let spec = ImageSpec { files: vec![("app".into(), b"app".to_vec())], ..Default::default() };
+        write_image(&layout, &spec, Some("v1.0.0")).await.unwrap();
+    });
+    for prefix in ["cosign", "other"] {
+        let (private, public) = relkit_sigstore::keys::generate_key_pair("pw").unwrap();
+        std::fs::write(tmp.path().join(format!("{prefix}.key")), private).unwrap();
+        std::fs::write(tmp.path().join(format!("{prefix}.pub")), public).unwrap();
+    }
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_sbom-attach"))
+            .current_dir(tmp.path())
+            .args(args)
+            .env("COSIGN_PASSWORD", "pw")
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("SIGSTORE_ID_TOKEN")
+            .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL")
+            .output()
+            .unwrap()
+    };
+    let image = "oci:layout:v1.0.0";
+    let out =
+        run(&["attach", image, "--sbom", "in.spdx.json", "--key", "cosign.key", "--tlog-upload", "false"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["sboms"][0]["attestation"]["status"], "attested");
+    assert_eq!(report["images"][0]["signature"]["key"], "cosign.pub");
+
+    let good = run(&["verify", image, "--key", "cosign.pub", "--insecure-ignore-tlog"]);
+    assert!(good.status.success(), "{}", String::from_utf8_lossy(&good.stdout));
+    assert!(String::from_utf8_lossy(&good.stdout).contains("| key | ok |"));
+    let bad = run(&["verify", image, "--key", "other.pub", "--insecure-ignore-tlog"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stdout).contains("FAILED: attestation:"));
 }
