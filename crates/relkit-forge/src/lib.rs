@@ -78,6 +78,37 @@ pub enum Forge {
 }
 
 impl Forge {
+    /// The forge of an Actions step (or a laptop with the same variables): `repository` is
+    /// `owner/name`; GitHub through `GITHUB_API_URL`, `GITHUB_GRAPHQL_URL` and `GITHUB_TOKEN`,
+    /// or Forgejo at `forgejo_server` with `FORGEJO_TOKEN` (or `GITEA_TOKEN`).
+    pub fn from_env(
+        env: &dyn relkit_core::actions::Env,
+        repository: &str,
+        forgejo_server: Option<&str>,
+    ) -> Result<Self> {
+        let (owner, name) = repository
+            .split_once('/')
+            .filter(|(o, n)| !o.is_empty() && !n.is_empty() && !n.contains('/'))
+            .ok_or_else(|| {
+                relkit_core::Error::usage(format!("repository {repository:?} must be owner/name"))
+            })?;
+        let var = |name: &str| env.var(name).filter(|v| !v.trim().is_empty());
+        let policy = http::RetryPolicy::default();
+        Ok(match forgejo_server {
+            None => {
+                let api = var("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".into());
+                let graphql = var("GITHUB_GRAPHQL_URL").unwrap_or_else(|| format!("{api}/graphql"));
+                let http = http::Http::new("GitHub", var("GITHUB_TOKEN"), http::AuthScheme::Bearer, policy)?;
+                Forge::Github(github::GithubApi::new(http, &api, &graphql, owner, name))
+            }
+            Some(server) => {
+                let token = var("FORGEJO_TOKEN").or_else(|| var("GITEA_TOKEN"));
+                let http = http::Http::new("Forgejo", token, http::AuthScheme::Token, policy)?;
+                Forge::Forgejo(forgejo::ForgejoApi::new(http, server, owner, name))
+            }
+        })
+    }
+
     /// The forge's name for messages.
     pub fn name(&self) -> &'static str {
         match self {

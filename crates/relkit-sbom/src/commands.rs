@@ -4,16 +4,28 @@
 use std::path::{Path, PathBuf};
 
 use relkit_core::actions::{Env, Outputs, append_summary, input};
+use relkit_core::verification::{
+    AssetChecksum, AttestationInput as VerificationAttestation, ImageInput, commands as verification_commands,
+};
 use relkit_core::{Error, Result};
 use relkit_registry::ops::resolve_digest;
 use relkit_registry::{AnyRegistry, Digest, HttpOptions, ImageRef, Registry};
 use serde::Serialize;
 
-use crate::attach::{Attached, BoundSbom, SizePolicy, attach_referrer, bind};
+use relkit_sigstore::cosign::cosign_type_for;
+use relkit_sigstore::image::{DigestReport, Predicate, Run, Storage, Target, resolve_targets};
+use relkit_sigstore::setup::{
+    KeyOptions, PolicyOptions, Signing, TrustOptions, http_client, now_rfc3339, signing, verification,
+};
+use relkit_sigstore::store::SignatureStore;
+
+use crate::attach::{
+    Attached, BoundSbom, SPDX_PREDICATE_TYPE, SizePolicy, attach_referrer, attestation_input, bind,
+};
 use crate::generate::{GenerateOptions, Generated, generate_dir};
 use crate::image::generate_image;
 use crate::validate::{ValidSbom, check, validate};
-use crate::verify::{VerifyOptions, table, verify};
+use crate::verify::{SignatureCheck, VerifyOptions, table, verify};
 
 /// `sbom-attach generate DIR`.
 #[derive(Debug, Clone, Default)]
@@ -151,6 +163,43 @@ pub struct AttachCommand {
     pub output: Option<PathBuf>,
     /// Registry hosts reached over plain HTTP.
     pub insecure_registries: Vec<String>,
+    /// Attest each SBOM as a signed in-toto statement on its digest (`None`: do not).
+    pub attest: Option<AttestOptions>,
+    /// Upload the `--output` files and their `.sha256` to this release (needs `output`).
+    pub release: Option<ReleaseTarget>,
+}
+
+/// The release whose assets receive the SBOM files.
+#[derive(Debug, Clone)]
+pub struct ReleaseTarget {
+    /// The release's tag.
+    pub tag: String,
+    /// `owner/name` [default: `GITHUB_REPOSITORY`].
+    pub repository: Option<String>,
+    /// A Forgejo/Gitea server URL; GitHub when unset.
+    pub forgejo_server: Option<String>,
+}
+
+/// How `attach --attest` signs and where it stores the attestations.
+#[derive(Debug, Clone)]
+pub struct AttestOptions {
+    /// Key or keyless, and the Sigstore instance.
+    pub key: KeyOptions,
+    /// Referrers, legacy `.att` tags, both, or whatever the registry supports.
+    pub storage: Storage,
+}
+
+/// What `attach --attest` did for one SBOM.
+#[derive(Debug, Clone, Serialize)]
+pub struct AttestedSbom {
+    /// `attested` or `already attested`.
+    pub status: String,
+    /// Where the attestation lives (referrer digests, `.att` tags).
+    pub locations: Vec<relkit_sigstore::store::Location>,
+    /// Transparency log indexes of the new entries.
+    pub log_indexes: Vec<i64>,
+    /// Ready-to-paste verification commands (`cosign verify-attestation --type spdxjson …`).
+    pub commands: Vec<String>,
 }
 
 /// What `attach` did for one SBOM.
@@ -172,8 +221,11 @@ pub struct AttachedSbom {
     pub referrer_state: Option<&'static str>,
     /// Trimmed to fit the size limit.
     pub trimmed: bool,
-    /// Above the limit: to be attested by reference.
+    /// Above the limit: attested by reference.
     pub by_reference: bool,
+    /// The signed attestation, when attested.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attestation: Option<AttestedSbom>,
 }
 
 /// The JSON report of `attach`.
@@ -185,6 +237,11 @@ pub struct AttachReport {
     pub digest: String,
     /// One entry per SBOM.
     pub sboms: Vec<AttachedSbom>,
+    /// The verification contract (`relkit_core::verification`) for notes-gen: one entry per
+    /// attested digest.
+    pub images: Vec<ImageInput>,
+    /// Release files and their checksums (the contract's `assets`).
+    pub assets: Vec<AssetChecksum>,
 }
 
 /// The SBOMs of an attach run, bound to their subjects and size-checked, before anything is
@@ -254,6 +311,18 @@ pub fn output_path(base: &Path, platform: Option<&str>, several: bool) -> PathBu
 /// written and referrers attached (idempotently).
 pub fn attach(command: &AttachCommand, env: &dyn Env) -> Result<i32> {
     let reference = ImageRef::parse(&command.image)?;
+    let forge = match &command.release {
+        Some(release) => {
+            if command.output.is_none() {
+                return Err(Error::usage("--release-tag uploads the --output file: give --output FILE too"));
+            }
+            let repository = release.repository.clone().or_else(|| env.var("GITHUB_REPOSITORY")).ok_or_else(|| {
+                Error::usage("--release-tag needs the repository: set GITHUB_REPOSITORY or --repository owner/name")
+            })?;
+            Some(relkit_forge::Forge::from_env(env, &repository, release.forgejo_server.as_deref())?)
+        }
+        None => None,
+    };
     let mut http = HttpOptions::from_env(env);
     http.insecure_registries.extend(command.insecure_registries.iter().cloned());
     let registry = AnyRegistry::open(&reference, &http)?;
@@ -263,7 +332,21 @@ pub fn attach(command: &AttachCommand, env: &dyn Env) -> Result<i32> {
         for note in &notes {
             eprintln!("sbom-attach: note: {note}");
         }
+        let signer = match &command.attest {
+            Some(options) => {
+                let http = http_client(concat!("relkit-sbom-attach/", env!("CARGO_PKG_VERSION")))?;
+                Some((signing(&options.key, env, &http).await?, options.storage))
+            }
+            None => None,
+        };
+        let targets = match signer {
+            Some(_) => resolve_targets(&registry, &reference).await?,
+            None => Vec::new(),
+        };
+        let store = SignatureStore::new(&registry, reference.repository());
         let several = bound.len() > 1;
+        let repository = env.var("GITHUB_REPOSITORY");
+        let mut images = Vec::new();
         let mut sboms = Vec::new();
         for b in &bound {
             let file = match &command.output {
@@ -274,15 +357,50 @@ pub fn attach(command: &AttachCommand, env: &dyn Env) -> Result<i32> {
                 }
                 None => None,
             };
-            let (referrer, state) = if command.referrer {
-                let (attached, _) = attach_referrer(&registry, reference.repository(), b).await?;
+            let (referrer, state, manifest) = if command.referrer {
+                let (attached, manifest) = attach_referrer(&registry, reference.repository(), b).await?;
                 let state = match attached {
                     Attached::Stored(_) => "stored",
                     Attached::AlreadyThere(_) => "already-there",
                 };
-                (Some(attached.digest().to_string()), Some(state))
+                (Some(attached.digest().to_string()), Some(state), Some(manifest))
             } else {
-                (None, None)
+                (None, None, None)
+            };
+            let attestation = match &signer {
+                Some((signing, storage)) => {
+                    let done = attest(&store, &targets, b, manifest.as_ref(), signing, *storage).await?;
+                    eprintln!("sbom-attach: {} {}", done.status, b.subject.digest);
+                    let entry = ImageInput {
+                        image: done.image.clone(),
+                        digest: done.digest.clone(),
+                        tags: if done.digest == root.as_str() {
+                            reference.tag.iter().cloned().collect()
+                        } else {
+                            Vec::new()
+                        },
+                        signature: Some(signing.signature_input()),
+                        attestations: vec![VerificationAttestation {
+                            kind: cosign_type_for(SPDX_PREDICATE_TYPE).to_string(),
+                            predicate_type: Some(SPDX_PREDICATE_TYPE.to_string()),
+                        }],
+                        github_attestations: false,
+                        oci_attestations: *storage != Storage::Legacy,
+                    };
+                    let commands = verification_commands(
+                        &format!("{}@{}", entry.image, entry.digest),
+                        &entry,
+                        repository.as_deref(),
+                    );
+                    images.push(entry);
+                    Some(AttestedSbom {
+                        status: done.status,
+                        locations: done.locations,
+                        log_indexes: done.log_indexes,
+                        commands,
+                    })
+                }
+                None => None,
             };
             if b.trimmed {
                 eprintln!(
@@ -306,9 +424,43 @@ pub fn attach(command: &AttachCommand, env: &dyn Env) -> Result<i32> {
                 referrer_state: state,
                 trimmed: b.trimmed,
                 by_reference: b.by_reference,
+                attestation,
             });
         }
-        Ok::<_, Error>(AttachReport { image: command.image.clone(), digest: root.to_string(), sboms })
+        let mut assets = Vec::new();
+        if let (Some(forge), Some(release)) = (&forge, &command.release) {
+            for file in sboms.iter().filter_map(|s| s.file.as_deref()) {
+                let path = Path::new(file);
+                let mut sum = path.as_os_str().to_owned();
+                sum.push(".sha256");
+                for upload in [path, Path::new(&sum)] {
+                    let name =
+                        upload.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                    let put = forge.put_release_asset(&release.tag, upload, &name).await?;
+                    eprintln!(
+                        "sbom-attach: {} {} on the {} release {}",
+                        if put.replaced { "replaced" } else { "uploaded" },
+                        put.name,
+                        forge.name(),
+                        release.tag
+                    );
+                    if upload == path {
+                        let digest =
+                            Digest::of(&std::fs::read(path).map_err(|e| {
+                                Error::failed(format!("cannot read {}: {e}", path.display()))
+                            })?);
+                        assets.push(AssetChecksum { name: put.name, sha256: digest.hex().to_string() });
+                    }
+                }
+            }
+        }
+        Ok::<_, Error>(AttachReport {
+            image: command.image.clone(),
+            digest: root.to_string(),
+            sboms,
+            images,
+            assets,
+        })
     })?;
     println!("{}", serde_json::to_string_pretty(&report).expect("reports serialize"));
     let mut outputs = Outputs::new();
@@ -340,6 +492,34 @@ pub fn attach(command: &AttachCommand, env: &dyn Env) -> Result<i32> {
     }
     append_summary(env, &summary)?;
     Ok(0)
+}
+
+/// Attests one bound SBOM on its subject (idempotent: a verifying attestation of the same
+/// document by the same signer is left alone).
+async fn attest<R: Registry>(
+    store: &SignatureStore<'_, R>,
+    targets: &[Target],
+    bound: &BoundSbom,
+    referrer: Option<&relkit_registry::RawManifest>,
+    signing: &Signing,
+    storage: Storage,
+) -> Result<DigestReport> {
+    let input = attestation_input(bound, referrer)?;
+    let target = targets.iter().find(|t| t.descriptor.digest == input.subject).ok_or_else(|| {
+        Error::failed(format!("{} is not a manifest of the image any more; run again", input.subject))
+    })?;
+    let run = Run {
+        signer: &signing.source,
+        verifier: &signing.verifier,
+        own_policy: &signing.policy,
+        storage,
+        force: false,
+        created: now_rfc3339(),
+        require_tlog: signing.tlog,
+    };
+    let predicate =
+        Predicate { predicate_type: input.predicate_type.to_string(), predicate: input.predicate };
+    run.attest(store, target, &predicate).await
 }
 
 /// `sbom-attach generate --image REF`: one file per platform (and the index document) in
@@ -389,13 +569,38 @@ pub fn generate_image_files(
     Ok(0)
 }
 
-/// `sbom-attach verify IMAGE`: prints the table; exit 1 when any check failed.
-pub fn verify_image(image: &str, options: &VerifyOptions, insecure: &[String], env: &dyn Env) -> Result<i32> {
+/// Who must have attested the SBOMs (`sbom-attach verify` with the `sign verify` flags).
+#[derive(Debug, Clone, Default)]
+pub struct SignerOptions {
+    /// Identity, GitHub preset or key, and `--insecure-ignore-tlog`.
+    pub policy: PolicyOptions,
+    /// The Sigstore instance (`--trusted-root`).
+    pub trust: TrustOptions,
+}
+
+/// `sbom-attach verify IMAGE`: prints the table; exit 1 when any check failed. With `signer`,
+/// every SBOM must also carry a signed attestation of itself from that signer.
+pub fn verify_image(
+    image: &str,
+    options: &VerifyOptions,
+    signer: Option<&SignerOptions>,
+    insecure: &[String],
+    env: &dyn Env,
+) -> Result<i32> {
     let reference = ImageRef::parse(image)?;
     let mut http = HttpOptions::from_env(env);
     http.insecure_registries.extend(insecure.iter().cloned());
     let registry = AnyRegistry::open(&reference, &http)?;
-    let checked = runtime()?.block_on(verify(&registry, &reference, options))?;
+    let checked = runtime()?.block_on(async {
+        let rule = match signer {
+            Some(s) => {
+                let (policy, verifier) = verification(&s.policy, &s.trust, env).await?;
+                Some(SignatureCheck { verifier, policy, require_tlog: !s.policy.ignore_tlog })
+            }
+            None => None,
+        };
+        verify(&registry, &reference, options, rule.as_ref()).await
+    })?;
     let table = table(&checked);
     println!("{table}");
     append_summary(env, &format!("### SBOMs of `{image}`\n\n{table}\n"))?;
@@ -453,6 +658,33 @@ pub fn run_action(env: &dyn Env) -> Result<i32> {
         return Err(Error::usage(format!("input trim names `{bad}`; use files, relationships or both")));
     }
     let referrer = flag("referrer", true)?;
+    let path = |name: &str| input(env, name).map(PathBuf::from);
+    let key = KeyOptions {
+        key: path("key"),
+        identity_token: None,
+        tlog_upload: flag("tlog-upload", true)?,
+        trust: TrustOptions { trusted_root: path("trusted-root"), signing_config: path("signing-config") },
+    };
+    let attest = match input(env, "attest").as_deref().unwrap_or("auto") {
+        "auto" => relkit_sigstore::setup::can_sign(&key, env),
+        "true" => true,
+        "false" => false,
+        other => return Err(Error::usage(format!("input attest is `{other}`; use auto, true or false"))),
+    };
+    let storage = Storage::parse(input(env, "storage").as_deref().unwrap_or("auto"))?;
+    let signer = SignerOptions {
+        policy: PolicyOptions {
+            identity: input(env, "certificate-identity"),
+            identity_regexp: input(env, "certificate-identity-regexp"),
+            issuer: input(env, "certificate-oidc-issuer"),
+            github_repo: input(env, "github-repo"),
+            workflow: input(env, "workflow"),
+            git_ref: input(env, "ref"),
+            key: path("public-key"),
+            ignore_tlog: !flag("tlog-upload", true)?,
+        },
+        trust: key.trust.clone(),
+    };
     let command = AttachCommand {
         image: image.clone(),
         source,
@@ -471,6 +703,12 @@ pub fn run_action(env: &dyn Env) -> Result<i32> {
         referrer,
         output: input(env, "output").map(PathBuf::from),
         insecure_registries: Vec::new(),
+        attest: attest.then_some(AttestOptions { key, storage }),
+        release: input(env, "release-tag").map(|tag| ReleaseTarget {
+            tag,
+            repository: None,
+            forgejo_server: input(env, "forgejo-server"),
+        }),
     };
     attach(&command, env)?;
     if referrer && flag("verify", true)? {
@@ -481,7 +719,8 @@ pub fn run_action(env: &dyn Env) -> Result<i32> {
             .filter(|s| !s.is_empty())
             .map(str::to_string)
             .collect();
-        verify_image(&image, &VerifyOptions { expect_packages }, &[], env)?;
+        let signer = signer.policy.is_set().then_some(&signer);
+        verify_image(&image, &VerifyOptions { expect_packages }, signer, &[], env)?;
     }
     Ok(0)
 }

@@ -10,6 +10,7 @@
 //! - [`verify`]: bundle verification (sigstore-verify) under a policy; legacy layers as bundles.
 //! - [`image`]: signing, attesting and verifying images by digest (indexes with their platforms).
 //! - [`store`]: reading and writing signatures and attestations in a registry or OCI layout.
+//! - [`setup`]: the signer of a run (key or keyless) with its trust, verifier and policy.
 //! - [`provenance`]: the SLSA v1 provenance predicate GitHub's attestations use.
 
 pub mod cosign;
@@ -17,6 +18,7 @@ pub mod image;
 pub mod keys;
 pub mod policy;
 pub mod provenance;
+pub mod setup;
 pub mod signer;
 pub mod store;
 pub mod token;

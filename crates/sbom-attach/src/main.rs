@@ -2,12 +2,16 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
-use relkit_core::actions::{ProcessEnv, report_error};
+use clap::{ArgAction, Args, Parser, Subcommand};
+use relkit_core::actions::{Env, ProcessEnv, report_error};
 use relkit_sbom::attach::{DEFAULT_MAX_SIZE, SizePolicy};
-use relkit_sbom::commands::{self, AttachCommand, GenerateCommand, SbomSource};
+use relkit_sbom::commands::{
+    self, AttachCommand, AttestOptions, GenerateCommand, ReleaseTarget, SbomSource, SignerOptions,
+};
 use relkit_sbom::generate::GenerateOptions;
 use relkit_sbom::verify::VerifyOptions;
+use relkit_sigstore::image::Storage;
+use relkit_sigstore::setup::{KeyOptions, PolicyOptions, TrustOptions, can_sign};
 
 /// SPDX 2.3 SBOMs: generated from lockfiles or given, validated, bound to image digests,
 /// attached as referrers and verified.
@@ -78,10 +82,66 @@ struct AttachArgs {
     /// Above the limit, attach the SBOM whole and attest only its digest.
     #[arg(long)]
     by_reference: bool,
+    /// Upload the --output file(s) and their .sha256 to the release of this tag (replacing
+    /// earlier uploads); token from GITHUB_TOKEN (FORGEJO_TOKEN with --forgejo-server).
+    #[arg(long, value_name = "TAG", requires = "output")]
+    release_tag: Option<String>,
+    /// The release's repository, owner/name [default: GITHUB_REPOSITORY].
+    #[arg(long, requires = "release_tag")]
+    repository: Option<String>,
+    /// The release is on this Forgejo/Gitea server (https://…) instead of GitHub.
+    #[arg(long, value_name = "URL", requires = "release_tag")]
+    forgejo_server: Option<String>,
+    #[command(flatten)]
+    attestation: AttestArgs,
     #[command(flatten)]
     generation: GenerationArgs,
     #[command(flatten)]
     registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+struct AttestArgs {
+    /// Attest each SBOM as a signed in-toto statement (predicate type https://spdx.dev/Document)
+    /// on its digest [default: when signing is possible: --key, --identity-token,
+    /// SIGSTORE_ID_TOKEN or `id-token: write` under Actions].
+    #[arg(long, conflicts_with = "no_attest")]
+    attest: bool,
+    /// Do not attest.
+    #[arg(long)]
+    no_attest: bool,
+    /// Where attestations go: auto|referrers (cosign v3), legacy (`.att` tags), both.
+    #[arg(long, default_value = "auto", value_parser = Storage::parse)]
+    storage: Storage,
+    /// Sign with this cosign key or PKCS#8 PEM (password from COSIGN_PASSWORD) instead of keyless.
+    #[arg(long)]
+    key: Option<PathBuf>,
+    /// Log key-based attestations in the transparency log (keyless ones always are).
+    #[arg(long, default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
+    tlog_upload: bool,
+    /// The OIDC token (or a file holding it) [default: SIGSTORE_ID_TOKEN, then the Actions token endpoint].
+    #[arg(long)]
+    identity_token: Option<String>,
+    /// trusted_root.json of a private Sigstore instance [default: public-good, through TUF].
+    #[arg(long, env = "RELKIT_TRUSTED_ROOT")]
+    trusted_root: Option<PathBuf>,
+    /// signing_config.json (v0.2) of a private Sigstore instance.
+    #[arg(long, env = "RELKIT_SIGNING_CONFIG")]
+    signing_config: Option<PathBuf>,
+}
+
+impl AttestArgs {
+    /// The attestation options, or `None` when not attesting.
+    fn options(self, env: &dyn Env) -> Option<AttestOptions> {
+        let key = KeyOptions {
+            key: self.key,
+            identity_token: self.identity_token,
+            tlog_upload: self.tlog_upload,
+            trust: TrustOptions { trusted_root: self.trusted_root, signing_config: self.signing_config },
+        };
+        let wanted = !self.no_attest && (self.attest || can_sign(&key, env));
+        wanted.then_some(AttestOptions { key, storage: self.storage })
+    }
 }
 
 #[derive(Debug, Args)]
@@ -119,8 +179,60 @@ struct VerifyArgs {
     /// (repeatable).
     #[arg(long = "expect-package", value_name = "NAME")]
     expect_packages: Vec<String>,
+    /// Who must have attested each SBOM (as `sign verify`); with none, signatures are not checked.
+    #[command(flatten)]
+    policy: PolicyArgs,
     #[command(flatten)]
     registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+struct PolicyArgs {
+    /// The exact certificate identity (SAN).
+    #[arg(long)]
+    certificate_identity: Option<String>,
+    /// A regular expression the whole identity must match (always anchored).
+    #[arg(long)]
+    certificate_identity_regexp: Option<String>,
+    /// The OIDC issuer, e.g. https://token.actions.githubusercontent.com.
+    #[arg(long)]
+    certificate_oidc_issuer: Option<String>,
+    /// Signed by a GitHub Actions workflow of this repository (owner/repo).
+    #[arg(long)]
+    github_repo: Option<String>,
+    /// With --github-repo: the workflow that ran (the caller of a reusable workflow).
+    #[arg(long, requires = "github_repo")]
+    workflow: Option<String>,
+    /// With --github-repo: the ref, or a glob such as refs/tags/v*.
+    #[arg(long = "ref", requires = "github_repo")]
+    git_ref: Option<String>,
+    /// Verify with this public key (cosign.pub).
+    #[arg(long)]
+    key: Option<PathBuf>,
+    /// Accept key-based signatures that are not in the transparency log.
+    #[arg(long)]
+    insecure_ignore_tlog: bool,
+    /// trusted_root.json of a private Sigstore instance (offline verification).
+    #[arg(long, env = "RELKIT_TRUSTED_ROOT")]
+    trusted_root: Option<PathBuf>,
+}
+
+impl PolicyArgs {
+    fn options(&self) -> SignerOptions {
+        SignerOptions {
+            policy: PolicyOptions {
+                identity: self.certificate_identity.clone(),
+                identity_regexp: self.certificate_identity_regexp.clone(),
+                issuer: self.certificate_oidc_issuer.clone(),
+                github_repo: self.github_repo.clone(),
+                workflow: self.workflow.clone(),
+                git_ref: self.git_ref.clone(),
+                key: self.key.clone(),
+                ignore_tlog: self.insecure_ignore_tlog,
+            },
+            trust: TrustOptions { trusted_root: self.trusted_root.clone(), signing_config: None },
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -180,6 +292,12 @@ fn main() {
                     referrer: !a.no_referrer,
                     output: a.output,
                     insecure_registries: a.registry.insecure_registries,
+                    attest: a.attestation.options(&env),
+                    release: a.release_tag.map(|tag| ReleaseTarget {
+                        tag,
+                        repository: a.repository,
+                        forgejo_server: a.forgejo_server,
+                    }),
                 },
                 &env,
             )
@@ -188,6 +306,7 @@ fn main() {
         Command::Verify(a) => commands::verify_image(
             &a.image,
             &VerifyOptions { expect_packages: a.expect_packages },
+            Some(&a.policy.options()).filter(|s| s.policy.is_set()),
             &a.registry.insecure_registries,
             &env,
         ),

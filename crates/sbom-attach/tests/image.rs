@@ -83,6 +83,8 @@ fn sbom_attach(args: &[&str], dir: &Path) -> Output {
         .env("SOURCE_DATE_EPOCH", "1700000000")
         .env_remove("GITHUB_ACTIONS")
         .env_remove("GITHUB_OUTPUT")
+        .env_remove("SIGSTORE_ID_TOKEN")
+        .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL")
         .output()
         .unwrap()
 }

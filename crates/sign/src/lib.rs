@@ -11,41 +11,19 @@ use relkit_core::verification::{AttestationInput, ImageInput, SignatureInput, co
 use relkit_core::{Error, Result};
 use relkit_registry::{AnyRegistry, HttpOptions, ImageRef};
 use relkit_sigstore::cosign::{cosign_type_for, predicate_type_for};
-use relkit_sigstore::image::{
-    DigestReport, Predicate, Run, SignerSource, Storage, check_found, resolve_targets,
-};
-use relkit_sigstore::keys::{PrivateKey, generate_key_pair, public_key_from_pem};
-use relkit_sigstore::policy::{GithubIdentity, IdentityMatch, Policy};
+use relkit_sigstore::image::{DigestReport, Predicate, Run, Storage, check_found, resolve_targets};
+use relkit_sigstore::keys::generate_key_pair;
+use relkit_sigstore::policy::{IdentityMatch, Policy};
 use relkit_sigstore::provenance::{BuildFacts, SLSA_PROVENANCE_V1, github_predicate};
+use relkit_sigstore::setup::{now_rfc3339, signing, verification};
 use relkit_sigstore::signer::{Material, SigningSession};
 use relkit_sigstore::store::{Found, SignatureStore, bundle_bytes, is_signature, predicate_type_of};
-use relkit_sigstore::token::{self, IdentityToken};
-use relkit_sigstore::trust;
-use relkit_sigstore::verify::{BundleVerifier, Subject, parse_bundle};
+use relkit_sigstore::token::IdentityToken;
+use relkit_sigstore::verify::{Subject, parse_bundle};
 use serde::Serialize;
 use sha2::Digest as _;
 
-/// Which Sigstore instance to trust and sign with.
-#[derive(Debug, Clone, Default)]
-pub struct TrustOptions {
-    /// `trusted_root.json` of a private instance.
-    pub trusted_root: Option<PathBuf>,
-    /// `signing_config.json` (v0.2) of a private instance.
-    pub signing_config: Option<PathBuf>,
-}
-
-/// How to sign: keyless (the default) or with a key.
-#[derive(Debug, Clone, Default)]
-pub struct KeyOptions {
-    /// A cosign key file or PKCS#8 PEM (password from `COSIGN_PASSWORD`).
-    pub key: Option<PathBuf>,
-    /// An identity token, or a file holding one.
-    pub identity_token: Option<String>,
-    /// Log key-based signatures in Rekor (keyless ones always are).
-    pub tlog_upload: bool,
-    /// The Sigstore instance.
-    pub trust: TrustOptions,
-}
+pub use relkit_sigstore::setup::{KeyOptions, PolicyOptions, TrustOptions};
 
 /// Options of `sign image` and `sign attest`.
 #[derive(Debug, Clone)]
@@ -87,94 +65,12 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 fn http_client() -> Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .user_agent(concat!("relkit-sign/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| Error::failed(format!("cannot build the HTTP client: {e}")))
+    relkit_sigstore::setup::http_client(concat!("relkit-sign/", env!("CARGO_PKG_VERSION")))
 }
 
 fn read_text(path: &Path, what: &str) -> Result<String> {
     std::fs::read_to_string(path)
         .map_err(|e| Error::usage(format!("cannot read {what} {} ({e})", path.display())))
-}
-
-fn server_url(env: &dyn Env) -> String {
-    env.var("GITHUB_SERVER_URL").filter(|s| !s.is_empty()).unwrap_or_else(|| "https://github.com".into())
-}
-
-/// The trust a signing run needs: none from the network for key signatures kept out of the log.
-async fn load_trust(key: &KeyOptions) -> Result<trust::Trust> {
-    let offline = key.key.is_some() && !key.tlog_upload;
-    trust::load(key.trust.trusted_root.as_deref(), key.trust.signing_config.as_deref(), offline).await
-}
-
-/// The signer of a run and who it signs as.
-struct Signing {
-    source: SignerSource,
-    policy: Policy,
-    token: Option<IdentityToken>,
-    key_path: Option<PathBuf>,
-    tlog: bool,
-    verifier: BundleVerifier,
-}
-
-async fn signing(options: &KeyOptions, env: &dyn Env, http: &reqwest::Client) -> Result<Signing> {
-    // Credentials first: a missing token or a wrong password fails before any network request.
-    let key = match &options.key {
-        Some(path) => {
-            let password = env.var("COSIGN_PASSWORD");
-            let text = read_text(path, "the key")?;
-            Some((
-                PrivateKey::from_pem(&text, password.as_deref(), &path.display().to_string())?,
-                path.clone(),
-            ))
-        }
-        None => None,
-    };
-    let token = match key {
-        Some(_) => None,
-        None => Some(token::acquire(options.identity_token.as_deref(), env, http).await?),
-    };
-    let trust = load_trust(options).await?;
-    let verifier = BundleVerifier::new(&trust.trusted_root)?;
-    if let Some((key, path)) = key {
-        let policy = Policy::Key(key.public_key.clone());
-        let tlog = options.tlog_upload && trust.services.rekor.is_some();
-        let session = SigningSession::with_key(key, &trust.services, options.tlog_upload, http)?;
-        return Ok(Signing {
-            source: SignerSource::key(session),
-            policy,
-            token: None,
-            key_path: Some(path),
-            tlog,
-            verifier,
-        });
-    }
-    let token = token.expect("keyless has a token");
-    let policy = Policy::Identity {
-        identity: IdentityMatch::Exact(token.expected_identity(&server_url(env))),
-        issuer: token.claims().iss.clone(),
-    };
-    let source = SignerSource::keyless(token.clone(), trust.services.clone(), http.clone());
-    Ok(Signing { source, policy, token: Some(token), key_path: None, tlog: true, verifier })
-}
-
-impl Signing {
-    /// The signer's identity for reports: the certificate's when one was issued.
-    fn signature_input(&self) -> SignatureInput {
-        match (&self.policy, &self.key_path) {
-            (_, Some(path)) => SignatureInput {
-                key: Some(path.with_extension("pub").display().to_string()),
-                ..Default::default()
-            },
-            (Policy::Identity { identity: IdentityMatch::Exact(id), issuer }, _) => SignatureInput {
-                certificate_identity: Some(id.clone()),
-                certificate_oidc_issuer: Some(issuer.clone()),
-                ..Default::default()
-            },
-            _ => SignatureInput::default(),
-        }
-    }
 }
 
 /// One image's entry in the report: the shared contract plus what this run did.
@@ -197,10 +93,6 @@ pub struct Report {
     pub images: Vec<ImageReport>,
     /// Release files (none for images).
     pub assets: Vec<relkit_core::verification::AssetChecksum>,
-}
-
-fn now_rfc3339() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// `sign image` and `sign attest`: signs (or attests) every digest of every image.
@@ -526,73 +418,6 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
         .map_err(|e| Error::failed(format!("cannot write {} ({e})", path.display())))
 }
 
-/// Who must have signed, from the verify flags.
-#[derive(Debug, Clone, Default)]
-pub struct PolicyOptions {
-    /// `--certificate-identity`.
-    pub identity: Option<String>,
-    /// `--certificate-identity-regexp` (always anchored).
-    pub identity_regexp: Option<String>,
-    /// `--certificate-oidc-issuer`.
-    pub issuer: Option<String>,
-    /// `--github-repo owner/repo`.
-    pub github_repo: Option<String>,
-    /// `--workflow .github/workflows/x.yml`.
-    pub workflow: Option<String>,
-    /// `--ref refs/tags/v*`.
-    pub git_ref: Option<String>,
-    /// `--key cosign.pub`.
-    pub key: Option<PathBuf>,
-    /// `--insecure-ignore-tlog`: accept key signatures without a log entry.
-    pub ignore_tlog: bool,
-}
-
-impl PolicyOptions {
-    /// True when verification needs nothing from the network (a key, no log).
-    fn offline(&self) -> bool {
-        self.key.is_some() && self.ignore_tlog
-    }
-
-    /// The policy, or a usage error naming the flags to give.
-    pub fn policy(&self, env: &dyn Env) -> Result<Policy> {
-        if let Some(path) = &self.key {
-            return Ok(Policy::Key(public_key_from_pem(
-                &read_text(path, "the public key")?,
-                &path.display().to_string(),
-            )?));
-        }
-        if let Some(repo) = &self.github_repo {
-            if repo.split('/').count() != 2 || repo.split('/').any(str::is_empty) {
-                return Err(Error::usage(format!("--github-repo `{repo}` is not owner/repo")));
-            }
-            return Ok(Policy::Github(GithubIdentity {
-                repo: repo.clone(),
-                workflow: self.workflow.clone(),
-                git_ref: self.git_ref.clone(),
-                server_url: server_url(env),
-            }));
-        }
-        let identity = match (&self.identity, &self.identity_regexp) {
-            (Some(id), None) => IdentityMatch::Exact(id.clone()),
-            (None, Some(re)) => IdentityMatch::regex(re)?,
-            (Some(_), Some(_)) => {
-                return Err(Error::usage(
-                    "give --certificate-identity or --certificate-identity-regexp, not both",
-                ));
-            }
-            (None, None) => {
-                return Err(Error::usage(
-                    "say who must have signed: --github-repo owner/repo, --certificate-identity[-regexp] with --certificate-oidc-issuer, or --key",
-                ));
-            }
-        };
-        let issuer = self.issuer.clone().ok_or_else(|| {
-            Error::usage("--certificate-oidc-issuer is required with a certificate identity")
-        })?;
-        Ok(Policy::Identity { identity, issuer })
-    }
-}
-
 /// The verdict for one digest.
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifyReport {
@@ -621,9 +446,7 @@ pub fn run_verify_images(
 ) -> Result<Vec<VerifyReport>> {
     let wanted_type = attestation_type.map(|t| predicate_type_for(t).to_string());
     runtime()?.block_on(async {
-        let rule = policy.policy(env)?;
-        let trust = trust::load(trust_options.trusted_root.as_deref(), None, policy.offline()).await?;
-        let verifier = BundleVerifier::new(&trust.trusted_root)?;
+        let (rule, verifier) = verification(policy, trust_options, env).await?;
         let mut http_options = HttpOptions::from_env(env);
         http_options.insecure_registries.extend(insecure_registries.iter().cloned());
         let mut reports = Vec::new();
@@ -681,9 +504,7 @@ pub fn run_verify_blob(
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from(format!("{}.sigstore.json", file.display())));
     runtime()?.block_on(async {
-        let rule = policy.policy(env)?;
-        let trust = trust::load(trust_options.trusted_root.as_deref(), None, policy.offline()).await?;
-        let verifier = BundleVerifier::new(&trust.trusted_root)?;
+        let (rule, verifier) = verification(policy, trust_options, env).await?;
         let bundle =
             parse_bundle(&read_text(&bundle_path, "the bundle")?, &bundle_path.display().to_string())?;
         let digest = sha256_file(file)?;
