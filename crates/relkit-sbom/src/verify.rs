@@ -223,7 +223,10 @@ async fn check_attestation<R: Registry>(
     rule: &SignatureCheck,
 ) -> std::result::Result<String, String> {
     let store = SignatureStore::new(registry, repo);
-    let found = store.find(subject, true, true).await.map_err(|e| format!("attestation: {}", e.message()))?;
+    let found = store
+        .find(subject, true, true, Some(SPDX_PREDICATE_TYPE))
+        .await
+        .map_err(|e| format!("attestation: {}", e.message()))?;
     let document: Option<serde_json::Value> = serde_json::from_slice(sbom).ok();
     let sbom_digest = Digest::of(sbom);
     let mut failures = Vec::new();
