@@ -272,3 +272,55 @@ mod tests {
         }
     }
 }
+
+/// The verify flags `sign verify` and `sbom-attach verify` share: who must have signed, and the
+/// trusted root.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PolicyArgs {
+    /// The exact certificate identity (SAN).
+    #[arg(long)]
+    pub certificate_identity: Option<String>,
+    /// A regular expression the whole identity must match (always anchored).
+    #[arg(long)]
+    pub certificate_identity_regexp: Option<String>,
+    /// The OIDC issuer, e.g. https://token.actions.githubusercontent.com.
+    #[arg(long)]
+    pub certificate_oidc_issuer: Option<String>,
+    /// Signed by a GitHub Actions workflow of this repository (owner/repo).
+    #[arg(long)]
+    pub github_repo: Option<String>,
+    /// With --github-repo: the workflow that ran (the caller of a reusable workflow).
+    #[arg(long, requires = "github_repo")]
+    pub workflow: Option<String>,
+    /// With --github-repo: the ref, or a glob such as refs/tags/v*.
+    #[arg(long = "ref", requires = "github_repo")]
+    pub git_ref: Option<String>,
+    /// Verify with this public key (cosign.pub).
+    #[arg(long)]
+    pub key: Option<PathBuf>,
+    /// Accept key-based signatures that are not in the transparency log.
+    #[arg(long)]
+    pub insecure_ignore_tlog: bool,
+    /// trusted_root.json of a private Sigstore instance (offline verification).
+    #[arg(long, env = "RELKIT_TRUSTED_ROOT")]
+    pub trusted_root: Option<PathBuf>,
+}
+
+impl PolicyArgs {
+    /// The parsed policy and trust options.
+    pub fn options(&self) -> (PolicyOptions, TrustOptions) {
+        (
+            PolicyOptions {
+                identity: self.certificate_identity.clone(),
+                identity_regexp: self.certificate_identity_regexp.clone(),
+                issuer: self.certificate_oidc_issuer.clone(),
+                github_repo: self.github_repo.clone(),
+                workflow: self.workflow.clone(),
+                git_ref: self.git_ref.clone(),
+                key: self.key.clone(),
+                ignore_tlog: self.insecure_ignore_tlog,
+            },
+            TrustOptions { trusted_root: self.trusted_root.clone(), signing_config: None },
+        )
+    }
+}

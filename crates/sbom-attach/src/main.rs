@@ -11,7 +11,7 @@ use relkit_sbom::commands::{
 use relkit_sbom::generate::GenerateOptions;
 use relkit_sbom::verify::VerifyOptions;
 use relkit_sigstore::image::Storage;
-use relkit_sigstore::setup::{KeyOptions, PolicyOptions, TrustOptions, can_sign};
+use relkit_sigstore::setup::{KeyOptions, PolicyArgs, TrustOptions, can_sign};
 
 /// SPDX 2.3 SBOMs: generated from lockfiles or given, validated, bound to image digests,
 /// attached as referrers and verified.
@@ -186,53 +186,10 @@ struct VerifyArgs {
     registry: RegistryArgs,
 }
 
-#[derive(Debug, Args)]
-struct PolicyArgs {
-    /// The exact certificate identity (SAN).
-    #[arg(long)]
-    certificate_identity: Option<String>,
-    /// A regular expression the whole identity must match (always anchored).
-    #[arg(long)]
-    certificate_identity_regexp: Option<String>,
-    /// The OIDC issuer, e.g. https://token.actions.githubusercontent.com.
-    #[arg(long)]
-    certificate_oidc_issuer: Option<String>,
-    /// Signed by a GitHub Actions workflow of this repository (owner/repo).
-    #[arg(long)]
-    github_repo: Option<String>,
-    /// With --github-repo: the workflow that ran (the caller of a reusable workflow).
-    #[arg(long, requires = "github_repo")]
-    workflow: Option<String>,
-    /// With --github-repo: the ref, or a glob such as refs/tags/v*.
-    #[arg(long = "ref", requires = "github_repo")]
-    git_ref: Option<String>,
-    /// Verify with this public key (cosign.pub).
-    #[arg(long)]
-    key: Option<PathBuf>,
-    /// Accept key-based signatures that are not in the transparency log.
-    #[arg(long)]
-    insecure_ignore_tlog: bool,
-    /// trusted_root.json of a private Sigstore instance (offline verification).
-    #[arg(long, env = "RELKIT_TRUSTED_ROOT")]
-    trusted_root: Option<PathBuf>,
-}
-
-impl PolicyArgs {
-    fn options(&self) -> SignerOptions {
-        SignerOptions {
-            policy: PolicyOptions {
-                identity: self.certificate_identity.clone(),
-                identity_regexp: self.certificate_identity_regexp.clone(),
-                issuer: self.certificate_oidc_issuer.clone(),
-                github_repo: self.github_repo.clone(),
-                workflow: self.workflow.clone(),
-                git_ref: self.git_ref.clone(),
-                key: self.key.clone(),
-                ignore_tlog: self.insecure_ignore_tlog,
-            },
-            trust: TrustOptions { trusted_root: self.trusted_root.clone(), signing_config: None },
-        }
-    }
+/// The signer options of `verify`, from the flags `sign verify` also takes.
+fn signer_options(policy: &PolicyArgs) -> SignerOptions {
+    let (policy, trust) = policy.options();
+    SignerOptions { policy, trust }
 }
 
 #[derive(Debug, Args)]
@@ -306,7 +263,7 @@ fn main() {
         Command::Verify(a) => commands::verify_image(
             &a.image,
             &VerifyOptions { expect_packages: a.expect_packages },
-            Some(&a.policy.options()).filter(|s| s.policy.is_set()),
+            Some(&signer_options(&a.policy)).filter(|s| s.policy.is_set()),
             &a.registry.insecure_registries,
             &env,
         ),

@@ -6,8 +6,9 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 use relkit_core::actions::{Env, ProcessEnv, report_error};
 use relkit_core::{Error, Result};
 use relkit_sigstore::image::Storage;
+use relkit_sigstore::setup::PolicyArgs;
 use sign::conformance::{SignBundle, VerifyBundle};
-use sign::{ImageOptions, KeyOptions, PolicyOptions, PredicateSource, TrustOptions};
+use sign::{ImageOptions, KeyOptions, PredicateSource, TrustOptions};
 
 /// cosign-compatible signatures and attestations of images (by digest) and files, keyless
 /// (GitHub OIDC, Fulcio, Rekor) or with a key, and their verification.
@@ -148,55 +149,6 @@ struct KeyPairArgs {
     /// File name prefix.
     #[arg(long, default_value = "cosign")]
     output_key_prefix: String,
-}
-
-#[derive(Debug, Args)]
-struct PolicyArgs {
-    /// The exact certificate identity (SAN).
-    #[arg(long)]
-    certificate_identity: Option<String>,
-    /// A regular expression the whole identity must match (always anchored).
-    #[arg(long)]
-    certificate_identity_regexp: Option<String>,
-    /// The OIDC issuer, e.g. https://token.actions.githubusercontent.com.
-    #[arg(long)]
-    certificate_oidc_issuer: Option<String>,
-    /// Signed by a GitHub Actions workflow of this repository (owner/repo).
-    #[arg(long)]
-    github_repo: Option<String>,
-    /// With --github-repo: the workflow that ran (the caller of a reusable workflow).
-    #[arg(long, requires = "github_repo")]
-    workflow: Option<String>,
-    /// With --github-repo: the ref, or a glob such as refs/tags/v*.
-    #[arg(long = "ref", requires = "github_repo")]
-    git_ref: Option<String>,
-    /// Verify with this public key (cosign.pub).
-    #[arg(long)]
-    key: Option<PathBuf>,
-    /// Accept key-based signatures that are not in the transparency log.
-    #[arg(long)]
-    insecure_ignore_tlog: bool,
-    /// trusted_root.json of a private Sigstore instance (offline verification).
-    #[arg(long, env = "RELKIT_TRUSTED_ROOT")]
-    trusted_root: Option<PathBuf>,
-}
-
-impl PolicyArgs {
-    fn options(&self) -> (PolicyOptions, TrustOptions) {
-        (
-            PolicyOptions {
-                identity: self.certificate_identity.clone(),
-                identity_regexp: self.certificate_identity_regexp.clone(),
-                issuer: self.certificate_oidc_issuer.clone(),
-                github_repo: self.github_repo.clone(),
-                workflow: self.workflow.clone(),
-                git_ref: self.git_ref.clone(),
-                key: self.key.clone(),
-                ignore_tlog: self.insecure_ignore_tlog,
-            },
-            TrustOptions { trusted_root: self.trusted_root.clone(), signing_config: None },
-        )
-    }
 }
 
 #[derive(Debug, Subcommand)]
