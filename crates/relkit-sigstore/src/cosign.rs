@@ -247,6 +247,22 @@ pub struct Envelope {
     pub signatures: Vec<EnvelopeSignature>,
 }
 
+impl Envelope {
+    /// The envelope of one signature over `payload`, fields in cosign v3's order with no key id.
+    /// Serialized with [`go_json`] this is also the exact string a Rekor v1 `dsse` entry must
+    /// be given: Rekor records the hash of that string, and verifiers (sigstore-rs) recompute it
+    /// from the bundle's envelope in this canonical form.
+    pub fn single(payload: &[u8], payload_type: &str, signature: &[u8]) -> Self {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::STANDARD as B64;
+        Self {
+            payload: B64.encode(payload),
+            payload_type: payload_type.to_string(),
+            signatures: vec![EnvelopeSignature { keyid: None, sig: B64.encode(signature) }],
+        }
+    }
+}
+
 /// One DSSE signature.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnvelopeSignature {
@@ -432,6 +448,18 @@ mod tests {
         );
         assert_eq!(String::from_utf8(payload.clone()).unwrap(), expected);
         assert_eq!(simple_signing_digest(&payload).unwrap(), digest().to_string());
+    }
+
+    /// The envelope string logged in Rekor: payload first, no key id. sigstore-rs recomputes the
+    /// logged `envelopeHash` from this canonical form and rejects any other byte order.
+    #[test]
+    fn single_envelope_is_canonical() {
+        let text =
+            String::from_utf8(go_json(&Envelope::single(b"{}", IN_TOTO_PAYLOAD_TYPE, b"sig"))).unwrap();
+        assert_eq!(
+            text,
+            r#"{"payload":"e30=","payloadType":"application/vnd.in-toto+json","signatures":[{"sig":"c2ln"}]}"#
+        );
     }
 
     #[test]

@@ -194,8 +194,10 @@ impl SigningSession {
         );
         let entry = match &self.rekor {
             Some(Rekor::V1(client)) => {
-                let envelope_json =
-                    serde_json::to_string(&envelope).map_err(|e| sigstore_error("DSSE", e))?;
+                let envelope_json = String::from_utf8(crate::cosign::go_json(
+                    &crate::cosign::Envelope::single(statement, IN_TOTO_PAYLOAD_TYPE, signature.as_bytes()),
+                ))
+                .expect("JSON is UTF-8");
                 let request: DsseEntry = serde_json::from_value(json!({
                     "apiVersion": "0.0.1",
                     "kind": "dsse",

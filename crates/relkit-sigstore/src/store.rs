@@ -17,8 +17,8 @@ use sigstore_types::Bundle;
 use crate::cosign::{
     ANNOTATION_BUNDLE, ANNOTATION_BUNDLE_PREDICATE_TYPE, ANNOTATION_CERTIFICATE, ANNOTATION_CHAIN,
     ANNOTATION_PREDICATE_TYPE, ANNOTATION_RFC3161, ANNOTATION_SIGNATURE, BUNDLE_MEDIA_TYPE_PREFIX,
-    DSSE_MEDIA_TYPE, EMPTY_CONFIG, Envelope, EnvelopeSignature, LegacyLayer, RekorBundle, RekorPayload,
-    Rfc3161Annotation, SIGN_PREDICATE_TYPE, legacy_manifest, pem, referrer_manifest,
+    DSSE_MEDIA_TYPE, EMPTY_CONFIG, Envelope, LegacyLayer, RekorBundle, RekorPayload, Rfc3161Annotation,
+    SIGN_PREDICATE_TYPE, legacy_manifest, pem, referrer_manifest,
 };
 use crate::signer::{Material, Signed};
 use crate::verify::{legacy_layer_bundle, parse_bundle};
@@ -436,11 +436,11 @@ pub fn legacy_attestation_layer(
     let sigstore_types::bundle::SignatureContent::DsseEnvelope(envelope) = &signed.bundle.content else {
         return Err(Error::failed("an attestation layer needs a DSSE-signed statement"));
     };
-    let blob = crate::cosign::go_json(&Envelope {
-        payload: B64.encode(envelope.payload.as_bytes()),
-        payload_type: envelope.payload_type.clone(),
-        signatures: vec![EnvelopeSignature { keyid: None, sig: B64.encode(signed.signature.as_bytes()) }],
-    });
+    let blob = crate::cosign::go_json(&Envelope::single(
+        envelope.payload.as_bytes(),
+        &envelope.payload_type,
+        signed.signature.as_bytes(),
+    ));
     let mut annotations = legacy_annotations(signed, material, false)?;
     annotations.insert(ANNOTATION_PREDICATE_TYPE.to_string(), predicate_type.to_string());
     Ok(LegacyLayer { media_type: DSSE_MEDIA_TYPE.to_string(), blob, annotations })

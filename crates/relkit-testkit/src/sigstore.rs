@@ -246,7 +246,7 @@ pub fn sigstore_python_verify_identity(
         .expect("sigstore (sigstore-python) runs")
 }
 
-/// Who must have signed, for [`js_verify`].
+/// Who must have signed, for [`js_verify`] and [`CosignJudge::verify`].
 #[derive(Debug, Clone, Copy)]
 pub enum JsSigner<'a> {
     /// A Fulcio certificate with exactly this SAN and issuer extension.
@@ -270,6 +270,90 @@ pub fn js_verify(trusted_root: &Path, bundle: &Path, artifact_or_digest: &str, s
         JsSigner::KeyWithoutTlog(key) => cmd.arg("--key").arg(key).arg("--no-tlog"),
     };
     cmd.arg(artifact_or_digest).output().expect("node runs")
+}
+
+/// sigstore-rs's cosign module (crate `sigstore` 0.15, `tools/cosign-judge`, built by
+/// `scripts/install-test-deps`), the judge of the registry layouts: it reads the `.sig` manifest
+/// and the cosign v3 bundle referrers (API or tag fallback) of one image by digest and checks
+/// each signature against `trusted_root` and the signer. It reads signatures, not attestations.
+pub struct CosignJudge {
+    binary: PathBuf,
+}
+
+/// One signature layer as the cosign judge saw it.
+#[derive(Debug, Clone)]
+pub struct JudgedLayer {
+    /// `sig-tag` (the legacy `sha256-<hex>.sig` manifest) or `referrer` (a v3 bundle referrer).
+    pub source: String,
+    /// The image digest the signed payload names.
+    pub digest: String,
+    /// True when the layer's signature satisfies the signer given to [`CosignJudge::verify`].
+    pub satisfied: bool,
+}
+
+impl CosignJudge {
+    /// The built judge; otherwise a SKIPPED line naming `test` (a panic under `CI=true`).
+    pub fn find(test: &str) -> Option<Self> {
+        let binary = std::env::var_os("RELKIT_COSIGN_JUDGE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/cosign-judge"));
+        if binary.is_file() {
+            return Some(Self { binary });
+        }
+        assert!(
+            !in_ci(),
+            "{test}: {} is not built and CI=true (run scripts/install-test-deps)",
+            binary.display()
+        );
+        eprintln!("SKIPPED: {test}: the cosign judge is not built (run scripts/install-test-deps)");
+        None
+    }
+
+    /// Every signature layer of `image` (`HOST/REPO@sha256:…` on a plain-HTTP registry) that
+    /// sigstore-rs trusted, each with whether `signer` signed it. Panics when the judge cannot
+    /// read the image at all.
+    pub fn verify(&self, trusted_root: &Path, image: &str, signer: JsSigner) -> Vec<JudgedLayer> {
+        let mut cmd = Command::new(&self.binary);
+        cmd.arg("--trusted-root").arg(trusted_root).arg("--http");
+        match signer {
+            JsSigner::Identity { identity, issuer } => cmd.args(["--identity", identity, "--issuer", issuer]),
+            JsSigner::Key(key) | JsSigner::KeyWithoutTlog(key) => cmd.arg("--key").arg(key),
+        };
+        let out = cmd.arg(image).output().expect("the cosign judge runs");
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "cosign judge on {image}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // sigstore-rs's reasons for skipping a layer, shown with a failing test's output.
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
+        let report: Value = serde_json::from_slice(&out.stdout).expect("the cosign judge prints JSON");
+        report["layers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|layer| JudgedLayer {
+                source: layer["source"].as_str().unwrap_or_default().to_string(),
+                digest: layer["digest"].as_str().unwrap_or_default().to_string(),
+                satisfied: layer["satisfied"] == true,
+            })
+            .collect()
+    }
+
+    /// The storage schemes (`sig-tag`, `referrer`) in which `signer`'s signature of `image`
+    /// verifies for sigstore-rs, sorted.
+    pub fn verified_schemes(&self, trusted_root: &Path, image: &str, signer: JsSigner) -> Vec<String> {
+        let digest = image.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
+        let mut schemes: Vec<String> = self
+            .verify(trusted_root, image, signer)
+            .into_iter()
+            .filter(|layer| layer.satisfied && layer.digest == digest)
+            .map(|layer| layer.source)
+            .collect();
+        schemes.sort();
+        schemes.dedup();
+        schemes
+    }
 }
 
 /// in-toto-attestation's `Statement.validate()` on `statement_json` (parsed strictly into the

@@ -10,8 +10,8 @@ use relkit_registry::LayoutRegistry;
 use relkit_registry::image::{ImageSpec, write_index};
 use relkit_testkit::registry::TestRegistry;
 use relkit_testkit::sigstore::{
-    DEFAULT_IDENTITY, GITHUB_ISSUER, JsSigner, MockSigstore, in_toto_validate, js_verify, require_judges,
-    sigstore_python_verify_identity,
+    CosignJudge, DEFAULT_IDENTITY, GITHUB_ISSUER, JsSigner, MockSigstore, in_toto_validate, js_verify,
+    require_judges, sigstore_python_verify_identity,
 };
 use serde_json::{Value, json};
 
@@ -119,6 +119,23 @@ impl World {
     }
 }
 
+impl World {
+    /// sigstore-rs's cosign module on the registry: each signed digest in `repo` verifies for
+    /// the default identity in both storage schemes, and for a look-alike identity in neither.
+    fn judge_layouts(&self, repo: &str, entries: &[Value]) {
+        let Some(judge) = CosignJudge::find("keyless signing (cosign layouts)") else { return };
+        let signer = JsSigner::Identity { identity: DEFAULT_IDENTITY, issuer: GITHUB_ISSUER };
+        let evil_identity = DEFAULT_IDENTITY.replace("acme/widget", "acme/widget-evil");
+        let evil = JsSigner::Identity { identity: &evil_identity, issuer: GITHUB_ISSUER };
+        for entry in entries {
+            let pinned = format!("{}/{repo}@{}", self.registry.host, entry["digest"].as_str().unwrap());
+            let root = &self.sigstore.trusted_root;
+            assert_eq!(judge.verified_schemes(root, &pinned, signer), ["referrer", "sig-tag"], "{pinned}");
+            assert!(judge.verified_schemes(root, &pinned, evil).is_empty(), "{pinned}");
+        }
+    }
+}
+
 fn ok(out: Output) -> String {
     assert!(
         out.status.success(),
@@ -208,6 +225,7 @@ fn keyless_index_signing_and_provenance_pass_the_independent_judges() {
         let s = statement(&bundle);
         assert!(s.contains("https://sigstore.dev/cosign/sign/v1"), "{s}");
     }
+    world.judge_layouts("acme/widget", entries);
 
     // Secrets: the token and the endpoint's bearer never appear in any output.
     let outputs = std::fs::read_to_string(world.dir.path().join("output")).unwrap();
@@ -330,6 +348,7 @@ fn keyless_index_signing_and_provenance_pass_the_independent_judges() {
         .output()
         .unwrap();
     assert_eq!(ok(out).lines().filter(|l| l.starts_with("verified")).count(), 5);
+    world.judge_layouts("acme/widget-stable", entries);
     ok(world
         .sign()
         .env_remove("GITHUB_ACTIONS")

@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 use relkit_registry::LayoutRegistry;
 use relkit_registry::image::{ImageSpec, write_index};
 use relkit_testkit::registry::TestRegistry;
+use relkit_testkit::sigstore::{CosignJudge, JsSigner};
 use serde_json::Value;
 
 fn sign_cmd(dir: &Path, registry: Option<&TestRegistry>) -> Command {
@@ -52,6 +53,16 @@ fn index_layout(dir: &Path, tag: &str, seed: &str) -> PathBuf {
         write_index(&registry, &images, Some(tag)).await.unwrap();
     });
     layout
+}
+
+/// The storage schemes in which sigstore-rs's cosign module finds `public`'s signature of
+/// `image` (`HOST/REPO@sha256:…`), with no Sigstore trust at all (key signatures kept out of any
+/// log); `None` when the judge is not built (outside CI).
+fn judge_key(dir: &Path, image: &str, public: &Path) -> Option<Vec<String>> {
+    let judge = CosignJudge::find("key signing (cosign layouts)")?;
+    let no_trust = dir.join("no-trusted-root.json");
+    std::fs::write(&no_trust, "{}").unwrap();
+    Some(judge.verified_schemes(&no_trust, image, JsSigner::Key(public)))
 }
 
 fn report(stdout: &str) -> Vec<Value> {
@@ -120,6 +131,16 @@ fn key_signing_covers_every_platform_in_both_schemes_and_is_idempotent() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(text.lines().filter(|l| l.starts_with("FAILED")).count(), 5, "{text}");
     assert!(text.contains("signature"), "the failed check is named: {text}");
+
+    // sigstore-rs reads the legacy layout of every digest; it needs a log entry for a v3 bundle,
+    // so the unlogged referrer is not one it accepts (as cosign without --insecure-ignore-tlog).
+    for entry in &first {
+        let pinned = format!("{}/acme/app@{}", registry.host, entry["digest"].as_str().unwrap());
+        if let Some(schemes) = judge_key(dir.path(), &pinned, &public) {
+            assert_eq!(schemes, ["sig-tag"], "{pinned}");
+            assert_eq!(judge_key(dir.path(), &pinned, &other_public).unwrap(), Vec::<String>::new());
+        }
+    }
 
     // Without --insecure-ignore-tlog, a key signature that is in no log is refused.
     let out = sign_cmd(dir.path(), Some(&registry))
@@ -205,7 +226,12 @@ fn concurrent_signers_both_land_in_the_legacy_manifest() {
         let (a, b) = (spawn(&key_a), spawn(&key_b));
         ok(a.wait_with_output().unwrap());
         ok(b.wait_with_output().unwrap());
+        let index = registry.manifest_digest(&format!("{repo}:v1")).unwrap();
         for public in [&pub_a, &pub_b] {
+            let pinned = format!("{}/{repo}@{index}", registry.host);
+            if let Some(schemes) = judge_key(dir.path(), &pinned, public) {
+                assert_eq!(schemes, ["sig-tag"], "both signers' layers are in the .sig manifest");
+            }
             ok(sign_cmd(dir.path(), Some(&registry))
                 .args([
                     "verify",
