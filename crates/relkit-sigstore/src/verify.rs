@@ -168,30 +168,25 @@ fn log_index(bundle: &Bundle) -> Option<i64> {
         .map(|e| i64::try_from(u64::from(e.log_index)).unwrap_or(i64::MAX))
 }
 
-/// One line naming the failed check.
+/// One line naming the failed check, chosen by the kind of sigstore-verify's error.
 fn describe(e: &sigstore_verify::Error) -> String {
-    let text = e.to_string();
-    let lower = text.to_lowercase();
-    let check = if lower.contains("artifact") || lower.contains("digest") || lower.contains("subject") {
-        "digest check"
-    } else if lower.contains("expired") || lower.contains("validity") || lower.contains("not valid") {
-        "certificate validity check"
-    } else if lower.contains("chain") || lower.contains("certificate") || lower.contains("sct") {
-        "certificate check"
-    } else if lower.contains("signature") {
-        "signature check"
-    } else if lower.contains("tlog")
-        || lower.contains("log")
-        || lower.contains("inclusion")
-        || lower.contains("checkpoint")
-    {
-        "transparency log check"
-    } else if lower.contains("timestamp") {
-        "timestamp check"
-    } else {
-        "verification"
+    use sigstore_verify::Error as E;
+    use sigstore_verify::error::CertificateError as C;
+    let check = match e {
+        E::IdentityMismatch { .. } => "identity check",
+        E::IssuerMismatch { .. } => "issuer check",
+        E::ArtifactMismatch(_) | E::UnsupportedArtifact(_) | E::ArtifactRead(_) => "digest check",
+        E::SignatureInvalid(_) | E::Crypto(_) => "signature check",
+        E::Certificate(C::Expired { .. } | C::NotYetValid { .. } | C::NoValidAuthority { .. }) => {
+            "certificate validity check"
+        }
+        E::Certificate(_) | E::TrustedCertificate(_) => "certificate check",
+        E::TransparencyLog(_) => "transparency log check",
+        E::Timestamp(_) => "timestamp check",
+        E::InvalidTrustRoot(_) | E::TrustRoot(_) => "trusted root check",
+        _ => "bundle check",
     };
-    format!("{check} failed: {text}")
+    format!("{check} failed: {e}")
 }
 
 /// The policy-relevant facts of a certificate (its identity, issuer and build extensions).
@@ -288,4 +283,28 @@ pub fn legacy_layer_bundle(
         other => return Err(bad(format!("unknown layer media type `{other}`"))),
     }
     parse_bundle(&bundle.to_string(), "the legacy signature layer")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sigstore_verify::Error as E;
+    use sigstore_verify::error::CertificateError as C;
+
+    #[test]
+    fn each_kind_of_failure_names_its_check() {
+        let table: Vec<(E, &str)> = vec![
+            (E::SignatureInvalid("bad".into()), "signature check failed"),
+            (E::ArtifactMismatch("other digest".into()), "digest check failed"),
+            (E::Certificate(C::Sct("missing".into())), "certificate check failed"),
+            (E::Certificate(C::ChainInvalid("foreign CA".into())), "certificate check failed"),
+            (E::InvalidTrustRoot("empty".into()), "trusted root check failed"),
+            (E::InvalidBundle("no content".into()), "bundle check failed"),
+        ];
+        for (error, expected) in table {
+            let line = describe(&error);
+            assert!(line.starts_with(expected), "{line}");
+            assert!(line.ends_with(&error.to_string()), "the library's reason is kept: {line}");
+        }
+    }
 }
