@@ -62,8 +62,8 @@ pub struct Signing {
     pub policy: Policy,
     /// The identity token (keyless).
     pub token: Option<IdentityToken>,
-    /// The key file (key-based).
-    pub key_path: Option<PathBuf>,
+    /// Where verifiers find the public key (key-based): the file the reports' commands name.
+    pub public_key_path: Option<String>,
     /// Whether signatures are logged (and read-back checks require it).
     pub tlog: bool,
     /// Checks what was written.
@@ -92,6 +92,7 @@ pub async fn signing(options: &KeyOptions, env: &dyn Env, http: &reqwest::Client
     let trust = load_trust(options).await?;
     let verifier = BundleVerifier::new(&trust.trusted_root)?;
     if let Some((key, path)) = key {
+        let public_key_path = Some(published_public_key(&key, &path));
         let policy = Policy::Key(key.public_key.clone());
         let tlog = options.tlog_upload && trust.services.rekor.is_some();
         let session = SigningSession::with_key(key, &trust.services, options.tlog_upload, http)?;
@@ -99,7 +100,7 @@ pub async fn signing(options: &KeyOptions, env: &dyn Env, http: &reqwest::Client
             source: SignerSource::key(session),
             policy,
             token: None,
-            key_path: Some(path),
+            public_key_path,
             tlog,
             verifier,
         });
@@ -110,17 +111,34 @@ pub async fn signing(options: &KeyOptions, env: &dyn Env, http: &reqwest::Client
         issuer: token.claims().iss.clone(),
     };
     let source = SignerSource::keyless(token.clone(), trust.services.clone(), http.clone());
-    Ok(Signing { source, policy, token: Some(token), key_path: None, tlog: true, verifier })
+    Ok(Signing { source, policy, token: Some(token), public_key_path: None, tlog: true, verifier })
+}
+
+/// The public key file verifiers are told to use: `KEY.pub` next to the key when it holds this
+/// key's public half (what `generate-key-pair` writes), otherwise `cosign.pub`, with a warning
+/// that the commands name a file the user must publish.
+fn published_public_key(key: &PrivateKey, path: &Path) -> String {
+    let sibling = path.with_extension("pub");
+    let matches = std::fs::read_to_string(&sibling)
+        .ok()
+        .and_then(|text| crate::keys::public_key_from_pem(&text, "").ok())
+        .is_some_and(|public| public == key.public_key);
+    if matches {
+        return sibling.display().to_string();
+    }
+    eprintln!(
+        "sign: warning: {} is not the public key of {}; the verification commands name cosign.pub: publish the public key under that name (sign generate-key-pair writes both)",
+        sibling.display(),
+        path.display()
+    );
+    "cosign.pub".to_string()
 }
 
 impl Signing {
     /// The signer's identity for reports: the certificate's when one was issued.
     pub fn signature_input(&self) -> SignatureInput {
-        match (&self.policy, &self.key_path) {
-            (_, Some(path)) => SignatureInput {
-                key: Some(path.with_extension("pub").display().to_string()),
-                ..Default::default()
-            },
+        match (&self.policy, &self.public_key_path) {
+            (_, Some(path)) => SignatureInput { key: Some(path.clone()), ..Default::default() },
             (Policy::Identity { identity: IdentityMatch::Exact(id), issuer }, _) => SignatureInput {
                 certificate_identity: Some(id.clone()),
                 certificate_oidc_issuer: Some(issuer.clone()),

@@ -262,10 +262,26 @@ fn layouts_blobs_and_checksum_files() {
         .output()
         .unwrap()));
     assert_eq!(entries.len(), 5);
+    assert!(
+        entries[0]["commands"][0].as_str().unwrap().contains(&format!("--key {public}")),
+        "{}",
+        entries[0]
+    );
     ok(sign_cmd(dir.path(), None)
         .args(["verify", "image", &image, "--key", public, "--insecure-ignore-tlog"])
         .output()
         .unwrap());
+    // A key without its public half next to it: the commands name cosign.pub, and say so.
+    let lone = dir.path().join("release-signing.key");
+    std::fs::copy(key, &lone).unwrap();
+    let out = sign_cmd(dir.path(), None)
+        .args(["image", &image, "--key", lone.to_str().unwrap(), "--tlog-upload=false", "--force", "--json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let entries = report(&ok(out));
+    assert!(entries[0]["commands"][0].as_str().unwrap().contains("--key cosign.pub"), "{}", entries[0]);
+    assert!(stderr.contains("publish the public key under that name"), "{stderr}");
 
     std::fs::write(dir.path().join("app-linux-amd64.tar.gz"), b"binary one").unwrap();
     std::fs::write(dir.path().join("app-linux-arm64.tar.gz"), b"binary two").unwrap();
