@@ -2,147 +2,41 @@
 //! (`@sigstore/mock`: Fulcio, CT log, Rekor, TSA and an Actions token endpoint) and a real
 //! registry; the bundles are judged by sigstore-python and in-toto-attestation.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+#[path = "../../../tests/keyless_world.rs"]
+mod keyless_world;
 
-use base64::Engine as _;
-use relkit_registry::LayoutRegistry;
-use relkit_registry::image::{ImageSpec, write_index};
-use relkit_testkit::registry::TestRegistry;
+use keyless_world::{World, judged, ok, statement};
 use relkit_testkit::sigstore::{
-    DEFAULT_IDENTITY, GITHUB_ISSUER, MockSigstore, in_toto_validate, require_judges,
-    sigstore_python_verify_identity,
+    DEFAULT_IDENTITY, GITHUB_ISSUER, in_toto_validate, sigstore_python_verify_identity,
 };
 use serde_json::Value;
 
 /// A third-party SBOM shaped like syft's output.
 const SYFT: &str = "{\n \"spdxVersion\": \"SPDX-2.3\",\n \"dataLicense\": \"CC0-1.0\",\n \"SPDXID\": \"SPDXRef-DOCUMENT\",\n \"name\": \"app\",\n \"documentNamespace\": \"https://anchore.com/syft/image/app-0d6c\",\n \"creationInfo\": {\"licenseListVersion\": \"3.25\", \"creators\": [\"Organization: Anchore, Inc\", \"Tool: syft-1.14.0\"], \"created\": \"2024-10-01T10:00:00Z\"},\n \"packages\": [{\"name\": \"serde\", \"SPDXID\": \"SPDXRef-Package-cargo-serde-1\", \"versionInfo\": \"1.0.200\", \"downloadLocation\": \"NOASSERTION\", \"filesAnalyzed\": false, \"externalRefs\": [{\"referenceCategory\": \"PACKAGE-MANAGER\", \"referenceType\": \"purl\", \"referenceLocator\": \"pkg:cargo/serde@1.0.200\"}]}],\n \"relationships\": [{\"spdxElementId\": \"SPDXRef-DOCUMENT\", \"relatedSpdxElement\": \"SPDXRef-Package-cargo-serde-1\", \"relationshipType\": \"DESCRIBES\"}]\n}\n";
 
-struct World {
-    sigstore: MockSigstore,
-    registry: TestRegistry,
-    dir: tempfile::TempDir,
+/// The world with syft's SBOM in its directory.
+fn start(test: &str) -> Option<World> {
+    let world = World::start(test)?;
+    std::fs::write(world.dir.path().join("syft.spdx.json"), SYFT).unwrap();
+    Some(world)
 }
 
 impl World {
-    fn start(test: &str) -> Option<Self> {
-        if !require_judges(test) {
-            return None;
-        }
-        let sigstore = MockSigstore::start(test)?;
-        let registry = TestRegistry::start(test, None)?;
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("syft.spdx.json"), SYFT).unwrap();
-        Some(Self { sigstore, registry, dir })
-    }
-
     /// `sbom-attach` as an Actions step with `id-token: write`.
-    fn sbom_attach(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sbom-attach"));
-        cmd.current_dir(self.dir.path())
-            .envs(self.sigstore.actions_env())
-            .env_remove("SIGSTORE_ID_TOKEN")
-            .env("GITHUB_ACTIONS", "true")
-            .env("GITHUB_OUTPUT", self.dir.path().join("output"))
-            .env("GITHUB_STEP_SUMMARY", self.dir.path().join("summary"))
-            .env("GITHUB_REPOSITORY", "acme/widget")
-            .env("RELKIT_INSECURE_REGISTRIES", &self.registry.host)
-            .env("RELKIT_TRUSTED_ROOT", &self.sigstore.trusted_root)
-            .env("RELKIT_SIGNING_CONFIG", &self.sigstore.signing_config);
-        cmd
+    fn sbom_attach(&self) -> std::process::Command {
+        self.step(env!("CARGO_BIN_EXE_sbom-attach"))
     }
 
     /// A two-platform index pushed as `repo:v1.0.0`.
-    fn index(&self, repo: &str) -> String {
-        let layout = self.dir.path().join("layout");
-        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-            let registry = LayoutRegistry::new(&layout);
-            let spec = ImageSpec { files: vec![("app".into(), b"sbom".to_vec())], ..Default::default() };
-            let images: Vec<(&str, ImageSpec)> =
-                ["amd64", "arm64"].into_iter().map(|a| (a, spec.clone())).collect();
-            write_index(&registry, &images, Some("v1.0.0")).await.unwrap();
-        });
-        self.registry.push_layout(&layout, "v1.0.0", repo);
-        format!("{}/{repo}:v1.0.0", self.registry.host)
+    fn index2(&self, repo: &str) -> String {
+        self.index(repo, &["amd64", "arm64"], "sbom")
     }
-
-    /// The bundle blob of a referrer manifest, fetched with skopeo into a `dir:` copy.
-    fn referrer_bundle(&self, repo: &str, referrer: &str) -> PathBuf {
-        let target = self.dir.path().join(format!("ref-{}", &referrer[7..19]));
-        let source = format!("docker://{}/{repo}@{referrer}", self.registry.host);
-        let out = self.registry.skopeo(&[
-            "copy",
-            "--quiet",
-            "--src-tls-verify=false",
-            &source,
-            &format!("dir:{}", target.display()),
-        ]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let manifest: Value =
-            serde_json::from_slice(&std::fs::read(target.join("manifest.json")).unwrap()).unwrap();
-        let layer = manifest["layers"][0]["digest"].as_str().unwrap().trim_start_matches("sha256:");
-        let bundle = target.join("bundle.sigstore.json");
-        std::fs::copy(target.join(layer), &bundle).unwrap();
-        bundle
-    }
-}
-
-impl World {
-    /// `tag-policy promote`'s operation to `acme/widget-stable` by digest.
-    fn promote(&self, image: &str) -> String {
-        use relkit_registry::ops::promote;
-        use relkit_registry::{AnyRegistry, HttpOptions, ImageRef};
-        let options =
-            HttpOptions { insecure_registries: vec![self.registry.host.clone()], ..Default::default() };
-        let source = ImageRef::parse(image).unwrap();
-        let dest = ImageRef::parse(&format!("{}/acme/widget-stable", self.registry.host)).unwrap();
-        let registry = AnyRegistry::open(&source, &options).unwrap();
-        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-            let report = promote::promote(
-                &registry,
-                &source,
-                &registry,
-                &dest,
-                &promote::PromoteOptions { concurrency: 4, ..Default::default() },
-            )
-            .await
-            .unwrap();
-            format!("{}/acme/widget-stable@{}", self.registry.host, report.digest)
-        })
-    }
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn judged(out: Output, judge: &str) {
-    assert!(
-        out.status.success(),
-        "{judge}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// The in-toto statement inside a DSSE bundle.
-fn statement(bundle: &Path) -> String {
-    let v: Value = serde_json::from_slice(&std::fs::read(bundle).unwrap()).unwrap();
-    let payload = v["dsseEnvelope"]["payload"].as_str().unwrap();
-    String::from_utf8(base64::engine::general_purpose::STANDARD.decode(payload).unwrap()).unwrap()
 }
 
 #[test]
 fn keyless_sbom_attestations_pass_the_independent_judges_and_are_idempotent() {
-    let Some(world) = World::start("keyless_sbom_attestations") else { return };
-    let image = world.index("acme/widget");
+    let Some(world) = start("keyless_sbom_attestations") else { return };
+    let image = world.index2("acme/widget");
     // Attesting is the default when signing is possible (here: the Actions token endpoint).
     let report: Value = serde_json::from_str(&ok(world
         .sbom_attach()
@@ -251,14 +145,14 @@ fn keyless_sbom_attestations_pass_the_independent_judges_and_are_idempotent() {
     }
 
     // `tag-policy promote` carries the attestation; verify passes in the destination.
-    let stable = world.promote(&image);
+    let stable = world.promote(&image, false);
     ok(verify(&stable, &["--github-repo", "acme/widget"]));
 }
 
 #[test]
 fn the_action_step_attests_keyless_and_verifies_the_signer() {
-    let Some(world) = World::start("sbom_action_attests_keyless") else { return };
-    let image = world.index("acme/action");
+    let Some(world) = start("sbom_action_attests_keyless") else { return };
+    let image = world.index2("acme/action");
     let action = |github_repo: &str| {
         world
             .sbom_attach()

@@ -2,120 +2,25 @@
 //! log, Rekor v1, TSA, and a GitHub Actions token endpoint) and a real registry, judged by tools
 //! we did not write: sigstore-python, `@sigstore/verify` and in-toto-attestation.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+#[path = "../../../tests/keyless_world.rs"]
+mod keyless_world;
 
-use base64::Engine as _;
-use relkit_registry::LayoutRegistry;
-use relkit_registry::image::{ImageSpec, write_index};
-use relkit_testkit::registry::TestRegistry;
+use keyless_world::{World, judged, ok, statement};
 use relkit_testkit::sigstore::{
     CosignJudge, DEFAULT_IDENTITY, GITHUB_ISSUER, JsSigner, MockSigstore, in_toto_validate, js_verify,
-    require_judges, sigstore_python_verify_identity,
+    sigstore_python_verify_identity,
 };
 use serde_json::{Value, json};
 
-struct World {
-    sigstore: MockSigstore,
-    registry: TestRegistry,
-    dir: tempfile::TempDir,
-}
-
 impl World {
-    fn start(test: &str) -> Option<Self> {
-        if !require_judges(test) {
-            return None;
-        }
-        let sigstore = MockSigstore::start(test)?;
-        let registry = TestRegistry::start(test, None)?;
-        Some(Self { sigstore, registry, dir: tempfile::tempdir().unwrap() })
+    /// `sign` as an Actions step.
+    fn sign(&self) -> std::process::Command {
+        self.step(env!("CARGO_BIN_EXE_sign"))
     }
 
-    /// `sign` as an Actions step: the token endpoint, step output and summary files.
-    fn sign(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sign"));
-        cmd.current_dir(self.dir.path())
-            .envs(self.sigstore.actions_env())
-            .env_remove("SIGSTORE_ID_TOKEN")
-            .env("GITHUB_ACTIONS", "true")
-            .env("GITHUB_OUTPUT", self.dir.path().join("output"))
-            .env("GITHUB_STEP_SUMMARY", self.dir.path().join("summary"))
-            .env("GITHUB_REPOSITORY", "acme/widget")
-            .env("RELKIT_INSECURE_REGISTRIES", &self.registry.host)
-            .env("RELKIT_TRUSTED_ROOT", &self.sigstore.trusted_root)
-            .env("RELKIT_SIGNING_CONFIG", &self.sigstore.signing_config);
-        cmd
-    }
-
-    fn index(&self, repo: &str, seed: &str) -> String {
-        let layout = self.dir.path().join(format!("layout-{seed}"));
-        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-            let registry = LayoutRegistry::new(&layout);
-            let spec =
-                ImageSpec { files: vec![("app".into(), seed.as_bytes().to_vec())], ..Default::default() };
-            let images: Vec<(&str, ImageSpec)> =
-                ["amd64", "arm64", "arm", "ppc64le"].into_iter().map(|a| (a, spec.clone())).collect();
-            write_index(&registry, &images, Some("v1.0.0")).await.unwrap();
-        });
-        self.registry.push_layout(&layout, "v1.0.0", repo);
-        format!("{}/{repo}:v1.0.0", self.registry.host)
-    }
-
-    /// The bundle blob of a referrer manifest, fetched with skopeo into a `dir:` copy.
-    fn referrer_bundle(&self, repo: &str, referrer: &str) -> PathBuf {
-        let target = self.dir.path().join(format!("ref-{}", &referrer[7..19]));
-        let source = format!("docker://{}/{repo}@{referrer}", self.registry.host);
-        let out = self.registry.skopeo(&[
-            "copy",
-            "--quiet",
-            "--src-tls-verify=false",
-            &source,
-            &format!("dir:{}", target.display()),
-        ]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let manifest: Value =
-            serde_json::from_slice(&std::fs::read(target.join("manifest.json")).unwrap()).unwrap();
-        let layer = manifest["layers"][0]["digest"].as_str().unwrap().trim_start_matches("sha256:");
-        let bundle = target.join("bundle.sigstore.json");
-        std::fs::copy(target.join(layer), &bundle).unwrap();
-        bundle
-    }
-}
-
-impl World {
-    /// `tag-policy promote`'s operation to `acme/widget-stable` by digest, then `tag-policy
-    /// prune --apply` of the source with default retention; returns the promoted reference.
-    fn promote_and_prune(&self, image: &str) -> String {
-        use relkit_registry::ops::{promote, prune};
-        use relkit_registry::{AnyRegistry, HttpOptions, ImageRef};
-        let options =
-            HttpOptions { insecure_registries: vec![self.registry.host.clone()], ..Default::default() };
-        let source = ImageRef::parse(image).unwrap();
-        let dest = ImageRef::parse(&format!("{}/acme/widget-stable", self.registry.host)).unwrap();
-        let registry = AnyRegistry::open(&source, &options).unwrap();
-        tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
-            let report = promote::promote(
-                &registry,
-                &source,
-                &registry,
-                &dest,
-                &promote::PromoteOptions { concurrency: 4, ..Default::default() },
-            )
-            .await
-            .unwrap();
-            let digest = report.digest.to_string();
-            prune::prune(
-                &registry,
-                "acme/widget",
-                &prune::Retention::default(),
-                None,
-                true,
-                jiff::Timestamp::now(),
-            )
-            .await
-            .unwrap();
-            format!("{}/acme/widget-stable@{digest}", self.registry.host)
-        })
+    /// The 4-platform index of these tests, pushed as `repo:v1.0.0`.
+    fn index4(&self, repo: &str, seed: &str) -> String {
+        self.index(repo, &["amd64", "arm64", "arm", "ppc64le"], seed)
     }
 }
 
@@ -136,37 +41,10 @@ impl World {
     }
 }
 
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn judged(out: Output, judge: &str) {
-    assert!(
-        out.status.success(),
-        "{judge}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// The in-toto statement inside a DSSE bundle.
-fn statement(bundle: &Path) -> String {
-    let v: Value = serde_json::from_slice(&std::fs::read(bundle).unwrap()).unwrap();
-    let payload = v["dsseEnvelope"]["payload"].as_str().unwrap();
-    String::from_utf8(base64::engine::general_purpose::STANDARD.decode(payload).unwrap()).unwrap()
-}
-
 #[test]
 fn keyless_index_signing_and_provenance_pass_the_independent_judges() {
     let Some(world) = World::start("keyless_index_signing_and_provenance") else { return };
-    let image = world.index("acme/widget", "keyless");
+    let image = world.index4("acme/widget", "keyless");
     let out = world.sign().args(["image", &image, "--storage", "both", "--json"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     let stdout = ok(out);
@@ -340,7 +218,7 @@ fn keyless_index_signing_and_provenance_pass_the_independent_judges() {
     }
     // Promotion to another repository carries every signature and attestation; they verify there.
     // Pruning the source keeps them on the release it keeps.
-    let stable = world.promote_and_prune(&image);
+    let stable = world.promote(&image, true);
     let out = world
         .sign()
         .env_remove("GITHUB_ACTIONS")
@@ -436,7 +314,7 @@ fn keyless_blobs_and_refused_tokens_and_certificates() {
 #[test]
 fn attestations_also_go_to_githubs_api() {
     let Some(world) = World::start("attestations_also_go_to_githubs_api") else { return };
-    let image = world.index("acme/widget", "github-api");
+    let image = world.index4("acme/widget", "github-api");
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let github = rt.block_on(wiremock::MockServer::start());
     rt.block_on(
