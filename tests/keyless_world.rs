@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub use relkit_testkit::tools::ok;
+
 use base64::Engine as _;
 use relkit_registry::LayoutRegistry;
 use relkit_registry::image::{ImageSpec, write_index};
@@ -112,18 +114,6 @@ impl World {
             format!("{}/acme/widget-stable@{}", self.registry.host, report.digest)
         })
     }
-}
-
-/// Stdout of a run that must succeed; otherwise a panic with both streams.
-pub fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// Asserts that a judge accepted.

@@ -3,12 +3,13 @@
 //! schemes, idempotent re-runs, concurrent signers, tampering, blobs and checksum files.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use relkit_registry::LayoutRegistry;
 use relkit_registry::image::{ImageSpec, write_index};
 use relkit_testkit::registry::TestRegistry;
 use relkit_testkit::sigstore::{CosignJudge, JsSigner};
+use relkit_testkit::tools::ok;
 use serde_json::Value;
 
 fn sign_cmd(dir: &Path, registry: Option<&TestRegistry>) -> Command {
@@ -23,17 +24,6 @@ fn sign_cmd(dir: &Path, registry: Option<&TestRegistry>) -> Command {
         cmd.env("RELKIT_INSECURE_REGISTRIES", &r.host);
     }
     cmd
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 fn key_pair(dir: &Path, prefix: &str) -> (PathBuf, PathBuf) {
