@@ -516,6 +516,7 @@ async fn attest<R: Registry>(
         force: false,
         created: now_rfc3339(),
         require_tlog: signing.tlog,
+        annotations: Default::default(),
     };
     let predicate =
         Predicate { predicate_type: input.predicate_type.to_string(), predicate: input.predicate };

@@ -137,15 +137,26 @@ struct StatementOut<'a> {
 struct SubjectOut<'a> {
     name: &'a str,
     digest: BTreeMap<&'static str, &'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    annotations: Option<&'a BTreeMap<String, String>>,
 }
 
-/// The in-toto v1 statement cosign v3 signs for an image: the digest as the only subject and an
-/// empty predicate of type [`SIGN_PREDICATE_TYPE`]. cosign leaves the subject unnamed; we name it
-/// with the repository, which cosign ignores and in-toto validators (sigstore-python) require.
-pub fn signature_statement(repository: &str, digest: &Digest) -> Vec<u8> {
+/// The in-toto v1 statement cosign v3 signs for an image: the digest as the only subject (with
+/// the `-a KEY=VALUE` annotations, as cosign v3 puts them) and an empty predicate of type
+/// [`SIGN_PREDICATE_TYPE`]. cosign leaves the subject unnamed; we name it with the repository,
+/// which cosign ignores and in-toto validators (sigstore-python) require.
+pub fn signature_statement(
+    repository: &str,
+    digest: &Digest,
+    annotations: &BTreeMap<String, String>,
+) -> Vec<u8> {
     go_json(&StatementOut {
         statement_type: STATEMENT_V1,
-        subject: vec![SubjectOut { name: repository, digest: BTreeMap::from([("sha256", digest.hex())]) }],
+        subject: vec![SubjectOut {
+            name: repository,
+            digest: BTreeMap::from([("sha256", digest.hex())]),
+            annotations: (!annotations.is_empty()).then_some(annotations),
+        }],
         predicate_type: SIGN_PREDICATE_TYPE,
         predicate: &json!({}),
     })
@@ -157,7 +168,11 @@ pub fn statement(subjects: &[(String, String)], predicate_type: &str, predicate:
         statement_type: STATEMENT_V1,
         subject: subjects
             .iter()
-            .map(|(name, hex)| SubjectOut { name, digest: BTreeMap::from([("sha256", hex.as_str())]) })
+            .map(|(name, hex)| SubjectOut {
+                name,
+                digest: BTreeMap::from([("sha256", hex.as_str())]),
+                annotations: None,
+            })
             .collect(),
         predicate_type,
         predicate,
@@ -189,6 +204,38 @@ pub struct SubjectView {
     /// Digests by algorithm.
     #[serde(default)]
     pub digest: BTreeMap<String, String>,
+    /// Annotations (cosign v3 puts `-a KEY=VALUE` here).
+    #[serde(default)]
+    pub annotations: BTreeMap<String, Value>,
+}
+
+/// `KEY=VALUE` pairs (cosign's `-a`) as a map; a pair without `=` or with an empty key is a usage
+/// error.
+pub fn parse_annotations(pairs: &[String]) -> Result<BTreeMap<String, String>> {
+    pairs
+        .iter()
+        .map(|pair| match pair.split_once('=') {
+            Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+            _ => Err(Error::usage(format!("annotation `{pair}` is not KEY=VALUE; write it as -a KEY=VALUE"))),
+        })
+        .collect()
+}
+
+/// The annotations of a simple-signing payload (its `optional` object; values as text).
+pub fn simple_signing_annotations(payload: &[u8]) -> BTreeMap<String, String> {
+    serde_json::from_slice::<SimpleSigning>(payload)
+        .ok()
+        .and_then(|s| s.optional)
+        .map(|optional| optional.into_iter().map(|(k, v)| (k, annotation_text(v))).collect())
+        .unwrap_or_default()
+}
+
+/// An annotation value as text: strings as they are, anything else as JSON.
+pub fn annotation_text(value: Value) -> String {
+    match value {
+        Value::String(s) => s,
+        other => other.to_string(),
+    }
 }
 
 impl StatementView {
@@ -463,6 +510,20 @@ mod tests {
     }
 
     #[test]
+    fn signature_annotations_go_into_the_statement_subject_and_parse_back() {
+        let annotations = parse_annotations(&["git_sha=abc".into(), "note=a=b".into()]).unwrap();
+        let text = String::from_utf8(signature_statement("r", &digest(), &annotations)).unwrap();
+        assert!(text.contains(r#""annotations":{"git_sha":"abc","note":"a=b"}}]"#), "{text}");
+        let view = StatementView::parse(text.as_bytes()).unwrap();
+        assert_eq!(view.subject[0].annotations["note"], "a=b");
+        let plain = String::from_utf8(signature_statement("r", &digest(), &BTreeMap::new())).unwrap();
+        assert!(!plain.contains("annotations"), "{plain}");
+        let payload = simple_signing_payload("r", &digest(), &annotations);
+        assert_eq!(simple_signing_annotations(&payload), annotations);
+        assert!(parse_annotations(&["=x".into()]).is_err() && parse_annotations(&["x".into()]).is_err());
+    }
+
+    #[test]
     fn simple_signing_annotations_go_into_optional_html_escaped() {
         let annotations = BTreeMap::from([("note".to_string(), "a<b&c".to_string())]);
         let payload = String::from_utf8(simple_signing_payload("r", &digest(), &annotations)).unwrap();
@@ -482,7 +543,7 @@ mod tests {
 
     #[test]
     fn signature_statement_names_the_image() {
-        let s = String::from_utf8(signature_statement("r.io/app", &digest())).unwrap();
+        let s = String::from_utf8(signature_statement("r.io/app", &digest(), &BTreeMap::new())).unwrap();
         assert_eq!(
             s,
             format!(

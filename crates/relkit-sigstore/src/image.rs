@@ -17,8 +17,8 @@ use crate::cosign::{
 use crate::policy::Policy;
 use crate::signer::SigningSession;
 use crate::store::{
-    Found, Location, SignatureStore, is_signature, legacy_annotations, legacy_attestation_layer,
-    predicate_type_of,
+    Found, Location, SignatureStore, has_annotations, is_signature, legacy_annotations,
+    legacy_attestation_layer, predicate_type_of,
 };
 use crate::verify::{BundleVerifier, Subject, Verified};
 
@@ -229,6 +229,8 @@ pub struct Run<'a> {
     pub created: String,
     /// Transparency log entries are required when verifying (off for `--tlog-upload=false`).
     pub require_tlog: bool,
+    /// cosign's `-a KEY=VALUE` annotations signed with image signatures (not attestations).
+    pub annotations: BTreeMap<String, String>,
 }
 
 /// An attestation to attach.
@@ -260,9 +262,9 @@ impl Run<'_> {
         self.write(store, target, Some(predicate)).await
     }
 
-    fn matches(&self, found: &Found, predicate: Option<&Predicate>) -> bool {
+    fn matches(&self, found: &Found, digest: &Digest, predicate: Option<&Predicate>) -> bool {
         match predicate {
-            None => is_signature(found),
+            None => is_signature(found) && has_annotations(found, digest, &self.annotations),
             Some(p) => predicate_type_of(found).as_deref() == Some(p.predicate_type.as_str()),
         }
     }
@@ -298,7 +300,7 @@ impl Run<'_> {
         if !self.force {
             let valid: Vec<&Found> = existing
                 .iter()
-                .filter(|f| self.matches(f, predicate))
+                .filter(|f| self.matches(f, digest, predicate))
                 .filter(|f| {
                     check_found(self.verifier, self.own_policy, digest, f, self.require_tlog)
                         .is_ok_and(|v| Self::same_predicate(&v, predicate))
@@ -318,7 +320,7 @@ impl Run<'_> {
         let session = self.signer.session().await?;
         let subjects = [(target.repository.clone(), digest.hex().to_string())];
         let statement = match predicate {
-            None => signature_statement(&target.repository, digest),
+            None => signature_statement(&target.repository, digest, &self.annotations),
             Some(p) => statement(&subjects, &p.predicate_type, &p.predicate),
         };
         let predicate_type = wanted_type;
@@ -333,7 +335,7 @@ impl Run<'_> {
         if self.storage.legacy() {
             let (signed, layer, suffix) = match predicate {
                 None => {
-                    let payload = simple_signing_payload(&target.repository, digest, &BTreeMap::new());
+                    let payload = simple_signing_payload(&target.repository, digest, &self.annotations);
                     let signed = session.sign_message(&payload).await?;
                     let annotations = legacy_annotations(&signed, session.material(), true)?;
                     (

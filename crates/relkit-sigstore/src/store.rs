@@ -369,6 +369,35 @@ pub fn predicate_type_of(found: &Found) -> Option<String> {
     }
 }
 
+/// The annotations a found signature carries for `digest`: a legacy payload's `optional`, or the
+/// statement subject's annotations (cosign v3).
+pub fn signed_annotations(found: &Found, digest: &Digest) -> BTreeMap<String, String> {
+    if let Some(payload) = &found.payload {
+        return crate::cosign::simple_signing_annotations(payload);
+    }
+    let sigstore_types::bundle::SignatureContent::DsseEnvelope(envelope) = &found.bundle.content else {
+        return BTreeMap::new();
+    };
+    crate::cosign::StatementView::parse(envelope.payload.as_bytes())
+        .ok()
+        .and_then(|statement| {
+            statement.subject.into_iter().find(|s| s.digest.get("sha256").is_some_and(|h| h == digest.hex()))
+        })
+        .map(|subject| {
+            subject.annotations.into_iter().map(|(k, v)| (k, crate::cosign::annotation_text(v))).collect()
+        })
+        .unwrap_or_default()
+}
+
+/// True when a found signature carries every one of `wanted` (cosign's `-a` on verify).
+pub fn has_annotations(found: &Found, digest: &Digest, wanted: &BTreeMap<String, String>) -> bool {
+    if wanted.is_empty() {
+        return true;
+    }
+    let signed = signed_annotations(found, digest);
+    wanted.iter().all(|(k, v)| signed.get(k) == Some(v))
+}
+
 /// True when a found entry is an image signature (a legacy `.sig` layer or a sign/v1 bundle).
 pub fn is_signature(found: &Found) -> bool {
     found.payload.is_some() || predicate_type_of(found).as_deref() == Some(SIGN_PREDICATE_TYPE)

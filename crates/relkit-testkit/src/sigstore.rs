@@ -310,11 +310,20 @@ impl CosignJudge {
     }
 
     /// Every signature layer of `image` (`HOST/REPO@sha256:…` on a plain-HTTP registry) that
-    /// sigstore-rs trusted, each with whether `signer` signed it. Panics when the judge cannot
-    /// read the image at all.
-    pub fn verify(&self, trusted_root: &Path, image: &str, signer: JsSigner) -> Vec<JudgedLayer> {
+    /// sigstore-rs trusted, each with whether `signer` signed it and its payload carries the
+    /// `KEY=VALUE` `annotations`. Panics when the judge cannot read the image at all.
+    pub fn verify(
+        &self,
+        trusted_root: &Path,
+        image: &str,
+        signer: JsSigner,
+        annotations: &[&str],
+    ) -> Vec<JudgedLayer> {
         let mut cmd = Command::new(&self.binary);
         cmd.arg("--trusted-root").arg(trusted_root).arg("--http");
+        for annotation in annotations {
+            cmd.args(["--annotation", annotation]);
+        }
         match signer {
             JsSigner::Identity { identity, issuer } => cmd.args(["--identity", identity, "--issuer", issuer]),
             JsSigner::Key(key) | JsSigner::KeyWithoutTlog(key) => cmd.arg("--key").arg(key),
@@ -341,11 +350,17 @@ impl CosignJudge {
     }
 
     /// The storage schemes (`sig-tag`, `referrer`) in which `signer`'s signature of `image`
-    /// verifies for sigstore-rs, sorted.
-    pub fn verified_schemes(&self, trusted_root: &Path, image: &str, signer: JsSigner) -> Vec<String> {
+    /// (with the `annotations`) verifies for sigstore-rs, sorted.
+    pub fn verified_schemes(
+        &self,
+        trusted_root: &Path,
+        image: &str,
+        signer: JsSigner,
+        annotations: &[&str],
+    ) -> Vec<String> {
         let digest = image.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
         let mut schemes: Vec<String> = self
-            .verify(trusted_root, image, signer)
+            .verify(trusted_root, image, signer, annotations)
             .into_iter()
             .filter(|layer| layer.satisfied && layer.digest == digest)
             .map(|layer| layer.source)

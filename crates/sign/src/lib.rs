@@ -3,6 +3,7 @@
 
 pub mod conformance;
 
+use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
@@ -17,7 +18,9 @@ use relkit_sigstore::policy::{IdentityMatch, Policy};
 use relkit_sigstore::provenance::{BuildFacts, SLSA_PROVENANCE_V1, github_predicate};
 use relkit_sigstore::setup::{now_rfc3339, signing, verification};
 use relkit_sigstore::signer::{Material, SigningSession};
-use relkit_sigstore::store::{Found, SignatureStore, bundle_bytes, is_signature, predicate_type_of};
+use relkit_sigstore::store::{
+    Found, SignatureStore, bundle_bytes, has_annotations, is_signature, predicate_type_of,
+};
 use relkit_sigstore::token::IdentityToken;
 use relkit_sigstore::verify::{Subject, parse_bundle};
 use serde::Serialize;
@@ -40,6 +43,8 @@ pub struct ImageOptions {
     pub key: KeyOptions,
     /// Also write the JSON report here.
     pub output: Option<PathBuf>,
+    /// cosign's `-a KEY=VALUE` annotations of image signatures.
+    pub annotations: BTreeMap<String, String>,
 }
 
 /// What to attest.
@@ -118,6 +123,7 @@ pub fn run_images(
             force: options.force,
             created: now_rfc3339(),
             require_tlog: signing.tlog,
+            annotations: options.annotations.clone(),
         };
         let mut http_options = HttpOptions::from_env(env);
         http_options.insecure_registries.extend(options.insecure_registries.iter().cloned());
@@ -439,6 +445,7 @@ pub struct VerifyReport {
 pub fn run_verify_images(
     images: &[String],
     attestation_type: Option<&str>,
+    annotations: &BTreeMap<String, String>,
     policy: &PolicyOptions,
     trust_options: &TrustOptions,
     insecure_registries: &[String],
@@ -474,6 +481,14 @@ pub fn run_verify_images(
                 };
                 for f in &relevant {
                     match check_found(&verifier, &rule, digest, f, !policy.ignore_tlog) {
+                        Ok(_) if !has_annotations(f, digest, annotations) => report.failures.push(format!(
+                            "annotation check failed: the signature does not carry {}",
+                            annotations
+                                .iter()
+                                .map(|(k, v)| format!("{k}={v}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )),
                         Ok(v) => report.signers.push(v.identity.unwrap_or_else(|| "key".into())),
                         Err(e) => report.failures.push(e.message().to_string()),
                     }

@@ -22,7 +22,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Sign images by digest (an index and each of its platforms), in a registry or oci:DIR.
-    Image(ImageArgs),
+    Image(SignImageArgs),
     /// Attach a signed attestation (any predicate, or SLSA provenance) to images by digest.
     Attest(AttestArgs),
     /// Sign files: a FILE.sigstore.json bundle beside each.
@@ -106,6 +106,15 @@ struct ImageArgs {
 }
 
 #[derive(Debug, Args)]
+struct SignImageArgs {
+    #[command(flatten)]
+    image: ImageArgs,
+    /// An annotation signed with the image (cosign's `-a KEY=VALUE`; repeatable).
+    #[arg(short = 'a', long = "annotation", value_name = "KEY=VALUE")]
+    annotations: Vec<String>,
+}
+
+#[derive(Debug, Args)]
 struct AttestArgs {
     #[command(flatten)]
     image: ImageArgs,
@@ -159,6 +168,9 @@ enum VerifyCommand {
         images: Vec<String>,
         #[arg(long = "insecure-registry", value_name = "HOST")]
         insecure_registries: Vec<String>,
+        /// The signature must carry this annotation (cosign's `-a KEY=VALUE`; repeatable).
+        #[arg(short = 'a', long = "annotation", value_name = "KEY=VALUE")]
+        annotations: Vec<String>,
         #[command(flatten)]
         policy: PolicyArgs,
     },
@@ -222,6 +234,7 @@ enum ConformanceCommand {
 
 fn image_options(args: &ImageArgs) -> Result<ImageOptions> {
     Ok(ImageOptions {
+        annotations: Default::default(),
         images: args.images.clone(),
         storage: Storage::parse(&args.storage)?,
         force: args.force,
@@ -237,11 +250,12 @@ fn print_json(value: &impl serde::Serialize) -> Result<String> {
 
 fn images(
     args: &ImageArgs,
+    annotations: std::collections::BTreeMap<String, String>,
     predicate: Option<&PredicateSource>,
     github_attestations: bool,
     env: &dyn Env,
 ) -> Result<i32> {
-    let options = image_options(args)?;
+    let options = ImageOptions { annotations, ..image_options(args)? };
     let report = sign::run_images(&options, predicate, github_attestations, env)?;
     let json = print_json(&report)?;
     if let Some(path) = &options.output {
@@ -271,7 +285,10 @@ fn verify_report(reports: &[sign::VerifyReport]) -> i32 {
 
 fn run(cli: Cli, env: &dyn Env) -> Result<i32> {
     match cli.command {
-        Command::Image(args) => images(&args, None, false, env),
+        Command::Image(args) => {
+            let annotations = relkit_sigstore::cosign::parse_annotations(&args.annotations)?;
+            images(&args.image, annotations, None, false, env)
+        }
         Command::Attest(args) => {
             let source = match (&args.provenance, &args.predicate) {
                 (Some(_), _) => PredicateSource::GithubProvenance,
@@ -280,7 +297,7 @@ fn run(cli: Cli, env: &dyn Env) -> Result<i32> {
                 }
                 (None, None) => return Err(Error::usage("give --predicate FILE or --provenance github")),
             };
-            images(&args.image, Some(&source), args.github_attestations, env)
+            images(&args.image, Default::default(), Some(&source), args.github_attestations, env)
         }
         Command::Blob(args) => {
             let reports = sign::run_blobs(&args.files, &args.key.options(), env)?;
@@ -297,9 +314,18 @@ fn run(cli: Cli, env: &dyn Env) -> Result<i32> {
             eprintln!("sign: wrote {} (private, encrypted) and {}", key.display(), public.display());
             Ok(0)
         }
-        Command::Verify(VerifyCommand::Image { images, insecure_registries, policy }) => {
+        Command::Verify(VerifyCommand::Image { images, insecure_registries, annotations, policy }) => {
             let (policy, trust) = policy.options();
-            let reports = sign::run_verify_images(&images, None, &policy, &trust, &insecure_registries, env)?;
+            let annotations = relkit_sigstore::cosign::parse_annotations(&annotations)?;
+            let reports = sign::run_verify_images(
+                &images,
+                None,
+                &annotations,
+                &policy,
+                &trust,
+                &insecure_registries,
+                env,
+            )?;
             Ok(verify_report(&reports))
         }
         Command::Verify(VerifyCommand::Attestation {
@@ -312,6 +338,7 @@ fn run(cli: Cli, env: &dyn Env) -> Result<i32> {
             let reports = sign::run_verify_images(
                 &images,
                 Some(&predicate_type),
+                &Default::default(),
                 &policy,
                 &trust,
                 &insecure_registries,

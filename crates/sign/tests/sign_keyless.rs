@@ -35,8 +35,12 @@ impl World {
         for entry in entries {
             let pinned = format!("{}/{repo}@{}", self.registry.host, entry["digest"].as_str().unwrap());
             let root = &self.sigstore.trusted_root;
-            assert_eq!(judge.verified_schemes(root, &pinned, signer), ["referrer", "sig-tag"], "{pinned}");
-            assert!(judge.verified_schemes(root, &pinned, evil).is_empty(), "{pinned}");
+            assert_eq!(
+                judge.verified_schemes(root, &pinned, signer, &[]),
+                ["referrer", "sig-tag"],
+                "{pinned}"
+            );
+            assert!(judge.verified_schemes(root, &pinned, evil, &[]).is_empty(), "{pinned}");
         }
     }
 }

@@ -48,11 +48,11 @@ fn index_layout(dir: &Path, tag: &str, seed: &str) -> PathBuf {
 /// The storage schemes in which sigstore-rs's cosign module finds `public`'s signature of
 /// `image` (`HOST/REPO@sha256:…`), with no Sigstore trust at all (key signatures kept out of any
 /// log); `None` when the judge is not built (outside CI).
-fn judge_key(dir: &Path, image: &str, public: &Path) -> Option<Vec<String>> {
+fn judge_key(dir: &Path, image: &str, public: &Path, annotations: &[&str]) -> Option<Vec<String>> {
     let judge = CosignJudge::find("key signing (cosign layouts)")?;
     let no_trust = dir.join("no-trusted-root.json");
     std::fs::write(&no_trust, "{}").unwrap();
-    Some(judge.verified_schemes(&no_trust, image, JsSigner::Key(public)))
+    Some(judge.verified_schemes(&no_trust, image, JsSigner::Key(public), annotations))
 }
 
 fn report(stdout: &str) -> Vec<Value> {
@@ -126,9 +126,9 @@ fn key_signing_covers_every_platform_in_both_schemes_and_is_idempotent() {
     // so the unlogged referrer is not one it accepts (as cosign without --insecure-ignore-tlog).
     for entry in &first {
         let pinned = format!("{}/acme/app@{}", registry.host, entry["digest"].as_str().unwrap());
-        if let Some(schemes) = judge_key(dir.path(), &pinned, &public) {
+        if let Some(schemes) = judge_key(dir.path(), &pinned, &public, &[]) {
             assert_eq!(schemes, ["sig-tag"], "{pinned}");
-            assert_eq!(judge_key(dir.path(), &pinned, &other_public).unwrap(), Vec::<String>::new());
+            assert_eq!(judge_key(dir.path(), &pinned, &other_public, &[]).unwrap(), Vec::<String>::new());
         }
     }
 
@@ -138,6 +138,63 @@ fn key_signing_covers_every_platform_in_both_schemes_and_is_idempotent() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
+}
+
+/// cosign's `-a KEY=VALUE`: signed into the simple-signing payload and the v3 statement's subject,
+/// required by `verify -a`, part of what makes a signature "the same" on a re-run, and read by
+/// sigstore-rs from the legacy layout.
+#[test]
+fn annotations_are_signed_and_required_on_verify() {
+    let Some(registry) = TestRegistry::start("annotations_are_signed", None) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let layout = index_layout(dir.path(), "v1", "annotated");
+    registry.push_layout(&layout, "v1", "acme/annotated");
+    let (key, public) = key_pair(dir.path(), "cosign");
+    let (key, public) = (key.to_str().unwrap(), public.to_str().unwrap());
+    let image = format!("{}/acme/annotated:v1", registry.host);
+    let sign = |extra: &[&str]| {
+        report(&ok(sign_cmd(dir.path(), Some(&registry))
+            .args(["image", &image, "--key", key, "--tlog-upload=false", "--storage", "both", "--json"])
+            .args(extra)
+            .output()
+            .unwrap()))
+    };
+    let first = sign(&["-a", "git_sha=abc123", "--annotation", "run=7"]);
+    assert!(first.iter().all(|e| e["status"] == "signed"));
+    assert!(sign(&["-a", "run=7"]).iter().all(|e| e["status"] == "already signed"), "a subset is the same");
+    assert!(sign(&["-a", "run=8"]).iter().all(|e| e["status"] == "signed"), "other annotations sign again");
+
+    let verify = |annotations: &[&str]| {
+        let mut cmd = sign_cmd(dir.path(), Some(&registry));
+        cmd.args(["verify", "image", &image, "--key", public, "--insecure-ignore-tlog"]);
+        for a in annotations {
+            cmd.args(["-a", a]);
+        }
+        cmd.output().unwrap()
+    };
+    let good = ok(verify(&["git_sha=abc123", "run=7"]));
+    assert_eq!(good.lines().filter(|l| l.starts_with("verified ")).count(), 5, "{good}");
+    let out = verify(&["git_sha=def456"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("annotation check failed: the signature does not carry git_sha=def456"), "{text}");
+
+    for entry in &first {
+        let pinned = format!("{}/acme/annotated@{}", registry.host, entry["digest"].as_str().unwrap());
+        if let Some(schemes) = judge_key(dir.path(), &pinned, Path::new(public), &["git_sha=abc123"]) {
+            assert_eq!(schemes, ["sig-tag"], "{pinned}");
+            assert!(
+                judge_key(dir.path(), &pinned, Path::new(public), &["git_sha=def456"]).unwrap().is_empty()
+            );
+        }
+    }
+
+    let out = sign_cmd(dir.path(), Some(&registry))
+        .args(["image", &image, "--key", key, "-a", "novalue"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not KEY=VALUE"));
 }
 
 #[test]
@@ -219,7 +276,7 @@ fn concurrent_signers_both_land_in_the_legacy_manifest() {
         let index = registry.manifest_digest(&format!("{repo}:v1")).unwrap();
         for public in [&pub_a, &pub_b] {
             let pinned = format!("{}/{repo}@{index}", registry.host);
-            if let Some(schemes) = judge_key(dir.path(), &pinned, public) {
+            if let Some(schemes) = judge_key(dir.path(), &pinned, public, &[]) {
                 assert_eq!(schemes, ["sig-tag"], "both signers' layers are in the .sig manifest");
             }
             ok(sign_cmd(dir.path(), Some(&registry))

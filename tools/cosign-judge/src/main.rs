@@ -3,12 +3,14 @@
 //! per signature layer, whether it satisfies the given identity or key.
 //!
 //! ```text
-//! cosign-judge --trusted-root ROOT.json [--http] (--key PUB.pem | --identity URI --issuer URL) REG/REPO@sha256:…
+//! cosign-judge --trusted-root ROOT.json [--http] (--key PUB.pem | --identity URI --issuer URL)
+//!              [--annotation KEY=VALUE]... REG/REPO@sha256:…
 //! ```
 //!
 //! Prints one JSON object: the image, and every layer sigstore-rs trusted, with where it came from
 //! (`sig-tag`: the legacy `sha256-<hex>.sig` manifest; `referrer`: a cosign v3 bundle referrer,
-//! found through the referrers API or its tag fallback) and whether it satisfied the constraint.
+//! found through the referrers API or its tag fallback) and whether it satisfied the constraints
+//! (the signer, and the annotations of the signed payload when given).
 //! Exit 0 when at least one layer satisfies it, 1 when none does, 2 on bad arguments.
 
 use std::collections::BTreeMap;
@@ -17,7 +19,7 @@ use std::process::ExitCode;
 use base64::Engine as _;
 use sigstore::cosign::bundle_content::BundleContent;
 use sigstore::cosign::verification_constraint::{
-    CertSubjectUrlVerifier, PublicKeyVerifier, VerificationConstraint,
+    AnnotationVerifier, CertSubjectUrlVerifier, PublicKeyVerifier, VerificationConstraint,
 };
 use sigstore::cosign::{ClientBuilder, CosignCapabilities};
 use sigstore::registry::{Auth, ClientConfig, ClientProtocol, OciReference};
@@ -29,6 +31,7 @@ struct Args {
     key: Option<String>,
     identity: Option<String>,
     issuer: Option<String>,
+    annotations: BTreeMap<String, String>,
     image: String,
 }
 
@@ -36,6 +39,7 @@ fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
     let (mut trusted_root, mut http, mut key, mut identity, mut issuer, mut image) =
         (None, false, None, None, None, None);
+    let mut annotations = BTreeMap::new();
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         match arg.as_str() {
@@ -44,6 +48,11 @@ fn parse_args() -> Result<Args, String> {
             "--key" => key = Some(value("--key")?),
             "--identity" => identity = Some(value("--identity")?),
             "--issuer" => issuer = Some(value("--issuer")?),
+            "--annotation" => {
+                let pair = value("--annotation")?;
+                let (k, v) = pair.split_once('=').ok_or(format!("--annotation {pair}: not KEY=VALUE"))?;
+                annotations.insert(k.to_string(), v.to_string());
+            }
             flag if flag.starts_with("--") => return Err(format!("unknown flag {flag}")),
             _ if image.is_none() => image = Some(arg),
             _ => return Err("exactly one image reference".into()),
@@ -55,6 +64,7 @@ fn parse_args() -> Result<Args, String> {
         key,
         identity,
         issuer,
+        annotations,
         image: image.ok_or("an image reference REG/REPO@sha256:… is required")?,
     };
     if args.key.is_none() && (args.identity.is_none() || args.issuer.is_none()) {
@@ -119,7 +129,9 @@ async fn judge(args: &Args) -> Result<bool, String> {
     let mut report = Vec::new();
     let mut any = false;
     for layer in &layers {
-        let satisfied = constraint.verify(layer).unwrap_or(false);
+        let annotated = AnnotationVerifier { annotations: args.annotations.clone() };
+        let satisfied = constraint.verify(layer).unwrap_or(false)
+            && (args.annotations.is_empty() || annotated.verify(layer).unwrap_or(false));
         any |= satisfied;
         let source = match layer.bundle {
             Some(BundleContent::SigstoreBundle(_)) => "referrer",
