@@ -85,16 +85,16 @@ impl World {
         bundle
     }
 
-    /// `tag-policy promote`'s operation, by digest, to `acme/widget-stable`; with `prune`, then
-    /// `tag-policy prune --apply` of the source with default retention. Returns the promoted
-    /// reference (`HOST/acme/widget-stable@sha256:…`).
+    /// `tag-policy promote`'s operation, by digest, to `acme/widget-stable` on the same host as
+    /// `image`; with `prune`, then `tag-policy prune --apply` of the source with default
+    /// retention. Returns the promoted reference (`HOST/acme/widget-stable@sha256:…`).
     pub fn promote(&self, image: &str, prune: bool) -> String {
         use relkit_registry::ops::{promote, prune as retention};
         use relkit_registry::{AnyRegistry, HttpOptions, ImageRef};
-        let options =
-            HttpOptions { insecure_registries: vec![self.registry.host.clone()], ..Default::default() };
         let source = ImageRef::parse(image).unwrap();
-        let dest = ImageRef::parse(&format!("{}/acme/widget-stable", self.registry.host)).unwrap();
+        let host = image.split('/').next().unwrap().to_string();
+        let options = HttpOptions { insecure_registries: vec![host.clone()], ..Default::default() };
+        let dest = ImageRef::parse(&format!("{host}/acme/widget-stable")).unwrap();
         let registry = AnyRegistry::open(&source, &options).unwrap();
         tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
             let report = promote::promote(
@@ -111,7 +111,7 @@ impl World {
                 let repo = source.repository();
                 retention::prune(&registry, repo, &policy, None, true, jiff::Timestamp::now()).await.unwrap();
             }
-            format!("{}/acme/widget-stable@{}", self.registry.host, report.digest)
+            format!("{host}/acme/widget-stable@{}", report.digest)
         })
     }
 }

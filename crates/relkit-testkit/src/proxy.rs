@@ -1,8 +1,11 @@
 //! An HTTP/1.1 proxy in front of the test registry that misbehaves on purpose: it fails a
 //! share of requests (a 500, a connection dropped before or after the registry handled it),
 //! delays requests at random, answers in the shapes hosted registries use, rewrites answers
-//! (an upload `Location` or a `Link` on another host), and records every request it saw.
+//! (an upload `Location` or a `Link` on another host), and records every request it saw. With
+//! `referrers_api` it adds the OCI 1.1 referrers API that Debian's distribution 2.8 lacks, as
+//! the distribution spec defines it (see [`ProxyConfig::referrers_api`]).
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -74,7 +77,15 @@ pub struct ProxyConfig {
     pub intercept: Option<Intercept>,
     /// Rewrites answers.
     pub rewrite: Option<Rewrite>,
+    /// Serve the referrers API (distribution spec 1.1) over the registry: a stored manifest with a
+    /// `subject` is answered with `OCI-Subject` and listed by `GET /v2/<name>/referrers/<digest>`
+    /// (`?artifactType=` filters, with `OCI-Filters-Applied`) until it is deleted; as registries
+    /// with the API (Docker Hub, ECR, ACR, GAR, Harbor, zot) behave.
+    pub referrers_api: bool,
 }
+
+/// Referrer descriptors by repository and subject digest.
+type ReferrerIndex = Arc<Mutex<BTreeMap<(String, String), Vec<serde_json::Value>>>>;
 
 /// A running proxy; stops when dropped.
 pub struct Proxy {
@@ -113,13 +124,15 @@ impl Proxy {
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         let (inj, log) = (injected.clone(), seen.clone());
         let config = Arc::new(config);
+        let referrers = ReferrerIndex::default();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else { return };
                 let n = roll(counter.fetch_add(1, Ordering::SeqCst));
                 let (client, inj, log, config) = (client.clone(), inj.clone(), log.clone(), config.clone());
+                let referrers = referrers.clone();
                 tokio::spawn(async move {
-                    let _ = serve_one(stream, port, n, &config, client, inj, log).await;
+                    let _ = serve_one(stream, port, n, &config, client, inj, log, referrers).await;
                 });
             }
         });
@@ -132,6 +145,7 @@ impl Proxy {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn serve_one(
     mut stream: tokio::net::TcpStream,
     own: u16,
@@ -140,6 +154,7 @@ async fn serve_one(
     client: reqwest::Client,
     injected: Arc<AtomicU64>,
     log: Arc<Mutex<Vec<Seen>>>,
+    referrers: ReferrerIndex,
 ) -> std::io::Result<()> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 65536];
@@ -187,6 +202,11 @@ async fn serve_one(
     if let Some(answer) = config.intercept.as_ref().and_then(|i| i(&seen)) {
         return write_answer(&mut stream, &method, answer).await;
     }
+    if config.referrers_api
+        && let Some(answer) = list_referrers(&method, &path, &referrers)
+    {
+        return write_answer(&mut stream, &method, answer).await;
+    }
     let percent_roll = dice % 100;
     let fail = percent_roll < config.fail_percent;
     let mode = (dice / 100) % 3;
@@ -211,7 +231,7 @@ async fn serve_one(
     if let Some(a) = &config.upstream_authorization {
         request = request.header("authorization", a);
     }
-    let response = match request.body(body).send().await {
+    let response = match request.body(body.clone()).send().await {
         Ok(r) => r,
         Err(_) => return Ok(()),
     };
@@ -237,10 +257,91 @@ async fn serve_one(
     if method == "HEAD" {
         answer.set_header("content-length", upstream_length.unwrap_or_else(|| "0".into()));
     }
+    if config.referrers_api {
+        track_referrers(&seen, &body, &mut answer, &referrers);
+    }
     if let Some(rewrite) = &config.rewrite {
         rewrite(&seen, &mut answer);
     }
     write_answer(&mut stream, &method, answer).await
+}
+
+/// `(repository, reference)` of a `/v2/<name>/<kind>/<reference>` path (query dropped).
+fn split_path<'a>(path: &'a str, kind: &str) -> Option<(&'a str, &'a str)> {
+    let path = path.split('?').next()?.strip_prefix("/v2/")?;
+    path.rsplit_once(&format!("/{kind}/"))
+}
+
+/// The referrers API answer for `GET /v2/<name>/referrers/<digest>`, or `None` for other paths.
+fn list_referrers(method: &str, path: &str, referrers: &ReferrerIndex) -> Option<Answer> {
+    if method != "GET" {
+        return None;
+    }
+    let (repo, digest) = split_path(path, "referrers")?;
+    let wanted = path.split_once('?').and_then(|(_, q)| {
+        q.split('&')
+            .find_map(|kv| kv.strip_prefix("artifactType="))
+            .map(|t| t.replace("%2B", "+").replace("%2F", "/"))
+    });
+    let listed: Vec<serde_json::Value> = referrers
+        .lock()
+        .unwrap()
+        .get(&(repo.to_string(), digest.to_string()))
+        .into_iter()
+        .flatten()
+        .filter(|d| wanted.as_ref().is_none_or(|t| d["artifactType"] == t.as_str()))
+        .cloned()
+        .collect();
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": listed,
+    });
+    let mut answer = Answer { status: 200, body: index.to_string().into_bytes(), ..Default::default() };
+    answer.set_header("content-type", "application/vnd.oci.image.index.v1+json");
+    if wanted.is_some() {
+        answer.set_header("oci-filters-applied", "artifactType");
+    }
+    Some(answer)
+}
+
+/// After the registry stored a manifest with a `subject`: list it and answer `OCI-Subject`.
+/// After it deleted a manifest: list it no more.
+fn track_referrers(seen: &Seen, body: &[u8], answer: &mut Answer, referrers: &ReferrerIndex) {
+    let Some((repo, _)) = split_path(&seen.path, "manifests") else { return };
+    if seen.method == "DELETE" && answer.status == 202 {
+        let (_, digest) = split_path(&seen.path, "manifests").unwrap_or_default();
+        for ((r, _), list) in referrers.lock().unwrap().iter_mut() {
+            if r == repo {
+                list.retain(|d| d["digest"] != digest);
+            }
+        }
+        return;
+    }
+    if seen.method != "PUT" || answer.status != 201 {
+        return;
+    }
+    let Ok(manifest) = serde_json::from_slice::<serde_json::Value>(body) else { return };
+    let Some(subject) = manifest["subject"]["digest"].as_str() else { return };
+    let digest = answer
+        .header("docker-content-digest")
+        .map(str::to_string)
+        .unwrap_or_else(|| crate::tools::sha256_digest(body));
+    let media_type = manifest["mediaType"].as_str().or(seen.header("content-type")).unwrap_or_default();
+    let artifact_type = manifest["artifactType"].as_str().or(manifest["config"]["mediaType"].as_str());
+    let mut descriptor = serde_json::json!({"mediaType": media_type, "digest": digest, "size": body.len()});
+    if let Some(t) = artifact_type {
+        descriptor["artifactType"] = t.into();
+    }
+    if manifest["annotations"].is_object() {
+        descriptor["annotations"] = manifest["annotations"].clone();
+    }
+    let mut index = referrers.lock().unwrap();
+    let list = index.entry((repo.to_string(), subject.to_string())).or_default();
+    if !list.iter().any(|d| d["digest"] == digest.as_str()) {
+        list.push(descriptor);
+    }
+    answer.set_header("oci-subject", subject);
 }
 
 async fn write_answer(

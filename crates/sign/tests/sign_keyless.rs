@@ -355,3 +355,57 @@ fn attestations_also_go_to_githubs_api() {
     }
     rt.block_on(github.verify());
 }
+
+/// A registry with the OCI 1.1 referrers API (the test registry behind a proxy that serves the API
+/// as the distribution spec defines it): signatures and provenance go in as plain referrers, no
+/// fallback tag is written, and everything is found again through the API: by `sign verify`, by
+/// sigstore-rs (oci-client's API path), and after promotion to another repository.
+#[test]
+fn keyless_signing_on_a_registry_with_the_referrers_api() {
+    use relkit_testkit::proxy::{Proxy, ProxyConfig};
+    let Some(world) = World::start("keyless_signing_on_a_registry_with_the_referrers_api") else { return };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let proxy = rt.block_on(Proxy::start(ProxyConfig {
+        upstream: world.registry.port,
+        referrers_api: true,
+        ..Default::default()
+    }));
+    let host = format!("127.0.0.1:{}", proxy.port);
+    let image = world.index4("acme/api", "api").replace(&world.registry.host, &host);
+    let step = |args: &[&str]| {
+        let mut cmd = world.sign();
+        cmd.env("RELKIT_INSECURE_REGISTRIES", &host).args(args);
+        ok(cmd.output().unwrap())
+    };
+
+    let signed: Value = serde_json::from_str(&step(&["image", &image, "--json"])).unwrap();
+    let entries = signed["images"].as_array().unwrap();
+    assert_eq!(entries.len(), 5);
+    step(&["attest", &image, "--provenance", "github", "--json"]);
+    let tags = world.registry.tags("acme/api");
+    assert_eq!(tags, ["v1.0.0"], "no fallback tags where the API exists");
+    let listed = proxy.seen().iter().filter(|s| s.method == "GET" && s.path.contains("/referrers/")).count();
+    assert!(listed > 0, "the API was used");
+
+    let verified = step(&["verify", "image", &image, "--github-repo", "acme/widget"]);
+    assert_eq!(verified.lines().filter(|l| l.starts_with("verified")).count(), 5, "{verified}");
+    step(&["verify", "attestation", &image, "--type", "slsaprovenance1", "--github-repo", "acme/widget"]);
+    let judge = CosignJudge::find("referrers API (cosign layouts)");
+    let signer = JsSigner::Identity { identity: DEFAULT_IDENTITY, issuer: GITHUB_ISSUER };
+    for entry in entries {
+        let pinned = format!("{host}/acme/api@{}", entry["digest"].as_str().unwrap());
+        if let Some(judge) = &judge {
+            assert_eq!(
+                judge.verified_schemes(&world.sigstore.trusted_root, &pinned, signer, &[]),
+                ["referrer"]
+            );
+        }
+    }
+
+    let stable = world.promote(&image, false);
+    assert!(stable.starts_with(&host), "{stable}");
+    let verified = step(&["verify", "image", &stable, "--github-repo", "acme/widget"]);
+    assert_eq!(verified.lines().filter(|l| l.starts_with("verified")).count(), 5, "{verified}");
+    step(&["verify", "attestation", &stable, "--type", "slsaprovenance1", "--github-repo", "acme/widget"]);
+    assert_eq!(world.registry.tags("acme/widget-stable").len(), 0, "promotion by digest writes no tags here");
+}
