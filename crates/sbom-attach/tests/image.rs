@@ -276,6 +276,64 @@ fn attach_verify_promote_and_prune_on_a_real_registry() {
     assert_eq!(table.matches("| ok |").count(), 3, "{table}");
 }
 
+/// A registry with the OCI 1.1 referrers API (the test proxy serves it over distribution 2.8):
+/// the SBOM referrers are found through the API (no fallback tag is written), and `prune`, which
+/// reads attachments through the API too, keeps the release's SBOMs.
+#[test]
+fn attach_verify_and_prune_through_the_referrers_api() {
+    use relkit_testkit::proxy::{Proxy, ProxyConfig};
+    let Some(registry) = TestRegistry::start("attach_through_the_referrers_api", None) else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = tmp.path().join("layout");
+    write_layout(&layout);
+    for tag in ["v1.0.0", "sha-0123abc"] {
+        let out = registry.skopeo(&[
+            "copy",
+            "--quiet",
+            "--all",
+            "--preserve-digests",
+            "--dest-tls-verify=false",
+            &format!("oci:{}:{tag}", layout.display()),
+            &format!("docker://{}/app:{tag}", registry.host),
+        ]);
+        assert!(out.status.success(), "skopeo copy: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let proxy = rt.block_on(Proxy::start(ProxyConfig {
+        upstream: registry.port,
+        referrers_api: true,
+        ..Default::default()
+    }));
+    let host = format!("127.0.0.1:{}", proxy.port);
+    let image = format!("{host}/app:v1.0.0");
+
+    let report: Value =
+        serde_json::from_str(&ok(&sbom_attach(&["attach", &image, "--generate-image"], tmp.path()))).unwrap();
+    assert!(report["sboms"].as_array().unwrap().iter().all(|s| s["referrer_state"] == "stored"), "{report}");
+    assert_eq!(registry.tags("app"), ["sha-0123abc", "v1.0.0"], "no fallback tags where the API exists");
+    let table = ok(&sbom_attach(&["verify", &image, "--expect-package", "serde"], tmp.path()));
+    assert_eq!(table.matches("| ok |").count(), 3, "{table}");
+
+    let prune = tag_policy::registry_cmds::PruneArgs {
+        repository: format!("{host}/app"),
+        only_matching: None,
+        apply: true,
+        keep_prereleases: Some(0),
+        keep_builds: Some(0),
+        max_build_age_days: None,
+        keep_releases: None,
+        keep_per_line: None,
+        protect: vec![],
+        config: Some(tmp.path().join("no-config.yml")),
+        registry: Default::default(),
+    };
+    std::fs::write(tmp.path().join("no-config.yml"), "").unwrap();
+    rt.block_on(tag_policy::registry_cmds::prune(&prune, &TestEnv)).unwrap();
+    assert_eq!(registry.tags("app"), ["v1.0.0"]);
+    let table = ok(&sbom_attach(&["verify", &image, "--expect-package", "serde"], tmp.path()));
+    assert_eq!(table.matches("| ok |").count(), 3, "{table}");
+}
+
 #[test]
 fn a_third_party_sbom_is_attached_byte_for_byte_and_the_size_limit_refuses_first() {
     let tmp = tempfile::tempdir().unwrap();
