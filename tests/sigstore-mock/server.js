@@ -6,14 +6,21 @@
 //
 //   node server.js --dir DIR [--port N] [--request-token T] [--stop-on-stdin-eof]
 //
-// Writes DIR/trusted_root.json, DIR/signing_config.json (v0.2) and DIR/client_trust_config.json
-// (sigstore-python's --trust-config), then prints one JSON line with the URLs and paths. Every
+// Writes DIR/trusted_root.json, DIR/signing_config.json (v0.2, Rekor v1),
+// DIR/signing_config_rekor_v2.json (the same with only the Rekor v2 log) and
+// DIR/client_trust_config.json (sigstore-python's --trust-config), then prints one JSON line with
+// the URLs and paths. Every
 // request is appended to DIR/requests.jsonl. Token claims come from built-in GitHub-shaped
 // defaults, overridden by DIR/claims.json (re-read on every request; null removes a claim) and
 // then by query parameters. DIR/settings.json {"fulcioClockOffsetSeconds": N} shifts the time
 // Fulcio issues certificates at (for expired-certificate tests).
 //
 // Differences from the bare mock, each needed by a real client (docs/testing.md):
+//  - Rekor v2 (the mock's v2 answers every entry as a one-leaf tree with a random index and logs
+//    the request, not the entry): a second log of ours at /api/v2/log/entries, hashedrekord 0.0.2
+//    entries (DSSE is logged as hashedrekord over the PAE digest, as Rekor v2 clients do), a real
+//    Merkle tree, a signed checkpoint, no integrated time and no SET (a timestamp is the time
+//    source), answered as a TransparencyLogEntry.
 //  - Rekor v1: one append-only Merkle tree (RFC 6962) per server, so inclusion proofs have real
 //    paths, checkpoints grow and log indexes increase (the mock answers every entry with a
 //    one-leaf tree at a random index); a few filler leaves come first, so no proof is trivial.
@@ -120,6 +127,7 @@ async function main() {
   const files = {
     trustedRoot: path.join(dir, 'trusted_root.json'),
     signingConfig: path.join(dir, 'signing_config.json'),
+    signingConfigRekorV2: path.join(dir, 'signing_config_rekor_v2.json'),
     clientTrustConfig: path.join(dir, 'client_trust_config.json'),
     claims: path.join(dir, 'claims.json'),
     settings: path.join(dir, 'settings.json'),
@@ -136,6 +144,7 @@ async function main() {
   await backdateRoot(ca);
   const tlogKeys = keyPair();
   const tlog = new MerkleLog(base, tlogKeys);
+  const tlogV2 = new MerkleLog(base, keyPair());
   const tsa = await mock.initializeTSA(keyPair());
   patchTsa(tsa);
   // The instance is trusted from a day back, so certificates issued in the past (a negative
@@ -150,6 +159,10 @@ async function main() {
       baseUrl: base, hashAlgorithm: 'SHA2_256',
       publicKey: { rawBytes: b64(rekorKey), keyDetails: 'PKIX_ECDSA_P256_SHA_256', validFor: { start: started } },
       logId: { keyId: b64(sha256(rekorKey)) },
+    }, {
+      baseUrl: base, hashAlgorithm: 'SHA2_256',
+      publicKey: { rawBytes: b64(tlogV2.publicKey), keyDetails: 'PKIX_ECDSA_P256_SHA_256', validFor: { start: started } },
+      logId: { keyId: b64(tlogV2.logId) },
     }],
     certificateAuthorities: [{
       subject: { organization: 'sigstore.mock', commonName: 'sigstore' }, uri: base,
@@ -182,12 +195,15 @@ async function main() {
   };
   fs.writeFileSync(files.trustedRoot, JSON.stringify(trustedRoot, null, 2));
   fs.writeFileSync(files.signingConfig, JSON.stringify(signingConfig, null, 2));
+  const signingConfigRekorV2 = { ...signingConfig, rekorTlogUrls: [{ ...service(base), majorApiVersion: 2 }] };
+  fs.writeFileSync(files.signingConfigRekorV2, JSON.stringify(signingConfigRekorV2, null, 2));
   fs.writeFileSync(files.clientTrustConfig, JSON.stringify(clientTrustConfig, null, 2));
 
   const entries = new Map();
   const routes = {
     'POST /api/v2/signingCert': (req, body, log) => fulcio(ca, body, files, log),
     'POST /api/v1/log/entries': (req, body, log) => rekor(tlog, entries, body, log),
+    'POST /api/v2/log/entries': (req, body, log) => rekorV2(tlogV2, body, log),
     'POST /api/v1/timestamp': (req, body) => timestamp(tsa, req, body),
     'GET /oidc/token': (req, body, log, url) => oidcToken(req, url, opts.requestToken, files, log),
   };
@@ -231,6 +247,7 @@ async function main() {
     oidcRequestToken: opts.requestToken,
     trustedRoot: files.trustedRoot,
     signingConfig: files.signingConfig,
+    signingConfigRekorV2: files.signingConfigRekorV2,
     clientTrustConfig: files.clientTrustConfig,
     claimsFile: files.claims,
     settingsFile: files.settings,
@@ -307,6 +324,25 @@ async function rekor(tlog, entries, body, log) {
   return { statusCode: 201, response: JSON.stringify(logged), contentType: 'application/json' };
 }
 
+// Rekor v2: a hashedrekord 0.0.2 request becomes the log entry Rekor v2 stores (the data hash
+// with its algorithm, the signature and its verifier), answered as a TransparencyLogEntry.
+async function rekorV2(tlog, body, log) {
+  const request = JSON.parse(body.toString('utf8')).hashedRekordRequestV002;
+  if (!request || !request.digest || !request.signature || !request.signature.verifier) {
+    return { statusCode: 400, response: 'expected a hashedRekordRequestV002 with digest and signature' };
+  }
+  const algorithm = { PKIX_ECDSA_P256_SHA_256: 'SHA2_256', PKIX_ECDSA_P384_SHA_384: 'SHA2_384' }[request.signature.verifier.keyDetails];
+  if (!algorithm) return { statusCode: 400, response: `unsupported keyDetails ${request.signature.verifier.keyDetails}` };
+  const entry = {
+    kind: 'hashedrekord',
+    apiVersion: '0.0.2',
+    spec: { hashedRekordV002: { data: { algorithm, digest: request.digest }, signature: request.signature } },
+  };
+  const logged = tlog.logV2(entry);
+  log.logIndex = logged.logIndex;
+  return { statusCode: 201, response: JSON.stringify(logged), contentType: 'application/json' };
+}
+
 // Rekor v1's log: entries are leaves of one RFC 6962 Merkle tree; each response carries the
 // SET, the inclusion proof against the new tree head and a signed checkpoint, as Rekor's does.
 class MerkleLog {
@@ -355,6 +391,30 @@ class MerkleLog {
     };
   }
 }
+
+// A Rekor v2 answer: the entry as a leaf of the tree, its inclusion proof with a checkpoint signed
+// for the log's origin (the host, no tree id), no SET and no integrated time.
+MerkleLog.prototype.logV2 = function logV2(entry) {
+  const body = Buffer.from(canonicalize(entry));
+  const index = this.leaves.length;
+  this.leaves.push(leafHash(body));
+  const root = treeHash(this.leaves);
+  const note = `${this.origin}\n${this.leaves.length}\n${root.toString('base64')}\n`;
+  const signature = Buffer.concat([this.logId.subarray(0, 4), crypto.sign('sha256', Buffer.from(note), this.privateKey)]);
+  return {
+    logIndex: String(index),
+    logId: { keyId: this.logId.toString('base64') },
+    kindVersion: { kind: 'hashedrekord', version: '0.0.2' },
+    inclusionProof: {
+      logIndex: String(index),
+      rootHash: root.toString('base64'),
+      treeSize: String(this.leaves.length),
+      hashes: auditPath(index, this.leaves).map((h) => h.toString('base64')),
+      checkpoint: { envelope: `${note}\n\u2014 ${this.origin} ${signature.toString('base64')}\n` },
+    },
+    canonicalizedBody: body.toString('base64'),
+  };
+};
 
 const leafHash = (data) => sha256(Buffer.concat([Buffer.from([0]), data]));
 const nodeHash = (left, right) => sha256(Buffer.concat([Buffer.from([1]), left, right]));

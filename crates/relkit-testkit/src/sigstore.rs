@@ -1,6 +1,6 @@
 //! A private Sigstore instance for tests, and the independent judges of what a signer produces.
 //!
-//! [`MockSigstore`] runs `tests/sigstore-mock/server.js` (Fulcio, CT log, Rekor v1 and a TSA from
+//! [`MockSigstore`] runs `tests/sigstore-mock/server.js` (Fulcio, CT log, Rekor v1 and v2, a TSA from
 //! the Sigstore project's `@sigstore/mock`, plus a GitHub Actions OIDC token endpoint) on a free
 //! loopback port; it writes the matching `trusted_root.json`, `signing_config.json` and
 //! sigstore-python client trust config. The judges are tools we did not write:
@@ -44,6 +44,8 @@ pub struct MockSigstore {
     pub trusted_root: PathBuf,
     /// `signing_config.json` (v0.2): `caUrls`, `rekorTlogUrls` (v1) and `tsaUrls`.
     pub signing_config: PathBuf,
+    /// The same with only the instance's Rekor v2 log (hashedrekord 0.0.2, checkpoints, no SET).
+    pub signing_config_rekor_v2: PathBuf,
     /// sigstore-python's `--trust-config` (`clienttrustconfig.v0.1`) for this instance.
     pub client_trust_config: PathBuf,
     /// Stand-in for `ACTIONS_ID_TOKEN_REQUEST_URL` (it already has a query string).
@@ -94,6 +96,7 @@ impl MockSigstore {
             tsa_url: text("tsaUrl"),
             trusted_root: path("trustedRoot"),
             signing_config: path("signingConfig"),
+            signing_config_rekor_v2: path("signingConfigRekorV2"),
             client_trust_config: path("clientTrustConfig"),
             oidc_url: text("oidcTokenUrl"),
             oidc_request_token: text("oidcRequestToken"),

@@ -409,3 +409,60 @@ fn keyless_signing_on_a_registry_with_the_referrers_api() {
     step(&["verify", "attestation", &stable, "--type", "slsaprovenance1", "--github-repo", "acme/widget"]);
     assert_eq!(world.registry.tags("acme/widget-stable").len(), 0, "promotion by digest writes no tags here");
 }
+
+/// A private instance whose signing config lists only a Rekor v2 log: blob signatures and image
+/// signatures (DSSE, logged as hashedrekord over the PAE digest) carry a 0.0.2 entry with an
+/// inclusion proof and signed checkpoint and an RFC 3161 timestamp as the time source; they pass
+/// sigstore-python and `sign verify`.
+#[test]
+fn keyless_signing_with_rekor_v2() {
+    let Some(world) = World::start("keyless_signing_with_rekor_v2") else { return };
+    let v2 = |args: &[&str]| {
+        let mut cmd = world.sign();
+        cmd.env("RELKIT_SIGNING_CONFIG", &world.sigstore.signing_config_rekor_v2).args(args);
+        ok(cmd.output().unwrap())
+    };
+    let file = world.dir.path().join("app.tar.gz");
+    std::fs::write(&file, b"release binary").unwrap();
+    v2(&["blob", "app.tar.gz"]);
+    let bundle = world.dir.path().join("app.tar.gz.sigstore.json");
+    let v: Value = serde_json::from_slice(&std::fs::read(&bundle).unwrap()).unwrap();
+    let entry = &v["verificationMaterial"]["tlogEntries"][0];
+    assert_eq!(entry["kindVersion"], json!({"kind": "hashedrekord", "version": "0.0.2"}), "{v}");
+    assert!(
+        entry["inclusionPromise"].is_null() && entry["inclusionProof"]["checkpoint"]["envelope"].is_string()
+    );
+    assert!(v["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"][0].is_object());
+    let logged = world.sigstore.requests().iter().filter(|r| r["path"] == "/api/v2/log/entries").count();
+    assert_eq!(logged, 1, "the v2 log was used");
+    judged(
+        sigstore_python_verify_identity(
+            &world.sigstore.client_trust_config,
+            &bundle,
+            DEFAULT_IDENTITY,
+            GITHUB_ISSUER,
+            &file.display().to_string(),
+        ),
+        "sigstore-python",
+    );
+    v2(&["verify", "blob", "app.tar.gz", "--github-repo", "acme/widget"]);
+
+    let image = world.index("acme/v2", &["amd64", "arm64"], "rekor-v2");
+    let report: Value = serde_json::from_str(&v2(&["image", &image, "--json"])).unwrap();
+    for entry in report["images"].as_array().unwrap() {
+        let referrer = entry["locations"][0]["digest"].as_str().unwrap();
+        let bundle = world.referrer_bundle("acme/v2", referrer);
+        judged(
+            sigstore_python_verify_identity(
+                &world.sigstore.client_trust_config,
+                &bundle,
+                DEFAULT_IDENTITY,
+                GITHUB_ISSUER,
+                entry["digest"].as_str().unwrap(),
+            ),
+            "sigstore-python",
+        );
+    }
+    let verified = v2(&["verify", "image", &image, "--github-repo", "acme/widget"]);
+    assert_eq!(verified.lines().filter(|l| l.starts_with("verified")).count(), 3, "{verified}");
+}
