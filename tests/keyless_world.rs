@@ -12,7 +12,9 @@ use base64::Engine as _;
 use relkit_registry::LayoutRegistry;
 use relkit_registry::image::{ImageSpec, write_index};
 use relkit_testkit::registry::TestRegistry;
-use relkit_testkit::sigstore::{MockSigstore, require_judges};
+use relkit_testkit::sigstore::{
+    DEFAULT_IDENTITY, GITHUB_ISSUER, MockSigstore, require_judges, sigstore_python_verify_identity,
+};
 use serde_json::Value;
 
 /// A private Sigstore instance, a registry and a scratch directory.
@@ -63,6 +65,21 @@ impl World {
         });
         self.registry.push_layout(&layout, "v1.0.0", repo);
         format!("{}/{repo}:v1.0.0", self.registry.host)
+    }
+
+    /// Asserts that sigstore-python (offline, this instance's trust) accepts `bundle` as the
+    /// default identity's signature of `artifact` (a file path or `sha256:<hex>`).
+    pub fn python_accepts(&self, bundle: &Path, artifact: &str) {
+        judged(
+            sigstore_python_verify_identity(
+                &self.sigstore.client_trust_config,
+                bundle,
+                DEFAULT_IDENTITY,
+                GITHUB_ISSUER,
+                artifact,
+            ),
+            "sigstore-python",
+        );
     }
 
     /// The bundle blob of a referrer manifest, fetched with skopeo into a `dir:` copy.

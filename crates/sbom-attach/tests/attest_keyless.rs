@@ -6,9 +6,7 @@
 mod keyless_world;
 
 use keyless_world::{World, judged, ok, statement};
-use relkit_testkit::sigstore::{
-    DEFAULT_IDENTITY, GITHUB_ISSUER, in_toto_validate, sigstore_python_verify_identity,
-};
+use relkit_testkit::sigstore::{DEFAULT_IDENTITY, GITHUB_ISSUER, in_toto_validate};
 use serde_json::Value;
 
 /// A third-party SBOM shaped like syft's output.
@@ -83,16 +81,7 @@ fn keyless_sbom_attestations_pass_the_independent_judges_and_are_idempotent() {
     let document: Value = serde_json::from_str(SYFT).unwrap();
     assert_eq!(statement["predicate"], document, "the predicate is the SPDX document");
     assert_eq!(statement["subject"][0]["digest"]["sha256"], subject.trim_start_matches("sha256:"));
-    judged(
-        sigstore_python_verify_identity(
-            &world.sigstore.client_trust_config,
-            &bundle,
-            DEFAULT_IDENTITY,
-            GITHUB_ISSUER,
-            subject,
-        ),
-        "sigstore-python",
-    );
+    world.python_accepts(&bundle, subject);
 
     // A re-run attests nothing and asks Fulcio for nothing.
     let fulcio =

@@ -150,18 +150,8 @@ fn generate_per_platform_from_an_oci_layout() {
 
 struct TestEnv;
 
-impl Env for TestEnv {
-    fn var(&self, _name: &str) -> Option<String> {
-        None
-    }
-}
-
-#[test]
-fn attach_verify_promote_and_prune_on_a_real_registry() {
-    let Some(registry) = TestRegistry::start("attach_verify_promote_and_prune", None) else { return };
-    let tmp = tempfile::tempdir().unwrap();
-    let layout = tmp.path().join("layout");
-    let (index, platforms) = write_layout(&layout);
+/// Pushes the layout's index as `app:v1.0.0` (a release) and `app:sha-0123abc` (a build tag).
+fn push_release_and_build(registry: &TestRegistry, layout: &Path) {
     for tag in ["v1.0.0", "sha-0123abc"] {
         let out = registry.skopeo(&[
             "copy",
@@ -174,6 +164,41 @@ fn attach_verify_promote_and_prune_on_a_real_registry() {
         ]);
         assert!(out.status.success(), "skopeo copy: {}", String::from_utf8_lossy(&out.stderr));
     }
+}
+
+/// `tag-policy prune --apply` of `repository` keeping no builds and no prereleases.
+fn prune_builds(repository: String, dir: &Path, rt: &tokio::runtime::Runtime) {
+    let config = dir.join("no-config.yml");
+    std::fs::write(&config, "").unwrap();
+    let prune = tag_policy::registry_cmds::PruneArgs {
+        repository,
+        only_matching: None,
+        apply: true,
+        keep_prereleases: Some(0),
+        keep_builds: Some(0),
+        max_build_age_days: None,
+        keep_releases: None,
+        keep_per_line: None,
+        protect: vec![],
+        config: Some(config),
+        registry: Default::default(),
+    };
+    rt.block_on(tag_policy::registry_cmds::prune(&prune, &TestEnv)).unwrap();
+}
+
+impl Env for TestEnv {
+    fn var(&self, _name: &str) -> Option<String> {
+        None
+    }
+}
+
+#[test]
+fn attach_verify_promote_and_prune_on_a_real_registry() {
+    let Some(registry) = TestRegistry::start("attach_verify_promote_and_prune", None) else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = tmp.path().join("layout");
+    let (index, platforms) = write_layout(&layout);
+    push_release_and_build(&registry, &layout);
     assert_eq!(registry.manifest_digest("app:v1.0.0").as_deref(), Some(index.as_str()));
     let image = format!("{}/app:v1.0.0", registry.host);
 
@@ -252,21 +277,7 @@ fn attach_verify_promote_and_prune_on_a_real_registry() {
     assert_eq!(table.matches("| ok |").count(), 3, "{table}");
 
     // tag-policy prune deletes the build image and keeps the release and its SBOMs.
-    let prune = tag_policy::registry_cmds::PruneArgs {
-        repository: format!("{}/app", registry.host),
-        only_matching: None,
-        apply: true,
-        keep_prereleases: Some(0),
-        keep_builds: Some(0),
-        max_build_age_days: None,
-        keep_releases: None,
-        keep_per_line: None,
-        protect: vec![],
-        config: Some(tmp.path().join("no-config.yml")),
-        registry: Default::default(),
-    };
-    std::fs::write(tmp.path().join("no-config.yml"), "").unwrap();
-    rt.block_on(tag_policy::registry_cmds::prune(&prune, &TestEnv)).unwrap();
+    prune_builds(format!("{}/app", registry.host), tmp.path(), &rt);
     assert!(
         !registry.tags("app").contains(&"sha-0123abc".to_string()),
         "the build tag went: {:?}",
@@ -286,18 +297,7 @@ fn attach_verify_and_prune_through_the_referrers_api() {
     let tmp = tempfile::tempdir().unwrap();
     let layout = tmp.path().join("layout");
     write_layout(&layout);
-    for tag in ["v1.0.0", "sha-0123abc"] {
-        let out = registry.skopeo(&[
-            "copy",
-            "--quiet",
-            "--all",
-            "--preserve-digests",
-            "--dest-tls-verify=false",
-            &format!("oci:{}:{tag}", layout.display()),
-            &format!("docker://{}/app:{tag}", registry.host),
-        ]);
-        assert!(out.status.success(), "skopeo copy: {}", String::from_utf8_lossy(&out.stderr));
-    }
+    push_release_and_build(&registry, &layout);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let proxy = rt.block_on(Proxy::start(ProxyConfig {
         upstream: registry.port,
@@ -314,21 +314,7 @@ fn attach_verify_and_prune_through_the_referrers_api() {
     let table = ok(&sbom_attach(&["verify", &image, "--expect-package", "serde"], tmp.path()));
     assert_eq!(table.matches("| ok |").count(), 3, "{table}");
 
-    let prune = tag_policy::registry_cmds::PruneArgs {
-        repository: format!("{host}/app"),
-        only_matching: None,
-        apply: true,
-        keep_prereleases: Some(0),
-        keep_builds: Some(0),
-        max_build_age_days: None,
-        keep_releases: None,
-        keep_per_line: None,
-        protect: vec![],
-        config: Some(tmp.path().join("no-config.yml")),
-        registry: Default::default(),
-    };
-    std::fs::write(tmp.path().join("no-config.yml"), "").unwrap();
-    rt.block_on(tag_policy::registry_cmds::prune(&prune, &TestEnv)).unwrap();
+    prune_builds(format!("{host}/app"), tmp.path(), &rt);
     assert_eq!(registry.tags("app"), ["v1.0.0"]);
     let table = ok(&sbom_attach(&["verify", &image, "--expect-package", "serde"], tmp.path()));
     assert_eq!(table.matches("| ok |").count(), 3, "{table}");

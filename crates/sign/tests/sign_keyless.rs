@@ -1,6 +1,7 @@
 //! Keyless `sign` against a private Sigstore instance on loopback (`@sigstore/mock`: Fulcio, CT
-//! log, Rekor v1, TSA, and a GitHub Actions token endpoint) and a real registry, judged by tools
-//! we did not write: sigstore-python, `@sigstore/verify` and in-toto-attestation.
+//! log, Rekor v1 and v2, TSA, and a GitHub Actions token endpoint) and a real registry (also with
+//! the referrers API in front of it), judged by tools we did not write: sigstore-python,
+//! `@sigstore/verify`, in-toto-attestation and sigstore-rs's cosign module.
 
 #[path = "../../../tests/keyless_world.rs"]
 mod keyless_world;
@@ -8,7 +9,6 @@ mod keyless_world;
 use keyless_world::{World, judged, ok, statement};
 use relkit_testkit::sigstore::{
     CosignJudge, DEFAULT_IDENTITY, GITHUB_ISSUER, JsSigner, MockSigstore, in_toto_validate, js_verify,
-    sigstore_python_verify_identity,
 };
 use serde_json::{Value, json};
 
@@ -85,16 +85,7 @@ fn keyless_index_signing_and_provenance_pass_the_independent_judges() {
             .unwrap()
             .to_string();
         let bundle = world.referrer_bundle("acme/widget", &referrer);
-        judged(
-            sigstore_python_verify_identity(
-                &world.sigstore.client_trust_config,
-                &bundle,
-                DEFAULT_IDENTITY,
-                GITHUB_ISSUER,
-                digest,
-            ),
-            "sigstore-python",
-        );
+        world.python_accepts(&bundle, digest);
         judged(
             js_verify(
                 &world.sigstore.trusted_root,
@@ -153,16 +144,7 @@ fn keyless_index_signing_and_provenance_pass_the_independent_judges() {
     assert_eq!(statement["predicateType"], "https://slsa.dev/provenance/v1");
     assert_eq!(statement["predicate"]["runDetails"]["builder"]["id"], DEFAULT_IDENTITY);
     assert_eq!(statement["subject"][0]["name"], format!("{}/acme/widget", world.registry.host));
-    judged(
-        sigstore_python_verify_identity(
-            &world.sigstore.client_trust_config,
-            &bundle,
-            DEFAULT_IDENTITY,
-            GITHUB_ISSUER,
-            first["digest"].as_str().unwrap(),
-        ),
-        "sigstore-python",
-    );
+    world.python_accepts(&bundle, first["digest"].as_str().unwrap());
     assert!(
         first["commands"]
             .as_array()
@@ -267,16 +249,7 @@ fn keyless_blobs_and_refused_tokens_and_certificates() {
     ok(world.sign().args(["blob", "app-linux-amd64.tar.gz"]).output().unwrap());
     let bundle = world.dir.path().join("app-linux-amd64.tar.gz.sigstore.json");
     let path = file.display().to_string();
-    judged(
-        sigstore_python_verify_identity(
-            &world.sigstore.client_trust_config,
-            &bundle,
-            DEFAULT_IDENTITY,
-            GITHUB_ISSUER,
-            &path,
-        ),
-        "sigstore-python",
-    );
+    world.python_accepts(&bundle, &path);
     judged(
         js_verify(
             &world.sigstore.trusted_root,
@@ -435,16 +408,7 @@ fn keyless_signing_with_rekor_v2() {
     assert!(v["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"][0].is_object());
     let logged = world.sigstore.requests().iter().filter(|r| r["path"] == "/api/v2/log/entries").count();
     assert_eq!(logged, 1, "the v2 log was used");
-    judged(
-        sigstore_python_verify_identity(
-            &world.sigstore.client_trust_config,
-            &bundle,
-            DEFAULT_IDENTITY,
-            GITHUB_ISSUER,
-            &file.display().to_string(),
-        ),
-        "sigstore-python",
-    );
+    world.python_accepts(&bundle, &file.display().to_string());
     v2(&["verify", "blob", "app.tar.gz", "--github-repo", "acme/widget"]);
 
     let image = world.index("acme/v2", &["amd64", "arm64"], "rekor-v2");
@@ -452,16 +416,7 @@ fn keyless_signing_with_rekor_v2() {
     for entry in report["images"].as_array().unwrap() {
         let referrer = entry["locations"][0]["digest"].as_str().unwrap();
         let bundle = world.referrer_bundle("acme/v2", referrer);
-        judged(
-            sigstore_python_verify_identity(
-                &world.sigstore.client_trust_config,
-                &bundle,
-                DEFAULT_IDENTITY,
-                GITHUB_ISSUER,
-                entry["digest"].as_str().unwrap(),
-            ),
-            "sigstore-python",
-        );
+        world.python_accepts(&bundle, entry["digest"].as_str().unwrap());
     }
     let verified = v2(&["verify", "image", &image, "--github-repo", "acme/widget"]);
     assert_eq!(verified.lines().filter(|l| l.starts_with("verified")).count(), 3, "{verified}");
