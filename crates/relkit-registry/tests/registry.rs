@@ -823,3 +823,78 @@ async fn a_registry_honouring_if_match_makes_the_tag_write_decide_again() {
     assert!(puts.iter().all(|p| p.header("if-match").is_some()), "{puts:?}");
     assert_eq!(reg.digest_of("app:latest"), Some(new.digest.clone()));
 }
+
+/// What kind of request `seen` is, for counting: method, repository, and what it reads or writes.
+fn request_kind(seen: &Seen) -> String {
+    let path = seen.path.trim_start_matches("/v2/");
+    let (repo, rest) = path.split_once('/').unwrap_or((path, ""));
+    let what = match rest.split_once('/').map_or((rest, ""), |(a, b)| (a, b)) {
+        ("manifests", r) if r.starts_with("sha256:") => "manifest by digest",
+        ("manifests", _) => "manifest by tag",
+        ("blobs", r) if r.contains("mount=") => "blob mount",
+        ("blobs", _) => "blob",
+        ("tags", _) => "tag list",
+        ("referrers", _) => "referrers",
+        _ => "other",
+    };
+    format!("{} {repo} {what}", seen.method)
+}
+
+/// The minimum a promote of a 4-platform index (4 images of one config and one layer each) to a
+/// new repository of the same registry needs, with one tag and nothing attached: read the root
+/// and each image once, look where the tag and the root stand at the destination, list the
+/// source's tags and probe the referrers API once (to find attachments), mount each blob, store
+/// each image, and store the root with the tag write. Nothing else: no second read of a
+/// manifest, no HEAD before a mount, no PUT of the root by digest and then by tag.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promote_of_an_index_makes_only_the_requests_it_needs() {
+    let Some(reg) = TestRegistry::start("promote_of_an_index_makes_only_the_requests_it_needs", None) else {
+        return;
+    };
+    let direct = HttpRegistry::new(&reg.host, &options(&reg)).unwrap();
+    let (_tmp, path) = layout_dir();
+    let layout = layout_at(&path);
+    let index = index_manifest(&layout, 5, "1.0.0").await;
+    push(&layout, &direct, "src", &index, "v1").await;
+    let proxy = Proxy::start(ProxyConfig { upstream: reg.port, ..Default::default() }).await;
+    let host = format!("127.0.0.1:{}", proxy.port);
+    let http = HttpRegistry::new(&host, &options(&reg)).unwrap();
+    let source = ImageRef::parse(&format!("{host}/src:v1")).unwrap();
+    let dest = ImageRef::parse(&format!("{host}/dst")).unwrap();
+    let options =
+        PromoteOptions { tags: tags(&[("v1", TagRule::Mutable)]), concurrency: 4, ..Default::default() };
+    let report = promote(&http, &source, &http, &dest, &options).await.unwrap();
+    assert_eq!(
+        (report.copy.blobs_mounted, report.copy.blobs_uploaded, report.copy.manifests_pushed),
+        (8, 0, 5)
+    );
+    let mut counted = std::collections::BTreeMap::<String, usize>::new();
+    for seen in proxy.seen() {
+        *counted.entry(request_kind(&seen)).or_default() += 1;
+    }
+    let minimum: std::collections::BTreeMap<String, usize> = [
+        ("GET src manifest by tag", 1),
+        ("GET src manifest by digest", 4),
+        ("HEAD dst manifest by tag", 1),
+        ("HEAD dst manifest by digest", 1),
+        ("GET src tag list", 1),
+        ("GET src referrers", 1),
+        ("POST dst blob mount", 8),
+        ("PUT dst manifest by digest", 4),
+        ("PUT dst manifest by tag", 1),
+    ]
+    .into_iter()
+    .map(|(k, n)| (k.to_string(), n))
+    .collect();
+    assert_eq!(counted, minimum);
+    assert_eq!(reg.digest_of("dst:v1"), Some(index.digest.clone()));
+    reg.assert_complete("dst", "v1");
+
+    // Again: the destination holds the root, so nothing is written.
+    let before = proxy.seen().len();
+    let again = promote(&http, &source, &http, &dest, &options).await.unwrap();
+    assert_eq!(again.copy, Default::default());
+    let writes =
+        proxy.seen()[before..].iter().filter(|s| !matches!(s.method.as_str(), "GET" | "HEAD")).count();
+    assert_eq!(writes, 0);
+}
