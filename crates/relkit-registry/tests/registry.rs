@@ -471,7 +471,7 @@ async fn prune_on_hosted_registries_reports_what_they_really_did() {
 async fn token_auth_one_token_per_operation_expiry_and_one_refetch() {
     use std::sync::atomic::Ordering;
     let test = "token_auth_one_token_per_operation_expiry_and_one_refetch";
-    let Some(issuer) = TokenIssuer::start(test).await else { return };
+    let Some(issuer) = TokenIssuer::start(test) else { return };
     let Some(reg) = TestRegistry::start_token_auth(
         test,
         &issuer.realm(),
