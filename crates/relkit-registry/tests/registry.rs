@@ -371,22 +371,37 @@ async fn prune_on_hosted_registries_reports_what_they_really_did() {
     let now = jiff::Timestamp::now();
     let retention = Retention::default();
 
-    // ECR: a DELETE answered 404 while the image stays is a failure, never "deleted".
-    let (_p, ecr) = hosted(
-        &reg,
-        Arc::new(|seen: &Seen| {
-            (is_manifest_delete(seen) && seen.path.contains("sha256:")).then(|| {
-                answer(
-                    404,
-                    r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"Requested image not found"}]}"#,
-                )
-            })?
-        }),
-    )
-    .await;
-    let e = prune(&ecr, "acme/app", &retention, Some("single"), true, now).await.unwrap_err();
-    assert!(e.message().contains("answered 404 Not Found") && e.message().contains("still serves it"), "{e}");
-    assert_eq!(reg.digest_of(&format!("acme/app@{single}")), Some(single.clone()));
+    // ECR: a DELETE answered 404 while the image stays is a failure, never "deleted". Both
+    // shapes ECR has used, as quoted in public reports.
+    let ecr_answers: [(&str, &str, &str); 2] = [
+        // https://github.com/pulumi/pulumi-docker-build/issues/849
+        (
+            "application/json",
+            r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"Requested image not found"}]}"#,
+            "MANIFEST_UNKNOWN",
+        ),
+        // Before ECR implemented DELETE: https://github.com/aws/containers-roadmap/issues/1229
+        ("text/plain; charset=utf-8", "404 page not found", "404 page not found"),
+    ];
+    for (content_type, body, shown) in ecr_answers {
+        let (_p, ecr) = hosted(
+            &reg,
+            Arc::new(move |seen: &Seen| {
+                (is_manifest_delete(seen) && seen.path.contains("sha256:")).then(|| {
+                    let mut a = Answer { status: 404, body: body.as_bytes().to_vec(), ..Default::default() };
+                    a.set_header("content-type", content_type);
+                    a
+                })
+            }),
+        )
+        .await;
+        let e = prune(&ecr, "acme/app", &retention, Some("single"), true, now).await.unwrap_err();
+        assert!(
+            e.message().contains("answered 404 Not Found") && e.message().contains("still serves it"),
+            "{shown}: {e}"
+        );
+        assert_eq!(reg.digest_of(&format!("acme/app@{single}")), Some(single.clone()));
+    }
 
     // GAR: 411 for a body-less POST without a length; a tagged manifest is deleted only after
     // its tags.
@@ -396,18 +411,40 @@ async fn prune_on_hosted_registries_reports_what_they_really_did() {
         &reg,
         Arc::new(move |seen: &Seen| {
             if seen.method == "POST" && seen.header("content-length").is_none() {
-                return Some(Answer { status: 411, body: b"<!DOCTYPE html><title>Error 411 (Length Required)!!1</title>".to_vec(), ..Default::default() });
+                // The opening of the page *.pkg.dev answered to an upload start without a
+                // length (its inline style left out), quoted in
+                // https://github.com/oras-project/rust-oci-client/pull/176
+                let page = "<!DOCTYPE html>\n<html lang=en>\n  <meta charset=utf-8>\n  <meta name=viewport content=\"initial-scale=1, minimum-scale=1, width=device-width\">\n  <title>Error 411 (Length Required)!!1</title>\n";
+                let mut a = Answer { status: 411, body: page.as_bytes().to_vec(), ..Default::default() };
+                a.set_header("content-type", "text/html; charset=UTF-8");
+                return Some(a);
             }
             if !is_manifest_delete(seen) {
                 return None;
             }
             let reference = seen.path.rsplit('/').next().unwrap_or_default().to_string();
             if !reference.starts_with("sha256:") {
+                // A tag DELETE is answered 202 (same report as below).
                 seen_tags.lock().unwrap().push(reference);
-                return answer(202, "");
+                let mut a = Answer { status: 202, ..Default::default() };
+                a.set_header("docker-distribution-api-version", "registry/2.0");
+                return Some(a);
             }
             if !seen_tags.lock().unwrap().contains(&"single".to_string()) {
-                return answer(400, r#"{"errors":[{"code":"FAILED_PRECONDITION","message":"Manifest is referenced by tags; delete the tags first"}]}"#);
+                // Google's answer to deleting a digest a tag still names (its headers and body
+                // as quoted in https://github.com/genuinetools/reg/issues/136; the tag is ours).
+                let mut a = Answer {
+                    status: 400,
+                    body: br#"{"errors":[{"code":"GOOGLE_MANIFEST_DANGLING_TAG","message":"Manifest is still referenced by tag: single"}]}"#.to_vec(),
+                    ..Default::default()
+                };
+                a.set_header("docker-distribution-api-version", "registry/2.0");
+                a.set_header("content-type", "application/json");
+                a.set_header("server", "Docker Registry");
+                a.set_header("cache-control", "private");
+                a.set_header("x-xss-protection", "1; mode=block");
+                a.set_header("x-frame-options", "SAMEORIGIN");
+                return Some(a);
             }
             None
         }),
@@ -436,7 +473,9 @@ async fn prune_on_hosted_registries_reports_what_they_really_did() {
         &reg,
         Arc::new(move |seen: &Seen| {
             if is_manifest_delete(seen) {
-                return answer(405, r#"{"errors":[{"code":"UNSUPPORTED","message":"The operation is unsupported."}]}"#);
+                // ghcr.io's answer to a manifest DELETE (405 Method Not Allowed), as quoted in
+                // https://github.com/containers/skopeo/issues/1880
+                return answer(405, "{\"errors\":[{\"code\":\"UNSUPPORTED\",\"message\":\"The operation is unsupported.\"}]}\n");
             }
             if seen.path.starts_with("/orgs/acme/packages/container/app/versions") {
                 if seen.header("authorization") != Some("Bearer ghs_test") {
@@ -465,6 +504,30 @@ async fn prune_on_hosted_registries_reports_what_they_really_did() {
     assert_eq!(report.manifests, vec![single.clone()]);
     assert_eq!(*deleted.lock().unwrap(), vec!["/orgs/acme/packages/container/app/versions/101".to_string()]);
     assert!(ghcr_proxy.seen().iter().all(|s| !s.path.starts_with("/users/")));
+
+    // A registry that is neither GitHub Packages nor known by name and answers a DELETE with
+    // Docker Hub's 405 (body as quoted in https://github.com/goharbor/harbor/issues/7369):
+    // the prune fails naming the 405, and the image stays. (Docker Hub itself is refused by
+    // name before anything is deleted: see the unit tests.)
+    seed(&reg, &direct, "acme/app").await;
+    let single = resolve_digest(&direct, &reg.image("acme/app:single")).await.unwrap();
+    let refusing = Proxy::start(ProxyConfig {
+        upstream: reg.port,
+        intercept: Some(Arc::new(|seen: &Seen| {
+            is_manifest_delete(seen).then(|| {
+                answer(
+                    405,
+                    r#"{"errors":[{"code":"UNSUPPORTED","message":"The operation is unsupported."}]}"#,
+                )
+            })?
+        })),
+        ..Default::default()
+    })
+    .await;
+    let plain = HttpRegistry::new(&format!("127.0.0.1:{}", refusing.port), &options(&reg)).unwrap();
+    let e = prune(&plain, "acme/app", &retention, Some("single"), true, now).await.unwrap_err();
+    assert!(e.message().contains("does not allow deleting manifests (405)"), "{e}");
+    assert_eq!(reg.digest_of(&format!("acme/app@{single}")), Some(single.clone()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
