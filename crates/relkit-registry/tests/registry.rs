@@ -726,6 +726,17 @@ async fn referrers_api_pages_are_all_read() {
     let http = HttpRegistry::new(&format!("127.0.0.1:{}", proxy.port), &options(&reg)).unwrap();
     let listed = http.referrers("app", &subject).await.unwrap().unwrap();
     assert_eq!(listed.iter().map(|d| &d.digest).collect::<Vec<_>>(), vec![&first, &second]);
+
+    // The registry has the API: registering a referrer then costs no request (no new probe, no
+    // fallback index).
+    assert_eq!(http.knows_referrers_api(), Some(true));
+    let before = proxy.seen().len();
+    let manifest = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": BUNDLE_TYPE, "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": Digest::of(b"{}").as_str(), "size": 2},
+        "layers": []});
+    let referrer = relkit_registry::RawManifest::new(serde_json::to_vec(&manifest).unwrap(), None).unwrap();
+    referrers::register(&http, "app", &subject, &referrer).await.unwrap();
+    assert_eq!(proxy.seen().len(), before);
 }
 
 /// Runs openssl in `dir`; panics with its stderr when it fails.

@@ -192,6 +192,7 @@ enum Challenge {
 
 /// Whether the registry serves the OCI 1.1 referrers API: unknown until first asked.
 const REFERRERS_UNKNOWN: u8 = 0;
+const REFERRERS_PRESENT: u8 = 1;
 const REFERRERS_ABSENT: u8 = 2;
 
 /// A registry reached over HTTP(S).
@@ -334,6 +335,14 @@ impl Registry for HttpRegistry {
 
     fn plan_access(&self, repo: &str, actions: &[&str]) {
         self.tokens.plan(&tokens::scopes(repo, actions));
+    }
+
+    fn knows_referrers_api(&self) -> Option<bool> {
+        match self.referrers_api.load(Ordering::Relaxed) {
+            REFERRERS_PRESENT => Some(true),
+            REFERRERS_ABSENT => Some(false),
+            _ => None,
+        }
     }
 
     fn check_can_delete(&self) -> Result<()> {
