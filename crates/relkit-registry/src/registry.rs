@@ -107,6 +107,12 @@ pub trait Registry: Send + Sync {
         let _ = (repo, actions);
     }
 
+    /// Whether the registry serves the OCI 1.1 referrers API, when an earlier request showed
+    /// it (`None`: not known yet; ask [`Registry::referrers`]).
+    fn knows_referrers_api(&self) -> Option<bool> {
+        None
+    }
+
     /// Fails (before anything is deleted) when the registry is known not to delete images
     /// through the distribution API at all, naming why and what to do instead.
     fn check_can_delete(&self) -> Result<()> {
@@ -226,6 +232,9 @@ impl Registry for AnyRegistry {
     }
     fn plan_access(&self, repo: &str, actions: &[&str]) {
         delegate!(self, r => r.plan_access(repo, actions))
+    }
+    fn knows_referrers_api(&self) -> Option<bool> {
+        delegate!(self, r => r.knows_referrers_api())
     }
     fn check_can_delete(&self) -> Result<()> {
         delegate!(self, r => r.check_can_delete())

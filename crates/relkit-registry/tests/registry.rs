@@ -371,22 +371,37 @@ async fn prune_on_hosted_registries_reports_what_they_really_did() {
     let now = jiff::Timestamp::now();
     let retention = Retention::default();
 
-    // ECR: a DELETE answered 404 while the image stays is a failure, never "deleted".
-    let (_p, ecr) = hosted(
-        &reg,
-        Arc::new(|seen: &Seen| {
-            (is_manifest_delete(seen) && seen.path.contains("sha256:")).then(|| {
-                answer(
-                    404,
-                    r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"Requested image not found"}]}"#,
-                )
-            })?
-        }),
-    )
-    .await;
-    let e = prune(&ecr, "acme/app", &retention, Some("single"), true, now).await.unwrap_err();
-    assert!(e.message().contains("answered 404 Not Found") && e.message().contains("still serves it"), "{e}");
-    assert_eq!(reg.digest_of(&format!("acme/app@{single}")), Some(single.clone()));
+    // ECR: a DELETE answered 404 while the image stays is a failure, never "deleted". Both
+    // shapes ECR has used, as quoted in public reports.
+    let ecr_answers: [(&str, &str, &str); 2] = [
+        // https://github.com/pulumi/pulumi-docker-build/issues/849
+        (
+            "application/json",
+            r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"Requested image not found"}]}"#,
+            "MANIFEST_UNKNOWN",
+        ),
+        // Before ECR implemented DELETE: https://github.com/aws/containers-roadmap/issues/1229
+        ("text/plain; charset=utf-8", "404 page not found", "404 page not found"),
+    ];
+    for (content_type, body, shown) in ecr_answers {
+        let (_p, ecr) = hosted(
+            &reg,
+            Arc::new(move |seen: &Seen| {
+                (is_manifest_delete(seen) && seen.path.contains("sha256:")).then(|| {
+                    let mut a = Answer { status: 404, body: body.as_bytes().to_vec(), ..Default::default() };
+                    a.set_header("content-type", content_type);
+                    a
+                })
+            }),
+        )
+        .await;
+        let e = prune(&ecr, "acme/app", &retention, Some("single"), true, now).await.unwrap_err();
+        assert!(
+            e.message().contains("answered 404 Not Found") && e.message().contains("still serves it"),
+            "{shown}: {e}"
+        );
+        assert_eq!(reg.digest_of(&format!("acme/app@{single}")), Some(single.clone()));
+    }
 
     // GAR: 411 for a body-less POST without a length; a tagged manifest is deleted only after
     // its tags.
@@ -396,18 +411,40 @@ async fn prune_on_hosted_registries_reports_what_they_really_did() {
         &reg,
         Arc::new(move |seen: &Seen| {
             if seen.method == "POST" && seen.header("content-length").is_none() {
-                return Some(Answer { status: 411, body: b"<!DOCTYPE html><title>Error 411 (Length Required)!!1</title>".to_vec(), ..Default::default() });
+                // The opening of the page *.pkg.dev answered to an upload start without a
+                // length (its inline style left out), quoted in
+                // https://github.com/oras-project/rust-oci-client/pull/176
+                let page = "<!DOCTYPE html>\n<html lang=en>\n  <meta charset=utf-8>\n  <meta name=viewport content=\"initial-scale=1, minimum-scale=1, width=device-width\">\n  <title>Error 411 (Length Required)!!1</title>\n";
+                let mut a = Answer { status: 411, body: page.as_bytes().to_vec(), ..Default::default() };
+                a.set_header("content-type", "text/html; charset=UTF-8");
+                return Some(a);
             }
             if !is_manifest_delete(seen) {
                 return None;
             }
             let reference = seen.path.rsplit('/').next().unwrap_or_default().to_string();
             if !reference.starts_with("sha256:") {
+                // A tag DELETE is answered 202 (same report as below).
                 seen_tags.lock().unwrap().push(reference);
-                return answer(202, "");
+                let mut a = Answer { status: 202, ..Default::default() };
+                a.set_header("docker-distribution-api-version", "registry/2.0");
+                return Some(a);
             }
             if !seen_tags.lock().unwrap().contains(&"single".to_string()) {
-                return answer(400, r#"{"errors":[{"code":"FAILED_PRECONDITION","message":"Manifest is referenced by tags; delete the tags first"}]}"#);
+                // Google's answer to deleting a digest a tag still names (its headers and body
+                // as quoted in https://github.com/genuinetools/reg/issues/136; the tag is ours).
+                let mut a = Answer {
+                    status: 400,
+                    body: br#"{"errors":[{"code":"GOOGLE_MANIFEST_DANGLING_TAG","message":"Manifest is still referenced by tag: single"}]}"#.to_vec(),
+                    ..Default::default()
+                };
+                a.set_header("docker-distribution-api-version", "registry/2.0");
+                a.set_header("content-type", "application/json");
+                a.set_header("server", "Docker Registry");
+                a.set_header("cache-control", "private");
+                a.set_header("x-xss-protection", "1; mode=block");
+                a.set_header("x-frame-options", "SAMEORIGIN");
+                return Some(a);
             }
             None
         }),
@@ -436,7 +473,9 @@ async fn prune_on_hosted_registries_reports_what_they_really_did() {
         &reg,
         Arc::new(move |seen: &Seen| {
             if is_manifest_delete(seen) {
-                return answer(405, r#"{"errors":[{"code":"UNSUPPORTED","message":"The operation is unsupported."}]}"#);
+                // ghcr.io's answer to a manifest DELETE (405 Method Not Allowed), as quoted in
+                // https://github.com/containers/skopeo/issues/1880
+                return answer(405, "{\"errors\":[{\"code\":\"UNSUPPORTED\",\"message\":\"The operation is unsupported.\"}]}\n");
             }
             if seen.path.starts_with("/orgs/acme/packages/container/app/versions") {
                 if seen.header("authorization") != Some("Bearer ghs_test") {
@@ -465,13 +504,37 @@ async fn prune_on_hosted_registries_reports_what_they_really_did() {
     assert_eq!(report.manifests, vec![single.clone()]);
     assert_eq!(*deleted.lock().unwrap(), vec!["/orgs/acme/packages/container/app/versions/101".to_string()]);
     assert!(ghcr_proxy.seen().iter().all(|s| !s.path.starts_with("/users/")));
+
+    // A registry that is neither GitHub Packages nor known by name and answers a DELETE with
+    // Docker Hub's 405 (body as quoted in https://github.com/goharbor/harbor/issues/7369):
+    // the prune fails naming the 405, and the image stays. (Docker Hub itself is refused by
+    // name before anything is deleted: see the unit tests.)
+    seed(&reg, &direct, "acme/app").await;
+    let single = resolve_digest(&direct, &reg.image("acme/app:single")).await.unwrap();
+    let refusing = Proxy::start(ProxyConfig {
+        upstream: reg.port,
+        intercept: Some(Arc::new(|seen: &Seen| {
+            is_manifest_delete(seen).then(|| {
+                answer(
+                    405,
+                    r#"{"errors":[{"code":"UNSUPPORTED","message":"The operation is unsupported."}]}"#,
+                )
+            })?
+        })),
+        ..Default::default()
+    })
+    .await;
+    let plain = HttpRegistry::new(&format!("127.0.0.1:{}", refusing.port), &options(&reg)).unwrap();
+    let e = prune(&plain, "acme/app", &retention, Some("single"), true, now).await.unwrap_err();
+    assert!(e.message().contains("does not allow deleting manifests (405)"), "{e}");
+    assert_eq!(reg.digest_of(&format!("acme/app@{single}")), Some(single.clone()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_auth_one_token_per_operation_expiry_and_one_refetch() {
     use std::sync::atomic::Ordering;
     let test = "token_auth_one_token_per_operation_expiry_and_one_refetch";
-    let Some(issuer) = TokenIssuer::start(test).await else { return };
+    let Some(issuer) = TokenIssuer::start(test) else { return };
     let Some(reg) = TestRegistry::start_token_auth(
         test,
         &issuer.realm(),
@@ -663,6 +726,17 @@ async fn referrers_api_pages_are_all_read() {
     let http = HttpRegistry::new(&format!("127.0.0.1:{}", proxy.port), &options(&reg)).unwrap();
     let listed = http.referrers("app", &subject).await.unwrap().unwrap();
     assert_eq!(listed.iter().map(|d| &d.digest).collect::<Vec<_>>(), vec![&first, &second]);
+
+    // The registry has the API: registering a referrer then costs no request (no new probe, no
+    // fallback index).
+    assert_eq!(http.knows_referrers_api(), Some(true));
+    let before = proxy.seen().len();
+    let manifest = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": BUNDLE_TYPE, "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": Digest::of(b"{}").as_str(), "size": 2},
+        "layers": []});
+    let referrer = relkit_registry::RawManifest::new(serde_json::to_vec(&manifest).unwrap(), None).unwrap();
+    referrers::register(&http, "app", &subject, &referrer).await.unwrap();
+    assert_eq!(proxy.seen().len(), before);
 }
 
 /// Runs openssl in `dir`; panics with its stderr when it fails.
@@ -822,4 +896,79 @@ async fn a_registry_honouring_if_match_makes_the_tag_write_decide_again() {
     assert_eq!(puts.len(), 2, "{puts:?}");
     assert!(puts.iter().all(|p| p.header("if-match").is_some()), "{puts:?}");
     assert_eq!(reg.digest_of("app:latest"), Some(new.digest.clone()));
+}
+
+/// What kind of request `seen` is, for counting: method, repository, and what it reads or writes.
+fn request_kind(seen: &Seen) -> String {
+    let path = seen.path.trim_start_matches("/v2/");
+    let (repo, rest) = path.split_once('/').unwrap_or((path, ""));
+    let what = match rest.split_once('/').map_or((rest, ""), |(a, b)| (a, b)) {
+        ("manifests", r) if r.starts_with("sha256:") => "manifest by digest",
+        ("manifests", _) => "manifest by tag",
+        ("blobs", r) if r.contains("mount=") => "blob mount",
+        ("blobs", _) => "blob",
+        ("tags", _) => "tag list",
+        ("referrers", _) => "referrers",
+        _ => "other",
+    };
+    format!("{} {repo} {what}", seen.method)
+}
+
+/// The minimum a promote of a 4-platform index (4 images of one config and one layer each) to a
+/// new repository of the same registry needs, with one tag and nothing attached: read the root
+/// and each image once, look where the tag and the root stand at the destination, list the
+/// source's tags and probe the referrers API once (to find attachments), mount each blob, store
+/// each image, and store the root with the tag write. Nothing else: no second read of a
+/// manifest, no HEAD before a mount, no PUT of the root by digest and then by tag.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promote_of_an_index_makes_only_the_requests_it_needs() {
+    let Some(reg) = TestRegistry::start("promote_of_an_index_makes_only_the_requests_it_needs", None) else {
+        return;
+    };
+    let direct = HttpRegistry::new(&reg.host, &options(&reg)).unwrap();
+    let (_tmp, path) = layout_dir();
+    let layout = layout_at(&path);
+    let index = index_manifest(&layout, 5, "1.0.0").await;
+    push(&layout, &direct, "src", &index, "v1").await;
+    let proxy = Proxy::start(ProxyConfig { upstream: reg.port, ..Default::default() }).await;
+    let host = format!("127.0.0.1:{}", proxy.port);
+    let http = HttpRegistry::new(&host, &options(&reg)).unwrap();
+    let source = ImageRef::parse(&format!("{host}/src:v1")).unwrap();
+    let dest = ImageRef::parse(&format!("{host}/dst")).unwrap();
+    let options =
+        PromoteOptions { tags: tags(&[("v1", TagRule::Mutable)]), concurrency: 4, ..Default::default() };
+    let report = promote(&http, &source, &http, &dest, &options).await.unwrap();
+    assert_eq!(
+        (report.copy.blobs_mounted, report.copy.blobs_uploaded, report.copy.manifests_pushed),
+        (8, 0, 5)
+    );
+    let mut counted = std::collections::BTreeMap::<String, usize>::new();
+    for seen in proxy.seen() {
+        *counted.entry(request_kind(&seen)).or_default() += 1;
+    }
+    let minimum: std::collections::BTreeMap<String, usize> = [
+        ("GET src manifest by tag", 1),
+        ("GET src manifest by digest", 4),
+        ("HEAD dst manifest by tag", 1),
+        ("HEAD dst manifest by digest", 1),
+        ("GET src tag list", 1),
+        ("GET src referrers", 1),
+        ("POST dst blob mount", 8),
+        ("PUT dst manifest by digest", 4),
+        ("PUT dst manifest by tag", 1),
+    ]
+    .into_iter()
+    .map(|(k, n)| (k.to_string(), n))
+    .collect();
+    assert_eq!(counted, minimum);
+    assert_eq!(reg.digest_of("dst:v1"), Some(index.digest.clone()));
+    reg.assert_complete("dst", "v1");
+
+    // Again: the destination holds the root, so nothing is written.
+    let before = proxy.seen().len();
+    let again = promote(&http, &source, &http, &dest, &options).await.unwrap();
+    assert_eq!(again.copy, Default::default());
+    let writes =
+        proxy.seen()[before..].iter().filter(|s| !matches!(s.method.as_str(), "GET" | "HEAD")).count();
+    assert_eq!(writes, 0);
 }

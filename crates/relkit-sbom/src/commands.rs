@@ -326,6 +326,10 @@ pub fn attach(command: &AttachCommand, env: &dyn Env) -> Result<i32> {
     let mut http = HttpOptions::from_env(env);
     http.insecure_registries.extend(command.insecure_registries.iter().cloned());
     let registry = AnyRegistry::open(&reference, &http)?;
+    if command.referrer || command.attest.is_some() {
+        // The image is read and its SBOMs written in this repository: one token for both.
+        registry.plan_access(reference.repository(), &["pull", "push"]);
+    }
     let report = runtime()?.block_on(async {
         let (root, bound, notes) =
             prepare(&registry, &reference, &command.source, &command.generate, &command.size).await?;

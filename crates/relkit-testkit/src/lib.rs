@@ -2,12 +2,14 @@
 //! repositories whose commit ids are the same on every run; [`tools`] decides whether a test
 //! whose tool is missing skips or fails; [`registry`] runs a real OCI registry on loopback;
 //! [`sigstore`] runs a private Sigstore instance and the independent judges of bundles;
-//! [`conformance`] drives a sigstore-conformance client over the offline bundle cases.
+//! [`conformance`] drives a sigstore-conformance client over the offline bundle cases;
+//! [`token_issuer`] is a Docker token server for a registry with token auth.
 
 pub mod conformance;
 pub mod proxy;
 pub mod registry;
 pub mod sigstore;
+pub mod token_issuer;
 pub mod tools;
 
 use std::path::Path;

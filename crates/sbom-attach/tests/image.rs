@@ -407,3 +407,38 @@ fn the_action_step_reads_its_inputs_and_writes_exactly_the_declared_outputs() {
         String::from_utf8_lossy(&bad.stdout).contains("::error::sbom-attach: set exactly one of the inputs")
     );
 }
+
+/// On a registry with Docker token auth, `attach` reads the image and writes its SBOM referrers
+/// with one token: `pull,push` on the repository, declared before the first request.
+#[test]
+fn attach_on_a_token_registry_asks_for_one_token() {
+    use relkit_testkit::token_issuer::{TOKEN_ISSUER, TOKEN_SERVICE, TokenIssuer};
+    let test = "attach_on_a_token_registry_asks_for_one_token";
+    let Some(issuer) = TokenIssuer::start(test) else { return };
+    let root = issuer.dir.path().join("root.crt");
+    let Some(registry) =
+        TestRegistry::start_token_auth(test, &issuer.realm(), TOKEN_SERVICE, TOKEN_ISSUER, &root)
+    else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = tmp.path().join("layout");
+    write_layout(&layout);
+    let out = registry.skopeo(&[
+        "copy",
+        "--quiet",
+        "--all",
+        "--preserve-digests",
+        "--dest-tls-verify=false",
+        &format!("oci:{}:v1.0.0", layout.display()),
+        &format!("docker://{}/acme/app:v1.0.0", registry.host),
+    ]);
+    assert!(out.status.success(), "skopeo copy: {}", String::from_utf8_lossy(&out.stderr));
+    let before = issuer.requests().len();
+    let image = format!("{}/acme/app:v1.0.0", registry.host);
+    let report: Value =
+        serde_json::from_str(&ok(&sbom_attach(&["attach", &image, "--generate-image"], tmp.path()))).unwrap();
+    assert!(report["sboms"].as_array().unwrap().iter().all(|s| s["referrer_state"] == "stored"), "{report}");
+    let asked: Vec<Vec<String>> = issuer.requests()[before..].iter().map(|r| r.scopes.clone()).collect();
+    assert_eq!(asked, vec![vec!["repository:acme/app:pull,push".to_string()]]);
+}

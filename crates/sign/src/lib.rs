@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use relkit_core::actions::{Env, Outputs, append_summary, running_in_actions};
 use relkit_core::verification::{AttestationInput, ImageInput, SignatureInput, commands, shell_quote};
 use relkit_core::{Error, Result};
-use relkit_registry::{AnyRegistry, HttpOptions, ImageRef};
+use relkit_registry::{AnyRegistry, HttpOptions, ImageRef, Registry as _};
 use relkit_sigstore::cosign::{cosign_type_for, predicate_type_for};
 use relkit_sigstore::image::{DigestReport, Predicate, Run, Storage, check_found, resolve_targets};
 use relkit_sigstore::keys::generate_key_pair;
@@ -132,6 +132,8 @@ pub fn run_images(
         for image in &options.images {
             let reference = ImageRef::parse(image)?;
             let registry = AnyRegistry::open(&reference, &http_options)?;
+            // Signatures are read and written in this repository: one token for both.
+            registry.plan_access(reference.repository(), &["pull", "push"]);
             let targets = resolve_targets(&registry, &reference).await?;
             let store = SignatureStore::new(&registry, reference.repository());
             let tags: Vec<String> = reference.tag.iter().cloned().collect();

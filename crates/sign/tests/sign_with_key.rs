@@ -408,3 +408,42 @@ fn bad_input_is_one_line_with_the_fix() {
         assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
     }
 }
+
+/// On a registry with Docker token auth (the ghcr.io and Docker Hub scheme), signing and
+/// attesting an index and its four platforms asks the token server once per run: `pull,push`
+/// on the image's repository, declared before the first request.
+#[test]
+fn a_token_registry_is_asked_once_per_repository() {
+    use relkit_testkit::token_issuer::{TOKEN_ISSUER, TOKEN_SERVICE, TokenIssuer};
+    let test = "a_token_registry_is_asked_once_per_repository";
+    let Some(issuer) = TokenIssuer::start(test) else { return };
+    let root = issuer.dir.path().join("root.crt");
+    let Some(registry) =
+        TestRegistry::start_token_auth(test, &issuer.realm(), TOKEN_SERVICE, TOKEN_ISSUER, &root)
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let layout = index_layout(dir.path(), "v1", "tokens");
+    registry.push_layout(&layout, "v1", "acme/app");
+    let (key, _) = key_pair(dir.path(), "cosign");
+    let image = format!("{}/acme/app:v1", registry.host);
+    let key_arg = key.to_str().unwrap();
+    let predicate = dir.path().join("predicate.json");
+    std::fs::write(&predicate, r#"{"builder":"tokens"}"#).unwrap();
+    let runs: [Vec<&str>; 2] = [
+        vec!["image", &image, "--storage", "both"],
+        vec!["attest", &image, "--type", "custom", "--predicate", predicate.to_str().unwrap()],
+    ];
+    for args in runs {
+        let before = issuer.requests().len();
+        let done = report(&ok(sign_cmd(dir.path(), Some(&registry))
+            .args(&args)
+            .args(["--key", key_arg, "--tlog-upload=false", "--json"])
+            .output()
+            .unwrap()));
+        assert_eq!(done.len(), 5, "{args:?}: the index and its four platforms");
+        let asked: Vec<Vec<String>> = issuer.requests()[before..].iter().map(|r| r.scopes.clone()).collect();
+        assert_eq!(asked, vec![vec!["repository:acme/app:pull,push".to_string()]], "{args:?}");
+    }
+}

@@ -110,14 +110,28 @@ fn apply_with_a_plan_keeps_release_tags_immutable_and_floating_tags_monotonic() 
 
     let out = tag_policy(&["apply", &format!("{host}/app:build-2"), "--plan", &plan_2]);
     assert!(out.status.success(), "{}", text(&out.stderr));
+    // A loopback registry over plain HTTP is said once per run, unless the host is listed.
+    let notice = format!(
+        "notice: {host} is reached over plain HTTP (loopback); pass --insecure-registry {host} or RELKIT_INSECURE_REGISTRIES to confirm"
+    );
+    assert_eq!(text(&out.stderr).matches(&notice).count(), 1, "{}", text(&out.stderr));
     for tag in ["v2.0.0", "2.0", "2", "latest"] {
         assert_eq!(digest(&registry, "app", tag).as_deref(), Some(v2.as_str()), "{tag}");
     }
 
     // The dry run prints add / hold per tag and writes nothing.
-    let out = tag_policy(&["apply", &format!("{host}/app:build-191"), "--plan", &plan_191, "--dry-run"]);
+    let out = tag_policy(&[
+        "apply",
+        &format!("{host}/app:build-191"),
+        "--plan",
+        &plan_191,
+        "--dry-run",
+        "--insecure-registry",
+        host,
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
+    assert!(!stderr.contains("notice:"), "a listed host needs no notice: {stderr}");
     assert!(stderr.contains(&format!("dry run: add   v1.9.1 -> {v191}")), "{stderr}");
     assert!(stderr.contains(&format!("dry run: hold  latest at {v2}")), "{stderr}");
     assert_eq!(digest(&registry, "app", "v1.9.1"), None, "a dry run wrote a tag");

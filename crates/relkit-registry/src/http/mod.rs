@@ -80,14 +80,35 @@ impl HttpOptions {
         host == "ghcr.io" || self.github_packages_hosts.iter().any(|h| h == host)
     }
 
-    /// True when `host` may be reached over plain HTTP: loopback hosts and the listed ones. They
-    /// are tried over plain HTTP first and switch to HTTPS when the server answers that it
-    /// speaks TLS.
+    /// True when `host` may be reached over plain HTTP: loopback hosts (as docker allows; a
+    /// notice says so unless the host is listed) and the listed ones. They are tried over plain
+    /// HTTP first and switch to HTTPS when the server answers that it speaks TLS.
     pub fn is_insecure(&self, host: &str) -> bool {
-        let bare = host_without_port(host);
-        matches!(bare, "127.0.0.1" | "localhost" | "[::1]" | "::1")
-            || self.insecure_registries.iter().any(|h| h == host || h == bare)
+        is_loopback(host) || self.is_listed_insecure(host)
     }
+
+    /// True when `host` was marked insecure explicitly (`--insecure-registry`,
+    /// `RELKIT_INSECURE_REGISTRIES`), with or without its port.
+    pub fn is_listed_insecure(&self, host: &str) -> bool {
+        let bare = host_without_port(host);
+        self.insecure_registries.iter().any(|h| h == host || h == bare)
+    }
+}
+
+/// True for `127.0.0.1`, `localhost` and `::1`, with or without a port.
+fn is_loopback(host: &str) -> bool {
+    matches!(host_without_port(host), "127.0.0.1" | "localhost" | "[::1]" | "::1")
+}
+
+/// Loopback hosts already announced as reached over plain HTTP in this process.
+static ANNOUNCED_PLAIN_LOOPBACK: std::sync::Mutex<std::collections::BTreeSet<String>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// The notice for a loopback registry reached over plain HTTP without being listed as insecure.
+fn plain_loopback_notice(host: &str) -> String {
+    format!(
+        "notice: {host} is reached over plain HTTP (loopback); pass --insecure-registry {host} or RELKIT_INSECURE_REGISTRIES to confirm"
+    )
 }
 
 /// Where docker and podman keep per-registry certificates.
@@ -171,6 +192,7 @@ enum Challenge {
 
 /// Whether the registry serves the OCI 1.1 referrers API: unknown until first asked.
 const REFERRERS_UNKNOWN: u8 = 0;
+const REFERRERS_PRESENT: u8 = 1;
 const REFERRERS_ABSENT: u8 = 2;
 
 /// A registry reached over HTTP(S).
@@ -182,6 +204,8 @@ pub struct HttpRegistry {
     plain_http: AtomicBool,
     /// An insecure host: its URLs may change scheme once, from http to https.
     insecure: bool,
+    /// A loopback host not listed as insecure: the first plain-HTTP answer is announced.
+    unlisted_loopback: bool,
     client: reqwest::Client,
     explicit_credential: Option<Credential>,
     credential: OnceCell<Credential>,
@@ -225,6 +249,7 @@ impl HttpRegistry {
             base,
             plain_http: AtomicBool::new(options.is_insecure(registry)),
             insecure: options.is_insecure(registry),
+            unlisted_loopback: is_loopback(registry) && !options.is_listed_insecure(registry),
             client,
             explicit_credential: options.credentials.get(registry).cloned(),
             credential: OnceCell::new(),
@@ -268,6 +293,20 @@ impl HttpRegistry {
     }
 }
 
+impl HttpRegistry {
+    /// Says once per run, on stderr, that an unlisted loopback registry answers over plain
+    /// HTTP (docker allows it too; listing the host confirms it and silences the notice).
+    fn announce_plain_loopback(&self) {
+        if !self.unlisted_loopback || !self.plain_http.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut announced = ANNOUNCED_PLAIN_LOOPBACK.lock().unwrap_or_else(|e| e.into_inner());
+        if announced.insert(self.registry.clone()) {
+            eprintln!("{}", plain_loopback_notice(&self.registry));
+        }
+    }
+}
+
 /// A warning for people on stderr; under Actions also a `::warning::` annotation (on stderr
 /// too, so stdout keeps only the report).
 pub(crate) fn warn(message: &str) {
@@ -296,6 +335,14 @@ impl Registry for HttpRegistry {
 
     fn plan_access(&self, repo: &str, actions: &[&str]) {
         self.tokens.plan(&tokens::scopes(repo, actions));
+    }
+
+    fn knows_referrers_api(&self) -> Option<bool> {
+        match self.referrers_api.load(Ordering::Relaxed) {
+            REFERRERS_PRESENT => Some(true),
+            REFERRERS_ABSENT => Some(false),
+            _ => None,
+        }
     }
 
     fn check_can_delete(&self) -> Result<()> {
@@ -412,6 +459,18 @@ mod tests {
         ] {
             assert_eq!(options.is_insecure(host), insecure, "{host}");
         }
+        for (host, listed) in [("127.0.0.1:5000", false), ("reg.lan:8443", true), ("reg.lan", true)] {
+            assert_eq!(options.is_listed_insecure(host), listed, "{host}");
+        }
+        let loopback = |options: &HttpOptions| HttpRegistry::new("127.0.0.1:5000", options).unwrap();
+        assert!(loopback(&HttpOptions::default()).unlisted_loopback);
+        let listed = HttpOptions { insecure_registries: vec!["127.0.0.1".into()], ..Default::default() };
+        assert!(!loopback(&listed).unlisted_loopback);
+        assert!(!HttpRegistry::new("reg.lan", &options).unwrap().unlisted_loopback);
+        assert_eq!(
+            plain_loopback_notice("127.0.0.1:5000"),
+            "notice: 127.0.0.1:5000 is reached over plain HTTP (loopback); pass --insecure-registry 127.0.0.1:5000 or RELKIT_INSECURE_REGISTRIES to confirm"
+        );
     }
 
     #[test]

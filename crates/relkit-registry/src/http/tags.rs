@@ -7,7 +7,7 @@ use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, StatusCode};
 
 use super::transport::next_link;
-use super::{Access, HttpRegistry, MAX_API_BODY, REFERRERS_ABSENT, Request};
+use super::{Access, HttpRegistry, MAX_API_BODY, REFERRERS_ABSENT, REFERRERS_PRESENT, Request};
 use crate::digest::Digest;
 use crate::manifest::{Descriptor, OCI_INDEX};
 
@@ -92,6 +92,7 @@ impl HttpRegistry {
                 ))
             })?;
             list.extend(index.manifests);
+            self.referrers_api.store(REFERRERS_PRESENT, Ordering::Relaxed);
             next = response.header("link").and_then(next_link).and_then(|l| request.url.join(l).ok());
         }
         Ok(Some(list))

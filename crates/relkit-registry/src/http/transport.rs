@@ -83,6 +83,9 @@ impl HttpRegistry {
                 after: Some(Duration::ZERO),
             });
         }
+        if own {
+            self.announce_plain_loopback();
+        }
         // Only the registry itself may teach the challenge: another host's 401 is its answer.
         if own && response.status() == StatusCode::UNAUTHORIZED {
             let header = response.headers().get(WWW_AUTHENTICATE).and_then(|v| v.to_str().ok());

@@ -1,7 +1,9 @@
 //! Copying an image by digest between repositories or registries, in the order that never
 //! exposes a manifest before its content: blobs, then child manifests, then the root.
 
-use futures::{StreamExt as _, TryFutureExt as _, TryStreamExt as _};
+use std::collections::BTreeMap;
+
+use futures::{StreamExt as _, TryStreamExt as _};
 use relkit_core::Result;
 use serde::Serialize;
 
@@ -83,8 +85,8 @@ pub async fn copy_tree<S: Registry, D: Registry>(
     copy_missing_tree(source, dest, tree, same_registry, concurrency).await
 }
 
-/// Copies a tree whose root the destination lacks (the caller checked): blobs, then image
-/// manifests, then indexes, the root last.
+/// Copies a tree whose root the destination lacks (the caller checked): everything under the
+/// root (see [`copy_children`]), then the root.
 pub async fn copy_missing_tree<S: Registry, D: Registry>(
     source: &Endpoint<'_, S>,
     dest: &Endpoint<'_, D>,
@@ -92,17 +94,62 @@ pub async fn copy_missing_tree<S: Registry, D: Registry>(
     same_registry: bool,
     concurrency: usize,
 ) -> Result<CopyStats> {
-    let mut stats = CopyStats::default();
+    let mut stats = copy_children(source, dest, tree, same_registry, concurrency).await?;
+    let root = tree.root();
+    dest.registry.put_manifest(dest.repo, root.digest.as_str(), root, None).await?;
+    stats.manifests_pushed += 1;
+    Ok(stats)
+}
+
+/// Copies everything a tree's root needs, but not the root itself (a caller that writes a tag
+/// next stores the root with that write): every blob, each image manifest as soon as its own
+/// blobs are there (the images of an index are independent, so their blobs and manifests go
+/// out together), then the nested indexes, children first. Each blob is copied once however
+/// many manifests share it.
+pub async fn copy_children<S: Registry, D: Registry>(
+    source: &Endpoint<'_, S>,
+    dest: &Endpoint<'_, D>,
+    tree: &ImageTree,
+    same_registry: bool,
+    concurrency: usize,
+) -> Result<CopyStats> {
     let root = tree.root();
     // Mounts move no bytes: many at once. Transfers stay within `concurrency`.
     let in_flight = if same_registry { concurrency.max(MOUNT_CONCURRENCY) } else { concurrency.max(1) };
+    let requests = tokio::sync::Semaphore::new(in_flight);
     let transfers = tokio::sync::Semaphore::new(concurrency.max(1));
-    let outcomes: Vec<BlobOutcome> = futures::stream::iter(tree.blobs.iter())
-        .map(|blob| copy_blob(source, dest, blob, same_registry, &transfers))
+    let copied: BTreeMap<&Digest, (&Descriptor, tokio::sync::OnceCell<BlobOutcome>)> =
+        tree.blobs.iter().map(|b| (&b.digest, (b, tokio::sync::OnceCell::new()))).collect();
+    let copy_blobs = |digests: Vec<Digest>| {
+        let copied = &copied;
+        let (requests, transfers) = (&requests, &transfers);
+        futures::future::try_join_all(digests.into_iter().map(move |digest| async move {
+            let (blob, cell) = &copied[&digest];
+            cell.get_or_try_init(|| async {
+                let _slot = requests.acquire().await.expect("the request semaphore is never closed");
+                copy_blob(source, dest, blob, same_registry, transfers).await
+            })
+            .await
+            .map(|_| ())
+        }))
+    };
+    let (images, indexes): (Vec<&RawManifest>, Vec<&RawManifest>) = tree
+        .manifests
+        .iter()
+        .filter(|m| m.digest != root.digest)
+        .partition(|m| m.view().is_ok_and(|v| !v.is_index(&m.media_type)));
+    let push_images = futures::stream::iter(images)
+        .map(|m| async {
+            copy_blobs(m.view()?.blobs().map(|b| b.digest.clone()).collect()).await?;
+            dest.registry.put_manifest(dest.repo, m.digest.as_str(), m, None).await
+        })
         .buffer_unordered(in_flight)
-        .try_collect()
-        .await?;
-    for outcome in outcomes {
+        .try_collect::<Vec<_>>();
+    // Blobs of no image manifest (those of the root image itself) go out meanwhile.
+    let (pushed, _) =
+        futures::try_join!(push_images, copy_blobs(tree.blobs.iter().map(|b| b.digest.clone()).collect()))?;
+    let mut stats = CopyStats { manifests_pushed: pushed.len(), ..CopyStats::default() };
+    for outcome in copied.values().filter_map(|(_, c)| c.get()) {
         match outcome {
             BlobOutcome::Present => stats.blobs_present += 1,
             BlobOutcome::Mounted => stats.blobs_mounted += 1,
@@ -112,22 +159,10 @@ pub async fn copy_missing_tree<S: Registry, D: Registry>(
             }
         }
     }
-    // Image manifests need only blobs: push them together. Indexes follow one by one, children
-    // first, and the root last.
-    let (images, indexes): (Vec<&RawManifest>, Vec<&RawManifest>) =
-        tree.manifests.iter().partition(|m| m.view().is_ok_and(|v| !v.is_index(&m.media_type)));
-    let pushed: Vec<()> = futures::stream::iter(images.iter().filter(|m| m.digest != root.digest))
-        .map(|m| dest.registry.put_manifest(dest.repo, m.digest.as_str(), m, None).map_ok(|_| ()))
-        .buffer_unordered(concurrency.max(1))
-        .try_collect()
-        .await?;
-    stats.manifests_pushed += pushed.len();
-    for m in indexes.iter().filter(|m| m.digest != root.digest) {
+    for m in indexes {
         dest.registry.put_manifest(dest.repo, m.digest.as_str(), m, None).await?;
         stats.manifests_pushed += 1;
     }
-    dest.registry.put_manifest(dest.repo, root.digest.as_str(), root, None).await?;
-    stats.manifests_pushed += 1;
     Ok(stats)
 }
 

@@ -138,20 +138,32 @@ pub async fn promote<S: Registry, D: Registry>(
     let same_registry = source_ref.same_registry(dest_ref);
     let same_repo = source_ref.same_repository(dest_ref);
     let concurrency = options.concurrency.max(1);
-    // A destination that holds the root holds everything under it (copies store it last).
+    // A destination that holds the root holds everything under it (copies store it last). The
+    // root itself is stored by the first tag write, or by digest when attachments must refer
+    // to it first or no tag is written.
+    let copies = !same_repo && !dest_has_root;
     let copy = async {
-        if same_repo || dest_has_root {
-            Ok(CopyStats::default())
+        if copies {
+            copy::copy_children(&src, &dst, &image, same_registry, concurrency).await
         } else {
-            copy::copy_missing_tree(&src, &dst, &image, same_registry, concurrency).await
+            Ok(CopyStats::default())
         }
     };
+    let put_root = || async {
+        dest.put_manifest(dst.repo, digest.as_str(), &root, None).await?;
+        Ok::<_, Error>(1)
+    };
+    let mut root_stored = !copies;
     if same_repo {
         report.copy = copy.await.map_err(context)?;
     } else {
         // What refers to the image is looked up at the source while the image is copied.
         let (stats, found) = futures::try_join!(copy, find_attachments(&src, &image)).map_err(context)?;
         report.copy = stats;
+        if copies && !found.is_empty() {
+            report.copy.manifests_pushed += put_root().await.map_err(context)?;
+            root_stored = true;
+        }
         carry_attachments(&src, &dst, found, same_registry, concurrency, &mut report)
             .await
             .map_err(context)?;
@@ -160,6 +172,11 @@ pub async fn promote<S: Registry, D: Registry>(
         tags::apply_planned(dest, dst.repo, &root, version.as_ref(), &options.tags, decisions, options.force)
             .await
             .map_err(context)?;
+    if report.tags.iter().any(TagDecision::writes) {
+        report.copy.manifests_pushed += usize::from(!root_stored);
+    } else if !root_stored {
+        report.copy.manifests_pushed += put_root().await.map_err(context)?;
+    }
     Ok(report)
 }
 
@@ -259,7 +276,8 @@ async fn carry_attachments<S: Registry, D: Registry>(
         match found {
             Found::Referrers(subject, list) => {
                 for referrer in list {
-                    if src.registry.head_manifest(src.repo, referrer.digest.as_str()).await?.is_none() {
+                    let Some(tree) = tree::load_if_exists(src.registry, src.repo, &referrer.digest).await?
+                    else {
                         // A fallback index can name a referrer deleted since: skip it, loudly.
                         crate::http::warn(&format!(
                             "referrer {} of {subject} in {} on {} no longer exists; not carried along",
@@ -274,13 +292,15 @@ async fn carry_attachments<S: Registry, D: Registry>(
                             outcome: "stale-skipped".to_string(),
                         });
                         continue;
-                    }
+                    };
                     let present =
                         dst.registry.head_manifest(dst.repo, referrer.digest.as_str()).await?.is_some();
-                    let (manifest, stats) =
-                        copy::copy_image(src, dst, &referrer.digest, same_registry, concurrency).await?;
-                    report.copy.add(&stats);
-                    referrers::register(dst.registry, dst.repo, &subject, &manifest).await?;
+                    if !present {
+                        let stats =
+                            copy::copy_missing_tree(src, dst, &tree, same_registry, concurrency).await?;
+                        report.copy.add(&stats);
+                    }
+                    referrers::register(dst.registry, dst.repo, &subject, tree.root()).await?;
                     report.attachments.push(Attachment {
                         subject: subject.clone(),
                         kind: "referrer".to_string(),
@@ -297,10 +317,13 @@ async fn carry_attachments<S: Registry, D: Registry>(
                     // A destination signature that differs was made there; never overwrite it.
                     Some(_) => "kept-existing",
                     None => {
-                        let (manifest, stats) =
-                            copy::copy_image(src, dst, &digest, same_registry, concurrency).await?;
+                        // The tag write stores the manifest: no separate write by digest.
+                        let tree = tree::load(src.registry, src.repo, &digest).await?;
+                        let mut stats =
+                            copy::copy_children(src, dst, &tree, same_registry, concurrency).await?;
+                        dst.registry.put_manifest(dst.repo, &tag, tree.root(), None).await?;
+                        stats.manifests_pushed += 1;
                         report.copy.add(&stats);
-                        dst.registry.put_manifest(dst.repo, &tag, &manifest, None).await?;
                         "copied"
                     }
                 };

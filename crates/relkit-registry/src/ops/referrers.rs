@@ -119,7 +119,7 @@ pub fn referrer_descriptor(referrer: &RawManifest) -> Result<Descriptor> {
 }
 
 /// Records `referrer` (already stored) as a referrer of its subject. Registries with the API do
-/// this themselves; otherwise the fallback tag is updated with `If-Match` when the registry
+/// this themselves (asked once per registry and run, not per referrer); otherwise the fallback tag is updated with `If-Match` when the registry
 /// sends an `ETag`, re-reading and retrying when another writer got there first.
 pub async fn register<R: Registry>(
     registry: &R,
@@ -127,7 +127,11 @@ pub async fn register<R: Registry>(
     subject: &Digest,
     referrer: &RawManifest,
 ) -> Result<()> {
-    if registry.referrers(repo, subject).await?.is_some() {
+    let has_api = match registry.knows_referrers_api() {
+        Some(known) => known,
+        None => registry.referrers(repo, subject).await?.is_some(),
+    };
+    if has_api {
         return Ok(());
     }
     add_to_fallback(registry, repo, subject, referrer).await

@@ -41,6 +41,18 @@ pub async fn load<R: Registry>(registry: &R, repo: &str, digest: &Digest) -> Res
     load_from(registry, repo, root).await
 }
 
+/// Reads the tree rooted at `digest` from `repo`, or `None` when the root does not exist.
+pub async fn load_if_exists<R: Registry>(
+    registry: &R,
+    repo: &str,
+    digest: &Digest,
+) -> Result<Option<ImageTree>> {
+    match registry.get_manifest(repo, digest.as_str()).await? {
+        Some(fetched) => Ok(Some(load_from(registry, repo, fetched.manifest).await?)),
+        None => Ok(None),
+    }
+}
+
 /// Reads the rest of the tree under an already read root. The children of each level are read
 /// concurrently.
 pub async fn load_from<R: Registry>(registry: &R, repo: &str, root: RawManifest) -> Result<ImageTree> {
