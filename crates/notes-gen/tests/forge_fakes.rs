@@ -425,15 +425,46 @@ async fn rate_limits_are_waited_out_from_the_headers_and_a_long_reset_fails_at_o
     assert!(err.message().contains("rate limit exhausted"), "{err}");
 }
 
-/// GraphQL: answers each `cN: object(oid: "…")` alias with the PRs the test gave for that commit.
+/// GraphQL: answers each `cN: object(oid: "…")` alias with the PRs the test gave for that commit
+/// and the commit author's account, and each `uN: history(author: {id: $uN})` alias of the
+/// earlier-commits query with one commit for the accounts in `earlier`.
+#[derive(Default)]
 struct GraphqlFake {
     prs: HashMap<String, Value>,
+    /// The GitHub login of a commit's author (`User` node id `U_<login>`); without an entry
+    /// a squash-merged commit's author is the pull request's author.
+    authors: HashMap<String, String>,
+    /// Node ids of the accounts with a commit before the range.
+    earlier: Vec<String>,
+}
+
+impl GraphqlFake {
+    fn new(prs: HashMap<String, Value>) -> Self {
+        Self { prs, ..Self::default() }
+    }
+
+    fn history(&self, body: &Value) -> ResponseTemplate {
+        let mut object = serde_json::Map::new();
+        for (name, id) in body["variables"].as_object().unwrap() {
+            if !name.starts_with('u') {
+                continue;
+            }
+            let id = id.as_str().unwrap().to_string();
+            let nodes = if self.earlier.contains(&id) { json!([{"oid": "e".repeat(40)}]) } else { json!([]) };
+            object.insert(name.clone(), json!({"nodes": nodes}));
+        }
+        ResponseTemplate::new(200).set_body_json(json!({"data": {"repository": {"object": object}}}))
+    }
 }
 
 impl Respond for GraphqlFake {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let body: Value = request.body_json().unwrap();
         let query = body["query"].as_str().unwrap();
+        if query.contains("history(first: 1, author: {id: $u0})") {
+            assert!(body["variables"]["oid"].as_str().is_some_and(|o| o.len() == 40), "{body}");
+            return self.history(&body);
+        }
         assert_eq!(body["variables"], json!({"owner": "acme", "name": "app"}));
         let mut repository = serde_json::Map::new();
         for line in query.lines().filter(|l| l.contains(": object(oid: \"")) {
@@ -442,10 +473,14 @@ impl Respond for GraphqlFake {
             let nodes = self.prs.get(sha).cloned().map(|pr| vec![pr]).unwrap_or_default();
             // A squash-merged commit's author is the pull request's author; a Bot's commits
             // are linked to no user.
-            let user = nodes
-                .first()
-                .filter(|pr| pr["author"]["__typename"] == "User")
-                .map(|pr| json!({"login": pr["author"]["login"]}));
+            let login = match self.authors.get(sha) {
+                Some(login) => Some(login.clone()),
+                None => nodes
+                    .first()
+                    .filter(|pr| pr["author"]["__typename"] == "User")
+                    .map(|pr| pr["author"]["login"].as_str().unwrap().to_string()),
+            };
+            let user = login.map(|l| json!({"login": l, "id": format!("U_{l}")}));
             repository.insert(
                 alias,
                 json!({"author": {"name": "x", "email": "x@example.org", "user": user}, "associatedPullRequests": {"nodes": nodes}}),
@@ -482,7 +517,11 @@ async fn pull_requests_are_looked_up_in_batches_of_100_and_only_for_the_range() 
         (shas[180].clone(), graphql_pr(40, &[], "bob")),
         (shas[200].clone(), graphql_bot_pr(41, "dependabot")),
     ]);
-    Mock::given(method("POST")).and(path("/graphql")).respond_with(GraphqlFake { prs }).mount(&server).await;
+    Mock::given(method("POST"))
+        .and(path("/graphql"))
+        .respond_with(GraphqlFake::new(prs))
+        .mount(&server)
+        .await;
     let Forge::Github(api) = github(&server) else { unreachable!() };
     let found = api.pull_requests(&shas).await.unwrap().pulls;
     assert_eq!(found.len(), 3);
@@ -749,8 +788,8 @@ async fn the_cli_looks_up_pull_requests_and_publishes_with_release_yml_categorie
     ]);
     Mock::given(method("POST"))
         .and(path("/graphql"))
-        .respond_with(GraphqlFake { prs })
-        .expect(1)
+        .respond_with(GraphqlFake::new(prs))
+        .expect(2) // the pull requests, then whether the new login committed earlier
         .mount(&server)
         .await;
     Mock::given(method("GET"))
@@ -799,6 +838,83 @@ async fn the_cli_looks_up_pull_requests_and_publishes_with_release_yml_categorie
     let outputs = std::fs::read_to_string(outputs).unwrap();
     assert!(outputs.contains("publish_action<<ghadelimiter_relkit_0\ncreated\n"), "{outputs}");
     assert!(outputs.contains("release_id<<ghadelimiter_relkit_0\n21\n"), "{outputs}");
+}
+
+/// First-timers by login: a person with a new e-mail whose account committed before is not new,
+/// one person with two e-mails is one contributor, and the author of a pull request whose only
+/// commit is someone else's is no contributor (and no first-timer) at all.
+#[tokio::test(flavor = "multi_thread")]
+async fn first_time_contributors_are_decided_by_login() {
+    let mut repo = common::GitRepo::new();
+    repo.commit("feat: base");
+    repo.commit_as("fix: an old fix", "Dora Dev", "dora@old.example");
+    repo.annotated_tag("v1.0.0");
+    let dora = repo.commit_as("feat: dora again (#21)", "Dora Dev", "dora@new.example");
+    let eve_home = repo.commit_as("feat: eve at home (#22)", "Eve Example", "eve@home.example");
+    let eve_work = repo.commit_as(
+        "fix: eve at work (#23)\n\nCo-authored-by: Frank <frank@example.org>",
+        "Eve Example",
+        "eve@work.example",
+    );
+    repo.annotated_tag("v1.1.0");
+
+    let server = MockServer::start().await;
+    let fake = GraphqlFake {
+        prs: HashMap::from([
+            (dora.clone(), graphql_pr(21, &[], "dora")),
+            (eve_home.clone(), graphql_pr(22, &[], "eve")),
+            (eve_work.clone(), graphql_pr(23, &[], "frank")),
+        ]),
+        authors: HashMap::from([
+            (dora, "dora".to_string()),
+            (eve_home, "eve".to_string()),
+            (eve_work, "eve".to_string()),
+        ]),
+        earlier: vec!["U_dora".to_string()],
+    };
+    Mock::given(method("POST")).and(path("/graphql")).respond_with(fake).expect(2).mount(&server).await;
+    let (uri, path) = (server.uri(), repo.path.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        common::notes_gen(&path)
+            .env("GITHUB_TOKEN", "ghs_cli")
+            .env("GITHUB_REPOSITORY", "acme/app")
+            .env("GITHUB_API_URL", &uri)
+            .env("GITHUB_GRAPHQL_URL", format!("{uri}/graphql"))
+            .args(["--tag", "v1.1.0", "--format", "json"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let notes: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let people = |key: &str| -> Vec<(String, u64, bool)> {
+        notes[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["login"].as_str().unwrap().to_string(),
+                    c["commits"].as_u64().unwrap(),
+                    c["first_time"].as_bool().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(people("contributors"), [("dora".into(), 1, false), ("eve".into(), 2, true)]);
+    assert_eq!(people("first_time_contributors"), [("eve".into(), 2, true)]);
+    assert_eq!(notes["first_time_contributors"][0]["first_pull_request"], 22);
+    let all = server.received_requests().await.unwrap();
+    let history: Value = all[1].body_json().unwrap();
+    let asked: Vec<&str> = history["variables"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| k.starts_with('u'))
+        .map(|(_, v)| v.as_str().unwrap())
+        .collect();
+    assert_eq!(asked, ["U_dora", "U_eve"], "only logins whose e-mails are all new locally are asked about");
 }
 
 #[tokio::test(flavor = "multi_thread")]

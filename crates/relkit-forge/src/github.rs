@@ -9,7 +9,7 @@
 //! - `POST /graphql`: `associatedPullRequests` for up to 100 commits per query (one alias each).
 //! - `GET /repos/{o}/{r}/commits/{sha}/pulls`: the fallback, one request per commit of the range.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use relkit_core::{Error, Result};
@@ -31,6 +31,8 @@ pub struct PullLookup {
     /// The GitHub login of each commit's own author (GraphQL only), so that a co-author's
     /// commit is credited to them, not to the pull request's author.
     pub authors: BTreeMap<String, String>,
+    /// The GraphQL node id of each of those logins, for [`GithubApi::users_with_commits_before`].
+    pub user_ids: BTreeMap<String, String>,
 }
 
 /// A GitHub repository's API.
@@ -215,12 +217,56 @@ impl GithubApi {
                 {
                     found.pulls.insert(sha.clone(), pr.to_pull_request());
                 }
-                if let Some(login) = commit.author.as_ref().and_then(|a| a.user.as_ref()) {
-                    found.authors.insert(sha.clone(), login.login.clone());
+                if let Some(user) = commit.author.as_ref().and_then(|a| a.user.as_ref()) {
+                    found.authors.insert(sha.clone(), user.login.clone());
+                    if let Some(id) = &user.id {
+                        found.user_ids.insert(user.login.clone(), id.clone());
+                    }
                 }
             }
         }
         Ok(found)
+    }
+
+    /// Which of `users` (login → GraphQL node id) authored a commit in the history of
+    /// `commit`, as GitHub sees it: a commit counts for an account under any of its verified
+    /// e-mails, so a person with several e-mails is one contributor. One query per 100 users.
+    pub async fn users_with_commits_before(
+        &self,
+        commit: &str,
+        users: &BTreeMap<String, String>,
+    ) -> Result<BTreeSet<String>> {
+        let mut seen = BTreeSet::new();
+        let users: Vec<(&String, &String)> = users.iter().collect();
+        for batch in users.chunks(GRAPHQL_BATCH) {
+            let mut variables = serde_json::Map::new();
+            variables.insert("owner".into(), self.owner.clone().into());
+            variables.insert("name".into(), self.repo.clone().into());
+            variables.insert("oid".into(), commit.into());
+            for (i, (_, id)) in batch.iter().enumerate() {
+                variables.insert(format!("u{i}"), id.as_str().into());
+            }
+            let body = json!({"query": earlier_commits_query(batch.len()), "variables": variables});
+            let reply =
+                self.http.send(Method::POST, &self.graphql_url, Payload::Json(&body), Replay::Safe).await?;
+            if !reply.status.is_success() {
+                return Err(self.http.unexpected(&reply, "GraphQL query"));
+            }
+            let answer: HistoryAnswer = reply.json("GraphQL")?;
+            let Some(history) = answer.data.and_then(|d| d.repository).and_then(|r| r.object) else {
+                let first = answer.errors.and_then(|e| e.into_iter().next()).map(|e| e.message);
+                return Err(Error::failed(format!(
+                    "GraphQL error: {}",
+                    first.unwrap_or_else(|| format!("commit {commit} not found"))
+                )));
+            };
+            for (i, (login, _)) in batch.iter().enumerate() {
+                if history.get(&format!("u{i}")).is_some_and(|h| !h.nodes.is_empty()) {
+                    seen.insert((*login).clone());
+                }
+            }
+        }
+        Ok(seen)
     }
 
     async fn pull_requests_rest(&self, shas: &[String]) -> Result<BTreeMap<String, PullRequest>> {
@@ -253,13 +299,48 @@ pub fn associated_prs_query(shas: &[String]) -> Result<String> {
             return Err(Error::failed(format!("not a full commit id: {sha:?}")));
         }
         q.push_str(&format!(
-            "    c{i}: object(oid: \"{sha}\") {{ ... on Commit {{ author {{ user {{ login }} }} \
+            "    c{i}: object(oid: \"{sha}\") {{ ... on Commit {{ author {{ user {{ login id }} }} \
              associatedPullRequests(first: 5) {{ nodes {{ number title url mergedAt \
              author {{ __typename login }} labels(first: 50) {{ nodes {{ name }} }} }} }} }} }}\n"
         ));
     }
     q.push_str("  }\n}\n");
     Ok(q)
+}
+
+/// The GraphQL query asking, for `users` node ids `$u0…`, for one commit of each in the history
+/// of `$oid` (`Commit.history(author: {id})`). The ids travel as variables, never in the text.
+pub fn earlier_commits_query(users: usize) -> String {
+    let mut q = String::from("query($owner: String!, $name: String!, $oid: GitObjectID!");
+    for i in 0..users {
+        q.push_str(&format!(", $u{i}: ID!"));
+    }
+    q.push_str(
+        ") {\n  repository(owner: $owner, name: $name) {\n    object(oid: $oid) {\n      ... on Commit {\n",
+    );
+    for i in 0..users {
+        q.push_str(&format!(
+            "        u{i}: history(first: 1, author: {{id: $u{i}}}) {{ nodes {{ oid }} }}\n"
+        ));
+    }
+    q.push_str("      }\n    }\n  }\n}\n");
+    q
+}
+
+#[derive(Deserialize)]
+struct HistoryAnswer {
+    data: Option<HistoryData>,
+    errors: Option<Vec<GraphqlError>>,
+}
+
+#[derive(Deserialize)]
+struct HistoryData {
+    repository: Option<HistoryRepository>,
+}
+
+#[derive(Deserialize)]
+struct HistoryRepository {
+    object: Option<BTreeMap<String, Connection<serde::de::IgnoredAny>>>,
 }
 
 #[derive(Deserialize)]
@@ -288,7 +369,14 @@ struct GraphqlCommit {
 /// A commit's `author` (a `GitActor`), linked to a GitHub user when the e-mail is known.
 #[derive(Deserialize)]
 struct GitActor {
-    user: Option<Login>,
+    user: Option<User>,
+}
+
+/// A `User`: login and GraphQL node id.
+#[derive(Deserialize)]
+struct User {
+    login: String,
+    id: Option<String>,
 }
 
 #[derive(Deserialize)]
