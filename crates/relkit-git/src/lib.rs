@@ -582,9 +582,13 @@ impl Repo {
 }
 
 impl Repo {
-    /// A second handle on the same repository (own caches), to read history on another thread.
+    /// A second handle on the same repository, to read history on another thread. It has no
+    /// object cache: its walks read each commit once, and copying every commit into a cache
+    /// would cost more than it saves.
     pub fn handle(&self) -> Repo {
-        Repo { repo: self.repo.clone() }
+        let mut repo = self.repo.clone();
+        repo.object_cache_size(0);
+        Repo { repo }
     }
 
     /// The author emails (lower case) of `from..tip` that also authored a commit reachable from
