@@ -342,7 +342,7 @@ async fn an_upload_whose_answer_is_lost_is_sent_again_only_when_nothing_was_stor
         let dir = tempfile::tempdir().unwrap();
         let asset = dir.path().join("app.tar.gz");
         std::fs::write(&asset, b"binary").unwrap();
-        let policy = RetryPolicy { stall_timeout: Duration::from_secs(1), ..policy() };
+        let policy = RetryPolicy { stall_timeout: Duration::from_secs(3), ..policy() };
         let http = Http::new("GitHub", Some("ghs_test".into()), AuthScheme::Bearer, policy).unwrap();
         let forge = Forge::Github(GithubApi::new(http, &uri, &format!("{uri}/graphql"), "acme", "app"));
         let result = publish(&forge, &request("v1.2.0", vec![(asset, "app.tar.gz".into())])).await;
