@@ -1273,3 +1273,90 @@ async fn the_cli_keeps_a_revoked_release_revoked_until_unrevoke() {
     assert_eq!(unrevoked["body"], notes.as_str(), "--unrevoke publishes the notes alone");
     assert_eq!((&unrevoked["prerelease"], &unrevoked["make_latest"]), (&json!(false), &json!("true")));
 }
+
+/// An upload endpoint on a plain TCP socket: it reads each request whole, then drops the first
+/// `drop_first` connections without a word and answers the next ones with `asset`. Returns the
+/// base URL and the number of requests read.
+fn dropping_upload_server(
+    drop_first: usize,
+    asset: Value,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let n = seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if n < drop_first {
+                drop(stream); // the connection drops: no status line, nothing
+                continue;
+            }
+            let json = asset.to_string();
+            write!(
+                stream,
+                "HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{json}",
+                json.len()
+            )
+            .unwrap();
+        }
+    });
+    (base, count)
+}
+
+/// A dropped connection during an upload: the asset list shows nothing under the temporary
+/// name, so the file is sent again on a new connection, then swapped in.
+#[tokio::test]
+async fn an_upload_whose_connection_drops_is_sent_again_when_nothing_was_stored() {
+    let server = MockServer::start().await;
+    let uri = server.uri();
+    let temp = "app.tar.gz.relkit-upload";
+    let (upload_base, uploads) = dropping_upload_server(1, gh_asset(&uri, 78, temp));
+    let mut release = gh_release(&uri, 1, "v1.2.0", false, "x");
+    release["upload_url"] =
+        json!(format!("{upload_base}/uploads/repos/acme/app/releases/1/assets{{?name,label}}"));
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/app/releases/tags/v1.2.0"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(release.clone()))
+        .mount(&server)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path("/repos/acme/app/releases/1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(release))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/app/releases/1/assets"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .expect(2) // before the upload, and after the dropped connection
+        .mount(&server)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path("/repos/acme/app/releases/assets/78"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(gh_asset(&uri, 78, "app.tar.gz")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let asset = dir.path().join("app.tar.gz");
+    std::fs::write(&asset, b"binary").unwrap();
+    let outcome =
+        publish(&github(&server), &request("v1.2.0", vec![(asset, "app.tar.gz".into())])).await.unwrap();
+    assert_eq!(outcome.uploaded, ["app.tar.gz"]);
+    assert_eq!(uploads.load(std::sync::atomic::Ordering::SeqCst), 2, "sent again once");
+}
