@@ -198,17 +198,21 @@ async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
     let request = RangeRequest { tag, since: args.since, from: args.from.clone(), to: args.to.clone() };
     let range = resolve(&ws.repo, &ws.tags, &ws.grammar, &request)?;
     // Which authors of the range committed before it: a walk of the older history (all of it
-    // when someone is new) on its own thread, while the range is read and looked up.
+    // when someone is new) on its own thread, from now on, while the range is read and looked
+    // up; it learns the authors once the range is read.
+    let (authors_tx, authors_rx) = std::sync::mpsc::channel();
     let earlier_walk = match (&range.from, config.contributors) {
         (Some(from), true) => {
-            let (repo, to, from) = (ws.repo.handle(), range.to.clone(), from.clone());
-            Some(std::thread::spawn(move || repo.earlier_authors(&to, &from)))
+            let (repo, from) = (ws.repo.handle(), from.clone());
+            Some(std::thread::spawn(move || repo.authors_seen(&from, authors_rx)))
         }
         _ => None,
     };
     let hidden: Vec<String> = range.from.iter().cloned().collect();
     let commits =
         changelog::commits(&ws.repo, &range.to, &hidden, ws.paths.as_ref(), &mut Default::default())?;
+    // A walk that already ended needs nothing more: a failed send is no error.
+    let _ = authors_tx.send(commits.iter().map(|c| c.author_email.to_lowercase()).collect());
     let mut notices = range.notices.clone();
 
     let asset_paths = file_list(&args.assets);

@@ -591,39 +591,44 @@ impl Repo {
         Repo { repo }
     }
 
-    /// The author emails (lower case) of `from..tip` that also authored a commit reachable from
-    /// `from`: the contributors of a range who are not new. See [`Repo::authors_seen`].
-    pub fn earlier_authors(&self, tip: &str, from: &str) -> Result<std::collections::BTreeSet<String>> {
-        let mut wanted = std::collections::BTreeSet::new();
-        for info in self.walk(tip, &[from.to_string()])? {
-            let info = info.map_err(|e| git_error("cannot walk history", e))?;
-            let commit = info.object().map_err(|e| git_error("cannot read a commit", e))?;
-            let author = commit.author().map_err(|e| git_error("cannot read a commit author", e))?;
-            wanted.insert(author.email.to_str_lossy().to_lowercase());
-        }
-        self.authors_seen(from, &wanted)
-    }
-
-    /// Which of the `wanted` author emails (compared in lower case) authored a commit reachable
-    /// from `tip`. Each commit is inflated once and read only up to its author line (parents
-    /// come first), and the walk stops as soon as every wanted email was seen, so it reads the
-    /// whole history only when someone is new.
+    /// Which of the wanted author emails (compared in lower case) authored a commit reachable
+    /// from `tip`. The walk starts at once, on the caller's thread, and the emails arrive on
+    /// `wanted` when the caller knows them (the authors of a range it is still reading); until
+    /// then it remembers every email it passes. Each commit is inflated once and read only up to
+    /// its author line (parents come first), and the walk stops as soon as every wanted email
+    /// was seen, so it reads the whole history only when someone is new. A closed channel ends
+    /// the walk with nothing found.
     pub fn authors_seen(
         &self,
         tip: &str,
-        wanted: &std::collections::BTreeSet<String>,
+        wanted: std::sync::mpsc::Receiver<std::collections::BTreeSet<String>>,
     ) -> Result<std::collections::BTreeSet<String>> {
         use gix::prelude::FindExt as _;
-        let mut seen = std::collections::BTreeSet::new();
-        if wanted.is_empty() {
-            return Ok(seen);
-        }
+        use std::collections::{BTreeSet, HashSet};
         let tip = parse_id(tip)?;
         let mut queue = std::collections::VecDeque::from([tip]);
-        let mut visited = std::collections::HashSet::from([tip]);
+        let mut visited = HashSet::from([tip]);
+        // Before the wanted emails are known: every email passed; after: those still missing.
+        let mut passed: HashSet<String> = HashSet::new();
+        let mut missing: Option<(BTreeSet<String>, HashSet<String>)> = None;
         let mut buf = Vec::new();
-        let mut email = String::new();
+        let settle = |w: BTreeSet<String>, passed: &HashSet<String>| {
+            let missing: HashSet<String> = w.iter().filter(|e| !passed.contains(*e)).cloned().collect();
+            (w, missing)
+        };
         while let Some(id) = queue.pop_front() {
+            if missing.is_none() {
+                match wanted.try_recv() {
+                    Ok(w) => missing = Some(settle(w, &passed)),
+                    Err(std::sync::mpsc::TryRecvError::Empty) => {}
+                    Err(std::sync::mpsc::TryRecvError::Disconnected) => return Ok(BTreeSet::new()),
+                }
+            }
+            if let Some((w, still)) = &missing
+                && still.is_empty()
+            {
+                return Ok(w.clone());
+            }
             let commit = self
                 .repo
                 .objects
@@ -635,16 +640,13 @@ impl Repo {
                         queue.push_back(id);
                     }
                     gix::objs::commit::ref_iter::Token::Author { signature } => {
-                        email.clear();
-                        email.push_str(&signature.email.to_str_lossy());
-                        email.make_ascii_lowercase();
-                        if !email.is_ascii() {
-                            email = email.to_lowercase();
-                        }
-                        if wanted.contains(&email) && !seen.contains(&email) {
-                            seen.insert(email.clone());
-                            if seen.len() == wanted.len() {
-                                return Ok(seen);
+                        let email = signature.email.to_str_lossy().to_lowercase();
+                        match &mut missing {
+                            Some((_, still)) => {
+                                still.remove(&email);
+                            }
+                            None => {
+                                passed.insert(email);
                             }
                         }
                         break;
@@ -653,6 +655,13 @@ impl Repo {
                 }
             }
         }
-        Ok(seen)
+        let (w, still) = match missing {
+            Some(known) => known,
+            None => match wanted.recv() {
+                Ok(w) => settle(w, &passed),
+                Err(_) => return Ok(BTreeSet::new()),
+            },
+        };
+        Ok(w.into_iter().filter(|e| !still.contains(e)).collect())
     }
 }

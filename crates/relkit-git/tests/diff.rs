@@ -171,3 +171,40 @@ fn commits_touching_match_git_log_with_pathspecs() {
         }
     }
 }
+
+/// `authors_seen` against the authors `git log` lists: wanted e-mails known before the walk
+/// starts, sent while it runs (either way the same answer), or never (nothing found).
+#[test]
+fn authors_seen_finds_earlier_authors_in_any_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    git(p, &["init", "-q", "-b", "main"]);
+    for (i, who) in
+        ["Ann <ann@example.org>", "Bob <Bob@Example.org>", "Ann <ann@example.org>"].iter().enumerate()
+    {
+        write(p, "f", format!("{i}\n").as_bytes());
+        git(p, &["add", "-A"]);
+        git(p, &["commit", "-q", "--author", who, "-m", &format!("c{i}")]);
+    }
+    let tip = git(p, &["rev-parse", "HEAD"]).trim().to_string();
+    let repo = Repo::discover(p).unwrap();
+    let wanted: std::collections::BTreeSet<String> =
+        ["ann@example.org", "bob@example.org", "new@example.org"].map(String::from).into();
+    let want: std::collections::BTreeSet<String> =
+        ["ann@example.org", "bob@example.org"].map(String::from).into();
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    tx.send(wanted.clone()).unwrap();
+    assert_eq!(repo.authors_seen(&tip, rx).unwrap(), want, "known at the start");
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    let walker = repo.handle();
+    let tip2 = tip.clone();
+    let walk = std::thread::spawn(move || walker.authors_seen(&tip2, rx));
+    tx.send(wanted).unwrap();
+    assert_eq!(walk.join().unwrap().unwrap(), want, "sent while the walk runs");
+
+    let (tx, rx) = std::sync::mpsc::channel::<std::collections::BTreeSet<String>>();
+    drop(tx);
+    assert!(repo.authors_seen(&tip, rx).unwrap().is_empty(), "never sent");
+}
