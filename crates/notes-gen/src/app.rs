@@ -197,8 +197,22 @@ async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
     }
     let request = RangeRequest { tag, since: args.since, from: args.from.clone(), to: args.to.clone() };
     let range = resolve(&ws.repo, &ws.tags, &ws.grammar, &request)?;
+    // Which authors of the range committed before it: a walk of the older history (all of it
+    // when someone is new) on its own thread, from now on, while the range is read and looked
+    // up; it learns the authors once the range is read.
+    let (authors_tx, authors_rx) = std::sync::mpsc::channel();
+    let earlier_walk = match (&range.from, config.contributors) {
+        (Some(from), true) => {
+            let (repo, from) = (ws.repo.handle(), from.clone());
+            Some(std::thread::spawn(move || repo.authors_seen(&from, authors_rx)))
+        }
+        _ => None,
+    };
     let hidden: Vec<String> = range.from.iter().cloned().collect();
-    let commits = changelog::commits(&ws.repo, &range.to, &hidden, ws.paths.as_ref())?;
+    let commits =
+        changelog::commits(&ws.repo, &range.to, &hidden, ws.paths.as_ref(), &mut Default::default())?;
+    // A walk that already ended needs nothing more: a failed send is no error.
+    let _ = authors_tx.send(commits.iter().map(|c| c.author_email.to_lowercase()).collect());
     let mut notices = range.notices.clone();
 
     let asset_paths = file_list(&args.assets);
@@ -215,15 +229,6 @@ async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
     let verification = verification::build(verification_input, repository.as_deref())?;
     let schema_changes =
         schema::schema_changes(&ws.repo, range.from.as_deref(), &range.to, &config.schema_globs)?;
-    // Which authors of the range committed before it: the walk stops once all of them are seen.
-    let earlier_authors: Option<BTreeSet<String>> = match (&range.from, config.contributors) {
-        (Some(from), true) => {
-            let range_authors = commits.iter().map(|c| c.author_email.to_lowercase()).collect();
-            Some(ws.repo.authors_seen(from, &range_authors)?)
-        }
-        _ => None,
-    };
-
     let forge = forge_client(&args.forge, &ctx, env)?;
     let lookup = match (&forge, !args.pull_requests) {
         (_, true) => PullLookup::default(),
@@ -257,6 +262,17 @@ async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
         }
     };
 
+    let earlier_authors: Option<BTreeSet<String>> = match earlier_walk {
+        Some(walk) => Some(walk.join().map_err(|_| Error::failed("the history walk panicked"))??),
+        None => None,
+    };
+    let earlier_logins = match (&forge, &range.from, &earlier_authors) {
+        (Some(Forge::Github(api)), Some(from), Some(earlier)) if !lookup.user_ids.is_empty() => {
+            Some(earlier_logins(api, from, &commits, &lookup, earlier).await)
+        }
+        _ => None,
+    };
+
     let release = range.release.as_ref();
     let server = server_url(&args.forge, &ctx);
     let compare_url = match (&repository, &range.previous_tag, release) {
@@ -281,6 +297,7 @@ async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
         pulls: &lookup.pulls,
         commit_logins: &lookup.authors,
         earlier_authors: earlier_authors.as_ref(),
+        earlier_logins: earlier_logins.as_ref(),
         schema_changes,
         schema_bump: ws.schema_bump,
         verification,
@@ -351,6 +368,44 @@ async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The logins of the range that GitHub knows to have committed before it (under any of their
+/// e-mails). Only logins all of whose e-mails in the range are new locally are asked about; when
+/// the query fails the e-mails decide alone, and the error is printed.
+async fn earlier_logins(
+    api: &GithubApi,
+    from: &str,
+    commits: &[relkit_git::Commit],
+    lookup: &PullLookup,
+    earlier_emails: &BTreeSet<String>,
+) -> BTreeSet<String> {
+    let mut seen_locally = BTreeSet::new();
+    for commit in commits {
+        if let Some(login) = lookup.authors.get(&commit.id)
+            && earlier_emails.contains(&commit.author_email.to_lowercase())
+        {
+            seen_locally.insert(login.clone());
+        }
+    }
+    let candidates: std::collections::BTreeMap<String, String> = lookup
+        .user_ids
+        .iter()
+        .filter(|(login, _)| !seen_locally.contains(*login))
+        .map(|(login, id)| (login.clone(), id.clone()))
+        .collect();
+    if candidates.is_empty() {
+        return seen_locally;
+    }
+    match api.users_with_commits_before(from, &candidates).await {
+        Ok(seen) => seen_locally.into_iter().chain(seen).collect(),
+        Err(e) => {
+            eprintln!(
+                "{BIN}: earlier commits of new contributors could not be looked up ({e}); deciding by e-mail"
+            );
+            seen_locally
+        }
+    }
 }
 
 /// Every step output any command writes, empty; each command fills in what it knows, so the

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use relkit_core::Result;
 use relkit_core::tagset::{TagEntry, TagSet};
 use relkit_core::version::is_stable;
-use relkit_git::{PathGlobs, Repo};
+use relkit_git::{PathGlobs, Repo, TouchMemo};
 
 use crate::notes::{Inputs, Notes, ReleaseInfo, assemble};
 use crate::sections::ReleaseYml;
@@ -41,11 +41,13 @@ pub fn build(
         None => 0,
     };
     let mut out = Vec::new();
+    // Releases share history: each commit is judged against the paths once.
+    let mut memo = TouchMemo::default();
     if request.unreleased {
         let head = repo.resolve("HEAD")?;
         let base = releases.last().and_then(|e| e.commit.clone());
         if base.as_deref() != Some(head.as_str()) {
-            let commits = commits(repo, &head, &base.iter().cloned().collect::<Vec<_>>(), paths)?;
+            let commits = commits(repo, &head, &base.iter().cloned().collect::<Vec<_>>(), paths, &mut memo)?;
             if !commits.is_empty() {
                 let info = ReleaseInfo {
                     title: "Unreleased".to_string(),
@@ -64,7 +66,7 @@ pub fn build(
         let previous = i.checked_sub(1).map(|p| releases[p]);
         let to = entry.commit.clone().unwrap_or_default();
         let hidden: Vec<String> = previous.and_then(|p| p.commit.clone()).into_iter().collect();
-        let commits = commits(repo, &to, &hidden, paths)?;
+        let commits = commits(repo, &to, &hidden, paths, &mut memo)?;
         let compare_url = match (&request.links, previous) {
             (Some((server, repo_name)), Some(p)) => {
                 Some(format!("{server}/{repo_name}/compare/{}...{}", p.name(), entry.name()))
@@ -94,9 +96,10 @@ pub fn commits(
     tip: &str,
     hidden: &[String],
     paths: Option<&PathGlobs>,
+    memo: &mut TouchMemo,
 ) -> Result<Vec<relkit_git::Commit>> {
     match paths {
-        Some(paths) => repo.commits_touching(tip, hidden, paths),
+        Some(paths) => repo.commits_touching(tip, hidden, paths, memo),
         None => repo.commits(tip, hidden),
     }
 }
@@ -116,6 +119,7 @@ fn notes_for(
         pulls: &pulls,
         commit_logins: &BTreeMap::new(),
         earlier_authors: None,
+        earlier_logins: None,
         schema_changes: Vec::new(),
         schema_bump: relkit_core::config::SchemaBump::None,
         verification: Verification::default(),

@@ -110,6 +110,9 @@ pub struct Inputs<'a> {
     /// Author emails (lower case) of the range that also authored a commit before it; `None`
     /// when unknown (first release).
     pub earlier_authors: Option<&'a BTreeSet<String>>,
+    /// Forge logins of the range known to have authored a commit before it (under any e-mail);
+    /// `None` when not looked up, then first-timers are decided by e-mail alone.
+    pub earlier_logins: Option<&'a BTreeSet<String>>,
     /// Changed files matching the schema globs.
     pub schema_changes: Vec<SchemaChange>,
     /// `version.schema_bump`.
@@ -142,6 +145,7 @@ pub fn assemble(inputs: Inputs<'_>) -> Result<Notes> {
         pulls,
         commit_logins,
         earlier_authors,
+        earlier_logins,
         schema_changes,
         schema_bump,
         verification,
@@ -203,7 +207,7 @@ pub fn assemble(inputs: Inputs<'_>) -> Result<Notes> {
     }
     pull_requests.sort_by_key(|p| p.number);
     let (contributors, first_time_contributors) = if config.contributors {
-        contributors_of(&non_merges, pulls, commit_logins, earlier_authors)
+        contributors_of(&non_merges, pulls, commit_logins, earlier_authors, earlier_logins)
     } else {
         (Vec::new(), Vec::new())
     };
@@ -302,17 +306,22 @@ fn contributors_of(
     pulls: &BTreeMap<String, PullRequest>,
     logins: &BTreeMap<String, String>,
     earlier: Option<&BTreeSet<String>>,
+    earlier_logins: Option<&BTreeSet<String>>,
 ) -> (Vec<Contributor>, Vec<Contributor>) {
     let mut by_key: BTreeMap<String, Contributor> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
     // Oldest first, so that the list follows the order of first contribution. A contributor is
     // their own login when the forge knows it (several e-mails, one person), else the e-mail;
-    // a commit is credited to its own author, never to the pull request's.
+    // a commit is credited to its own author, never to the pull request's. A login is new when
+    // none of its e-mails in the range committed before it and the forge knows no earlier
+    // commit of the account (under an e-mail this range does not show).
     for commit in commits.iter().rev() {
         let email = commit.author_email.to_lowercase();
         let login = logins.get(&commit.id).cloned();
         let key = login.clone().map(|l| format!("@{l}")).unwrap_or_else(|| email.clone());
-        let is_new = earlier.is_some_and(|e| !e.contains(&email));
+        let login_seen =
+            login.as_ref().is_some_and(|l| earlier_logins.is_some_and(|known| known.contains(l)));
+        let is_new = earlier.is_some_and(|e| !e.contains(&email)) && !login_seen;
         let entry = by_key.entry(key.clone()).or_insert_with(|| {
             order.push(key.clone());
             Contributor {
@@ -368,6 +377,7 @@ mod tests {
             pulls,
             commit_logins: &NO_LOGINS,
             earlier_authors: earlier,
+            earlier_logins: None,
             schema_changes: Vec::new(),
             schema_bump: SchemaBump::Minor,
             verification: Verification::default(),

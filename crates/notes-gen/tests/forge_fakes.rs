@@ -23,6 +23,7 @@ fn policy() -> RetryPolicy {
         max_retries: 3,
         backoff_base: Duration::from_millis(1),
         max_rate_limit_wait: Duration::from_secs(5),
+        ..RetryPolicy::default()
     }
 }
 
@@ -262,6 +263,108 @@ async fn publish_creates_once_then_updates_and_replaces_assets() {
     }
 }
 
+/// Answers with the given responses in turn, then with the last one.
+struct Sequence(std::sync::Mutex<Vec<ResponseTemplate>>);
+
+impl Sequence {
+    fn new(mut responses: Vec<ResponseTemplate>) -> Self {
+        responses.reverse();
+        Self(std::sync::Mutex::new(responses))
+    }
+}
+
+impl Respond for Sequence {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        let mut left = self.0.lock().unwrap();
+        if left.len() > 1 { left.pop().unwrap() } else { left[0].clone() }
+    }
+}
+
+/// (case, upload answers, asset lists after the first, uploads sent, partial assets deleted)
+type UploadCase = (&'static str, Vec<ResponseTemplate>, Vec<Value>, usize, usize);
+
+/// An upload whose answer is lost (a 502, or the server saying nothing for longer than the
+/// stall timeout) is checked against the asset list: sent again when nothing (or only a
+/// partial `starter` asset, deleted first) was stored, not sent again when it was stored.
+#[tokio::test]
+async fn an_upload_whose_answer_is_lost_is_sent_again_only_when_nothing_was_stored() {
+    let temp = "app.tar.gz.relkit-upload";
+    let mut partial = gh_asset("", 70, temp);
+    partial["state"] = json!("starter");
+    partial["size"] = json!(0);
+    let lost = || ResponseTemplate::new(502).set_body_string("Bad Gateway");
+    let stalled = || {
+        ResponseTemplate::new(201).set_body_json(gh_asset("", 78, temp)).set_delay(Duration::from_secs(30))
+    };
+    let cases: Vec<UploadCase> = vec![
+        ("502, nothing stored", vec![lost()], vec![json!([])], 2, 0),
+        ("502, a partial asset", vec![lost()], vec![json!([partial])], 2, 1),
+        ("stall, the asset was stored", vec![stalled()], vec![json!([gh_asset("", 78, temp)])], 1, 0),
+        ("502 on every attempt", vec![lost(), lost(), lost(), lost()], vec![json!([])], 4, 0),
+    ];
+    for (case, uploads, lists, want_uploads, want_deletes) in cases {
+        let server = MockServer::start().await;
+        let uri = server.uri();
+        Mock::given(method("GET"))
+            .and(path("/repos/acme/app/releases/tags/v1.2.0"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(gh_release(&uri, 1, "v1.2.0", false, "x")))
+            .mount(&server)
+            .await;
+        Mock::given(method("PATCH"))
+            .and(path("/repos/acme/app/releases/1"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(gh_release(&uri, 1, "v1.2.0", false, "y")))
+            .mount(&server)
+            .await;
+        let mut list_answers = vec![ResponseTemplate::new(200).set_body_json(json!([]))];
+        list_answers.extend(lists.into_iter().map(|l| ResponseTemplate::new(200).set_body_json(l)));
+        Mock::given(method("GET"))
+            .and(path("/repos/acme/app/releases/1/assets"))
+            .respond_with(Sequence::new(list_answers))
+            .mount(&server)
+            .await;
+        let mut upload_answers = uploads;
+        upload_answers.push(ResponseTemplate::new(201).set_body_json(gh_asset(&uri, 78, temp)));
+        Mock::given(method("POST"))
+            .and(path("/uploads/repos/acme/app/releases/1/assets"))
+            .respond_with(Sequence::new(upload_answers))
+            .mount(&server)
+            .await;
+        Mock::given(method("DELETE"))
+            .and(path("/repos/acme/app/releases/assets/70"))
+            .respond_with(ResponseTemplate::new(204))
+            .mount(&server)
+            .await;
+        Mock::given(method("PATCH"))
+            .and(path("/repos/acme/app/releases/assets/78"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(gh_asset(&uri, 78, "app.tar.gz")))
+            .mount(&server)
+            .await;
+        let dir = tempfile::tempdir().unwrap();
+        let asset = dir.path().join("app.tar.gz");
+        std::fs::write(&asset, b"binary").unwrap();
+        let policy = RetryPolicy { stall_timeout: Duration::from_secs(3), ..policy() };
+        let http = Http::new("GitHub", Some("ghs_test".into()), AuthScheme::Bearer, policy).unwrap();
+        let forge = Forge::Github(GithubApi::new(http, &uri, &format!("{uri}/graphql"), "acme", "app"));
+        let result = publish(&forge, &request("v1.2.0", vec![(asset, "app.tar.gz".into())])).await;
+        let all = server.received_requests().await.unwrap();
+        let uploads = requests_to(&all, "POST", "/uploads/").len();
+        let deletes = requests_to(&all, "DELETE", "/repos/acme/app/releases/assets/").len();
+        assert_eq!((uploads, deletes), (want_uploads, want_deletes), "{case}");
+        let renames = requests_to(&all, "PATCH", "/repos/acme/app/releases/assets/78").len();
+        if want_uploads == 4 {
+            let err = result.unwrap_err();
+            assert!(
+                err.message().contains("failed 4 times") && err.message().contains("nothing was stored"),
+                "{case}: {err}"
+            );
+            assert_eq!(renames, 0, "{case}: nothing to swap in");
+        } else {
+            assert_eq!(result.unwrap().uploaded, ["app.tar.gz"], "{case}");
+            assert_eq!(renames, 1, "{case}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_draft_is_found_through_the_list_and_published_without_a_new_release() {
     let server = MockServer::start().await;
@@ -425,15 +528,46 @@ async fn rate_limits_are_waited_out_from_the_headers_and_a_long_reset_fails_at_o
     assert!(err.message().contains("rate limit exhausted"), "{err}");
 }
 
-/// GraphQL: answers each `cN: object(oid: "…")` alias with the PRs the test gave for that commit.
+/// GraphQL: answers each `cN: object(oid: "…")` alias with the PRs the test gave for that commit
+/// and the commit author's account, and each `uN: history(author: {id: $uN})` alias of the
+/// earlier-commits query with one commit for the accounts in `earlier`.
+#[derive(Default)]
 struct GraphqlFake {
     prs: HashMap<String, Value>,
+    /// The GitHub login of a commit's author (`User` node id `U_<login>`); without an entry
+    /// a squash-merged commit's author is the pull request's author.
+    authors: HashMap<String, String>,
+    /// Node ids of the accounts with a commit before the range.
+    earlier: Vec<String>,
+}
+
+impl GraphqlFake {
+    fn new(prs: HashMap<String, Value>) -> Self {
+        Self { prs, ..Self::default() }
+    }
+
+    fn history(&self, body: &Value) -> ResponseTemplate {
+        let mut object = serde_json::Map::new();
+        for (name, id) in body["variables"].as_object().unwrap() {
+            if !name.starts_with('u') {
+                continue;
+            }
+            let id = id.as_str().unwrap().to_string();
+            let nodes = if self.earlier.contains(&id) { json!([{"oid": "e".repeat(40)}]) } else { json!([]) };
+            object.insert(name.clone(), json!({"nodes": nodes}));
+        }
+        ResponseTemplate::new(200).set_body_json(json!({"data": {"repository": {"object": object}}}))
+    }
 }
 
 impl Respond for GraphqlFake {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let body: Value = request.body_json().unwrap();
         let query = body["query"].as_str().unwrap();
+        if query.contains("history(first: 1, author: {id: $u0})") {
+            assert!(body["variables"]["oid"].as_str().is_some_and(|o| o.len() == 40), "{body}");
+            return self.history(&body);
+        }
         assert_eq!(body["variables"], json!({"owner": "acme", "name": "app"}));
         let mut repository = serde_json::Map::new();
         for line in query.lines().filter(|l| l.contains(": object(oid: \"")) {
@@ -442,10 +576,14 @@ impl Respond for GraphqlFake {
             let nodes = self.prs.get(sha).cloned().map(|pr| vec![pr]).unwrap_or_default();
             // A squash-merged commit's author is the pull request's author; a Bot's commits
             // are linked to no user.
-            let user = nodes
-                .first()
-                .filter(|pr| pr["author"]["__typename"] == "User")
-                .map(|pr| json!({"login": pr["author"]["login"]}));
+            let login = match self.authors.get(sha) {
+                Some(login) => Some(login.clone()),
+                None => nodes
+                    .first()
+                    .filter(|pr| pr["author"]["__typename"] == "User")
+                    .map(|pr| pr["author"]["login"].as_str().unwrap().to_string()),
+            };
+            let user = login.map(|l| json!({"login": l, "id": format!("U_{l}")}));
             repository.insert(
                 alias,
                 json!({"author": {"name": "x", "email": "x@example.org", "user": user}, "associatedPullRequests": {"nodes": nodes}}),
@@ -482,7 +620,11 @@ async fn pull_requests_are_looked_up_in_batches_of_100_and_only_for_the_range() 
         (shas[180].clone(), graphql_pr(40, &[], "bob")),
         (shas[200].clone(), graphql_bot_pr(41, "dependabot")),
     ]);
-    Mock::given(method("POST")).and(path("/graphql")).respond_with(GraphqlFake { prs }).mount(&server).await;
+    Mock::given(method("POST"))
+        .and(path("/graphql"))
+        .respond_with(GraphqlFake::new(prs))
+        .mount(&server)
+        .await;
     let Forge::Github(api) = github(&server) else { unreachable!() };
     let found = api.pull_requests(&shas).await.unwrap().pulls;
     assert_eq!(found.len(), 3);
@@ -749,8 +891,8 @@ async fn the_cli_looks_up_pull_requests_and_publishes_with_release_yml_categorie
     ]);
     Mock::given(method("POST"))
         .and(path("/graphql"))
-        .respond_with(GraphqlFake { prs })
-        .expect(1)
+        .respond_with(GraphqlFake::new(prs))
+        .expect(2) // the pull requests, then whether the new login committed earlier
         .mount(&server)
         .await;
     Mock::given(method("GET"))
@@ -799,6 +941,83 @@ async fn the_cli_looks_up_pull_requests_and_publishes_with_release_yml_categorie
     let outputs = std::fs::read_to_string(outputs).unwrap();
     assert!(outputs.contains("publish_action<<ghadelimiter_relkit_0\ncreated\n"), "{outputs}");
     assert!(outputs.contains("release_id<<ghadelimiter_relkit_0\n21\n"), "{outputs}");
+}
+
+/// First-timers by login: a person with a new e-mail whose account committed before is not new,
+/// one person with two e-mails is one contributor, and the author of a pull request whose only
+/// commit is someone else's is no contributor (and no first-timer) at all.
+#[tokio::test(flavor = "multi_thread")]
+async fn first_time_contributors_are_decided_by_login() {
+    let mut repo = common::GitRepo::new();
+    repo.commit("feat: base");
+    repo.commit_as("fix: an old fix", "Dora Dev", "dora@old.example");
+    repo.annotated_tag("v1.0.0");
+    let dora = repo.commit_as("feat: dora again (#21)", "Dora Dev", "dora@new.example");
+    let eve_home = repo.commit_as("feat: eve at home (#22)", "Eve Example", "eve@home.example");
+    let eve_work = repo.commit_as(
+        "fix: eve at work (#23)\n\nCo-authored-by: Frank <frank@example.org>",
+        "Eve Example",
+        "eve@work.example",
+    );
+    repo.annotated_tag("v1.1.0");
+
+    let server = MockServer::start().await;
+    let fake = GraphqlFake {
+        prs: HashMap::from([
+            (dora.clone(), graphql_pr(21, &[], "dora")),
+            (eve_home.clone(), graphql_pr(22, &[], "eve")),
+            (eve_work.clone(), graphql_pr(23, &[], "frank")),
+        ]),
+        authors: HashMap::from([
+            (dora, "dora".to_string()),
+            (eve_home, "eve".to_string()),
+            (eve_work, "eve".to_string()),
+        ]),
+        earlier: vec!["U_dora".to_string()],
+    };
+    Mock::given(method("POST")).and(path("/graphql")).respond_with(fake).expect(2).mount(&server).await;
+    let (uri, path) = (server.uri(), repo.path.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        common::notes_gen(&path)
+            .env("GITHUB_TOKEN", "ghs_cli")
+            .env("GITHUB_REPOSITORY", "acme/app")
+            .env("GITHUB_API_URL", &uri)
+            .env("GITHUB_GRAPHQL_URL", format!("{uri}/graphql"))
+            .args(["--tag", "v1.1.0", "--format", "json"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let notes: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let people = |key: &str| -> Vec<(String, u64, bool)> {
+        notes[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["login"].as_str().unwrap().to_string(),
+                    c["commits"].as_u64().unwrap(),
+                    c["first_time"].as_bool().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(people("contributors"), [("dora".into(), 1, false), ("eve".into(), 2, true)]);
+    assert_eq!(people("first_time_contributors"), [("eve".into(), 2, true)]);
+    assert_eq!(notes["first_time_contributors"][0]["first_pull_request"], 22);
+    let all = server.received_requests().await.unwrap();
+    let history: Value = all[1].body_json().unwrap();
+    let asked: Vec<&str> = history["variables"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| k.starts_with('u'))
+        .map(|(_, v)| v.as_str().unwrap())
+        .collect();
+    assert_eq!(asked, ["U_dora", "U_eve"], "only logins whose e-mails are all new locally are asked about");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -870,4 +1089,274 @@ async fn forgejo_pull_requests_come_from_the_commit_pull_endpoint() {
     assert_eq!(none, None, "nothing but 404s: the caller says so");
     let all = server.received_requests().await.unwrap();
     assert!(all.iter().all(|r| r.headers.get("authorization").unwrap() == "token fj_secret"));
+}
+
+/// Commits `text` to `file` (no shared file, so branches merge cleanly) and returns the id.
+fn commit_file(repo: &mut common::GitRepo, file: &str, text: &str, message: &str) -> String {
+    repo.write(file, text);
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-q", "-m", message]);
+    repo.head()
+}
+
+/// A merge-commit repository: each pull request is one line with its title (its "wip" and
+/// "address review" commits grouped under it), merges are not lines, a direct push stays.
+#[tokio::test(flavor = "multi_thread")]
+async fn merge_commit_pull_requests_are_one_line_each_with_their_title() {
+    let mut repo = common::GitRepo::new();
+    repo.commit("feat: base");
+    repo.annotated_tag("v1.0.0");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    let feature = [
+        commit_file(&mut repo, "api.rs", "1", "feat(api): first cut of the endpoint"),
+        commit_file(&mut repo, "api.rs", "2", "wip"),
+        commit_file(&mut repo, "api.rs", "3", "address review"),
+    ];
+    repo.git(&["checkout", "-q", "main"]);
+    repo.git(&["merge", "-q", "--no-ff", "-m", "Merge pull request #31 from acme/feature", "feature"]);
+    repo.git(&["checkout", "-q", "-b", "parser"]);
+    let parser = [
+        commit_file(&mut repo, "parser.rs", "1", "fix: parser crash on empty input"),
+        commit_file(&mut repo, "parser.rs", "2", "fix typo"),
+    ];
+    repo.git(&["checkout", "-q", "main"]);
+    repo.git(&["merge", "-q", "--no-ff", "-m", "Merge pull request #32 from acme/parser", "parser"]);
+    repo.commit("docs: a direct push");
+    repo.annotated_tag("v1.1.0");
+
+    let server = MockServer::start().await;
+    let mut titled_31 = graphql_pr(31, &[], "ann");
+    titled_31["title"] = json!("New endpoint for recipes");
+    let mut titled_32 = graphql_pr(32, &[], "ann");
+    titled_32["title"] = json!("fix(parser): crash on empty input");
+    let mut prs = HashMap::new();
+    for sha in &feature {
+        prs.insert(sha.clone(), titled_31.clone());
+    }
+    for sha in &parser {
+        prs.insert(sha.clone(), titled_32.clone());
+    }
+    Mock::given(method("POST"))
+        .and(path("/graphql"))
+        .respond_with(GraphqlFake::new(prs))
+        .mount(&server)
+        .await;
+    let (uri, path) = (server.uri(), repo.path.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        common::notes_gen(&path)
+            .env("GITHUB_TOKEN", "ghs_cli")
+            .env("GITHUB_REPOSITORY", "acme/app")
+            .env("GITHUB_API_URL", &uri)
+            .env("GITHUB_GRAPHQL_URL", format!("{uri}/graphql"))
+            .args(["--tag", "v1.1.0"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let md = String::from_utf8(out.stdout).unwrap();
+    let features = md.split("## Features").nth(1).unwrap().split("##").next().unwrap();
+    assert_eq!(
+        features.trim(),
+        "- **api:** New endpoint for recipes ([#31](https://github.com/acme/app/pull/31) by @ann)",
+        "{md}"
+    );
+    let fixes = md.split("## Bug fixes").nth(1).unwrap().split("##").next().unwrap();
+    assert_eq!(
+        fixes.trim(),
+        "- **parser:** crash on empty input ([#32](https://github.com/acme/app/pull/32) by @ann)",
+        "{md}"
+    );
+    assert!(md.contains("- a direct push ("), "{md}");
+    for gone in ["wip", "address review", "fix typo", "first cut", "Merge pull request"] {
+        assert!(!md.contains(gone), "{gone:?} is not a line of its own:\n{md}");
+    }
+    // The merge commits themselves are not looked up: only the 6 commits of the branches and
+    // the direct push.
+    let all = server.received_requests().await.unwrap();
+    let query: Value = all[0].body_json().unwrap();
+    assert_eq!(query["query"].as_str().unwrap().matches(": object(oid:").count(), 6);
+}
+
+/// The release on the fake: GET by tag answers the current state, PATCH merges its fields in.
+#[derive(Clone)]
+struct ReleaseState(std::sync::Arc<std::sync::Mutex<Value>>);
+
+impl Respond for ReleaseState {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let mut state = self.0.lock().unwrap();
+        if request.method.as_str() == "PATCH" {
+            let fields: Value = request.body_json().unwrap();
+            for (k, v) in fields.as_object().unwrap() {
+                if k != "make_latest" {
+                    state[k] = v.clone();
+                }
+            }
+        }
+        ResponseTemplate::new(200).set_body_json(state.clone())
+    }
+}
+
+/// `notes-gen revoke`, then the publish step again: the release stays revoked (notice on top of
+/// the new notes, a prerelease, not latest); `--unrevoke` lifts it. Asserted on the requests.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_keeps_a_revoked_release_revoked_until_unrevoke() {
+    let mut repo = common::GitRepo::new();
+    repo.commit("feat: base");
+    repo.annotated_tag("v1.0.0");
+    repo.commit("feat: the new thing");
+    repo.annotated_tag("v1.1.0");
+
+    let server = MockServer::start().await;
+    let uri = server.uri();
+    let state = ReleaseState(std::sync::Arc::new(std::sync::Mutex::new(gh_release(
+        &uri,
+        21,
+        "v1.1.0",
+        false,
+        "first notes",
+    ))));
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/app/releases/tags/v1.1.0"))
+        .respond_with(state.clone())
+        .mount(&server)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path("/repos/acme/app/releases/21"))
+        .respond_with(state)
+        .mount(&server)
+        .await;
+    let (uri2, path) = (uri.clone(), repo.path.clone());
+    let runs = tokio::task::spawn_blocking(move || {
+        let run = |args: &[&str]| {
+            common::notes_gen(&path)
+                .env("GITHUB_TOKEN", "ghs_cli")
+                .env("GITHUB_REPOSITORY", "acme/app")
+                .env("GITHUB_API_URL", &uri2)
+                .args(args)
+                .output()
+                .unwrap()
+        };
+        [
+            run(&["revoke", "v1.1.0", "--reason", "data loss in the migration"]),
+            run(&["--tag", "v1.1.0", "--publish", "--pull-requests", "false"]),
+            run(&["--tag", "v1.1.0", "--publish", "--pull-requests", "false", "--unrevoke"]),
+        ]
+    })
+    .await
+    .unwrap();
+    for out in &runs {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let all = server.received_requests().await.unwrap();
+    let patches: Vec<Value> = requests_to(&all, "PATCH", "/repos/acme/app/releases/21")
+        .iter()
+        .map(|r| r.body_json().unwrap())
+        .collect();
+    assert_eq!(patches.len(), 3);
+    let notice = "<!-- relkit:revoked -->\n> [!CAUTION]\n> **v1.1.0 is revoked and must not be used.** Reason: data loss in the migration\n<!-- /relkit:revoked -->";
+    let (revoked, republished, unrevoked) = (&patches[0], &patches[1], &patches[2]);
+    assert!(revoked["body"].as_str().unwrap().starts_with(notice), "{revoked}");
+    assert!(revoked["body"].as_str().unwrap().ends_with("first notes"), "{revoked}");
+    assert_eq!((&revoked["prerelease"], &revoked["make_latest"]), (&json!(true), &json!("false")));
+
+    let notes = String::from_utf8(runs[1].stdout.clone()).unwrap();
+    assert!(notes.contains("the new thing"), "{notes}");
+    assert_eq!(
+        republished["body"],
+        format!("{notice}\n\n{notes}"),
+        "the notice stays on top of the new notes"
+    );
+    assert_eq!((&republished["prerelease"], &republished["make_latest"]), (&json!(true), &json!("false")));
+
+    assert_eq!(unrevoked["body"], notes.as_str(), "--unrevoke publishes the notes alone");
+    assert_eq!((&unrevoked["prerelease"], &unrevoked["make_latest"]), (&json!(false), &json!("true")));
+}
+
+/// An upload endpoint on a plain TCP socket: it reads each request whole, then drops the first
+/// `drop_first` connections without a word and answers the next ones with `asset`. Returns the
+/// base URL and the number of requests read.
+fn dropping_upload_server(
+    drop_first: usize,
+    asset: Value,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let n = seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if n < drop_first {
+                drop(stream); // the connection drops: no status line, nothing
+                continue;
+            }
+            let json = asset.to_string();
+            write!(
+                stream,
+                "HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{json}",
+                json.len()
+            )
+            .unwrap();
+        }
+    });
+    (base, count)
+}
+
+/// A dropped connection during an upload: the asset list shows nothing under the temporary
+/// name, so the file is sent again on a new connection, then swapped in.
+#[tokio::test]
+async fn an_upload_whose_connection_drops_is_sent_again_when_nothing_was_stored() {
+    let server = MockServer::start().await;
+    let uri = server.uri();
+    let temp = "app.tar.gz.relkit-upload";
+    let (upload_base, uploads) = dropping_upload_server(1, gh_asset(&uri, 78, temp));
+    let mut release = gh_release(&uri, 1, "v1.2.0", false, "x");
+    release["upload_url"] =
+        json!(format!("{upload_base}/uploads/repos/acme/app/releases/1/assets{{?name,label}}"));
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/app/releases/tags/v1.2.0"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(release.clone()))
+        .mount(&server)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path("/repos/acme/app/releases/1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(release))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/app/releases/1/assets"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .expect(2) // before the upload, and after the dropped connection
+        .mount(&server)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path("/repos/acme/app/releases/assets/78"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(gh_asset(&uri, 78, "app.tar.gz")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let asset = dir.path().join("app.tar.gz");
+    std::fs::write(&asset, b"binary").unwrap();
+    let outcome =
+        publish(&github(&server), &request("v1.2.0", vec![(asset, "app.tar.gz".into())])).await.unwrap();
+    assert_eq!(outcome.uploaded, ["app.tar.gz"]);
+    assert_eq!(uploads.load(std::sync::atomic::Ordering::SeqCst), 2, "sent again once");
 }

@@ -14,17 +14,16 @@
 //!
 //! Forgejo has no `make_latest`: it shows the newest published non-prerelease as latest.
 
-use std::path::Path;
-
 use std::collections::BTreeMap;
 
-use relkit_core::{Error, Result};
+use relkit_core::Result;
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 
+use super::RemoteRelease;
 use super::github::PullRequest;
 use super::http::{Http, Payload, Replay};
-use super::{CreateOutcome, ReleaseFields, RemoteAsset, RemoteRelease, fields_json, path_segment};
+use super::path_segment;
 
 /// A Forgejo or Gitea repository's API.
 #[derive(Debug, Clone)]
@@ -70,91 +69,44 @@ impl ForgejoApi {
         Ok(answered.then_some(found))
     }
 
+    /// The retry limits of this client.
+    pub fn policy(&self) -> super::http::RetryPolicy {
+        self.http.policy()
+    }
+
     fn repo_url(&self) -> String {
         format!("{}/repos/{}/{}", self.api_url, path_segment(&self.owner), path_segment(&self.repo))
     }
+}
 
-    /// The release for `tag`, drafts included.
-    pub async fn find_release(&self, tag: &str) -> Result<Option<RemoteRelease>> {
-        let url = format!("{}/releases/tags/{}", self.repo_url(), path_segment(tag));
-        let reply = self.http.send(Method::GET, &url, Payload::Empty, Replay::Safe).await?;
-        match reply.status {
-            s if s.is_success() => return Ok(Some(reply.json("get release by tag")?)),
-            StatusCode::NOT_FOUND => {}
-            _ => return Err(self.http.unexpected(&reply, "get release by tag")),
-        }
-        let list_url = format!("{}/releases?draft=true&limit=50", self.repo_url());
-        let drafts: Vec<RemoteRelease> = self.http.get_all_pages(&list_url, "list releases").await?;
-        Ok(drafts.into_iter().find(|r| r.tag_name == tag))
+impl crate::releases::Dialect for ForgejoApi {
+    fn http(&self) -> &Http {
+        &self.http
     }
 
-    /// Creates a release; 409 means one exists for the tag already.
-    pub async fn create_release(&self, fields: &ReleaseFields) -> Result<CreateOutcome> {
-        let body = fields_json(fields, false);
-        let url = format!("{}/releases", self.repo_url());
-        let reply = self.http.send(Method::POST, &url, Payload::Json(&body), Replay::OnlyIfRejected).await?;
-        match reply.status {
-            StatusCode::CREATED | StatusCode::OK => Ok(CreateOutcome::Created(reply.json("create release")?)),
-            StatusCode::CONFLICT => Ok(CreateOutcome::AlreadyExists),
-            _ => Err(self.http.unexpected(&reply, "create release")),
-        }
+    fn repo_url(&self) -> String {
+        ForgejoApi::repo_url(self)
     }
 
-    /// Updates the given fields.
-    pub async fn update_release(&self, id: u64, fields: &ReleaseFields) -> Result<RemoteRelease> {
-        let body = fields_json(fields, false);
-        let url = format!("{}/releases/{id}", self.repo_url());
-        let reply = self.http.send(Method::PATCH, &url, Payload::Json(&body), Replay::Safe).await?;
-        if !reply.status.is_success() {
-            return Err(self.http.unexpected(&reply, "update release"));
-        }
-        reply.json("update release")
+    fn drafts_url(&self) -> String {
+        format!("{}/releases?draft=true&limit=50", self.repo_url())
     }
 
-    /// All assets of a release.
-    pub async fn list_assets(&self, release_id: u64) -> Result<Vec<RemoteAsset>> {
-        let url = format!("{}/releases/{release_id}/assets", self.repo_url());
-        self.http.get_all_pages(&url, "list release assets").await
+    fn asset_url(&self, release: &RemoteRelease, asset_id: u64) -> String {
+        format!("{}/releases/{}/assets/{asset_id}", self.repo_url(), release.id)
     }
 
-    /// Deletes an asset (a 404 means it is gone already).
-    pub async fn delete_asset(&self, release_id: u64, asset_id: u64) -> Result<()> {
-        let url = format!("{}/releases/{release_id}/assets/{asset_id}", self.repo_url());
-        let reply = self.http.send(Method::DELETE, &url, Payload::Empty, Replay::Safe).await?;
-        if reply.status.is_success() || reply.status == StatusCode::NOT_FOUND {
-            Ok(())
-        } else {
-            Err(self.http.unexpected(&reply, "delete release asset"))
-        }
+    fn upload_base(&self, release: &RemoteRelease) -> Result<String> {
+        Ok(format!("{}/releases/{}/assets", self.repo_url(), release.id))
     }
 
-    /// Renames an attachment (`PATCH /repos/{o}/{r}/releases/{id}/assets/{attachment_id}`).
-    pub async fn rename_asset(&self, release_id: u64, asset_id: u64, name: &str) -> Result<RemoteAsset> {
-        let url = format!("{}/releases/{release_id}/assets/{asset_id}", self.repo_url());
-        let body = serde_json::json!({ "name": name });
-        let reply = self.http.send(Method::PATCH, &url, Payload::Json(&body), Replay::Safe).await?;
-        if !reply.status.is_success() {
-            return Err(self.http.unexpected(&reply, "rename release asset"));
-        }
-        reply.json("rename release asset")
+    /// Forgejo answers 409 when a release for the tag exists.
+    fn already_exists(&self, status: StatusCode, _: &str) -> bool {
+        status == StatusCode::CONFLICT
     }
 
-    /// Streams a file as a release asset named `name`.
-    pub async fn upload_asset(&self, release_id: u64, path: &Path, name: &str) -> Result<RemoteAsset> {
-        let base = format!("{}/releases/{release_id}/assets", self.repo_url());
-        let mut url = url::Url::parse(&base)
-            .map_err(|e| Error::usage(format!("invalid Forgejo server URL {base:?}: {e}")))?;
-        url.query_pairs_mut().append_pair("name", name);
-        let len = std::fs::metadata(path)
-            .map_err(|e| Error::usage(format!("cannot read asset {}: {e}", path.display())))?
-            .len();
-        let payload = Payload::File { path, content_type: "application/octet-stream", len };
-        let reply = self.http.send(Method::POST, url.as_str(), payload, Replay::OnlyIfRejected).await?;
-        if reply.status.is_success() {
-            reply.json("upload release asset")
-        } else {
-            Err(self.http.unexpected(&reply, &format!("upload of asset {name:?}")))
-        }
+    fn has_make_latest(&self) -> bool {
+        false
     }
 }
 

@@ -9,16 +9,16 @@
 //! - `POST /graphql`: `associatedPullRequests` for up to 100 commits per query (one alias each).
 //! - `GET /repos/{o}/{r}/commits/{sha}/pulls`: the fallback, one request per commit of the range.
 
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
 
 use relkit_core::{Error, Result};
 use reqwest::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::RemoteRelease;
 use super::http::{Http, Payload, Replay};
-use super::{CreateOutcome, ReleaseFields, RemoteAsset, RemoteRelease, fields_json, path_segment};
+use super::path_segment;
 
 /// Commits per GraphQL query (GitHub's node limits allow far more; 100 keeps answers small).
 pub const GRAPHQL_BATCH: usize = 100;
@@ -31,6 +31,8 @@ pub struct PullLookup {
     /// The GitHub login of each commit's own author (GraphQL only), so that a co-author's
     /// commit is credited to them, not to the pull request's author.
     pub authors: BTreeMap<String, String>,
+    /// The GraphQL node id of each of those logins, for [`GithubApi::users_with_commits_before`].
+    pub user_ids: BTreeMap<String, String>,
 }
 
 /// A GitHub repository's API.
@@ -77,105 +79,13 @@ impl GithubApi {
         self.http.has_token()
     }
 
+    /// The retry limits of this client.
+    pub fn policy(&self) -> super::http::RetryPolicy {
+        self.http.policy()
+    }
+
     fn repo_url(&self) -> String {
         format!("{}/repos/{}/{}", self.api_url, path_segment(&self.owner), path_segment(&self.repo))
-    }
-
-    /// The release for `tag`, drafts included.
-    pub async fn find_release(&self, tag: &str) -> Result<Option<RemoteRelease>> {
-        let url = format!("{}/releases/tags/{}", self.repo_url(), path_segment(tag));
-        let reply = self.http.send(Method::GET, &url, Payload::Empty, Replay::Safe).await?;
-        match reply.status {
-            s if s.is_success() => return Ok(Some(reply.json("get release by tag")?)),
-            StatusCode::NOT_FOUND => {}
-            _ => return Err(self.http.unexpected(&reply, "get release by tag")),
-        }
-        // Drafts have no tag yet, so get-by-tag cannot see them: look through the list.
-        let all: Vec<RemoteRelease> = self
-            .http
-            .get_all_pages(&format!("{}/releases?per_page=100", self.repo_url()), "list releases")
-            .await?;
-        Ok(all.into_iter().find(|r| r.tag_name == tag))
-    }
-
-    /// Creates a release; a 422 `already_exists` is reported as such.
-    pub async fn create_release(&self, fields: &ReleaseFields) -> Result<CreateOutcome> {
-        let body = fields_json(fields, true);
-        let url = format!("{}/releases", self.repo_url());
-        let reply = self.http.send(Method::POST, &url, Payload::Json(&body), Replay::OnlyIfRejected).await?;
-        match reply.status {
-            StatusCode::CREATED | StatusCode::OK => Ok(CreateOutcome::Created(reply.json("create release")?)),
-            StatusCode::UNPROCESSABLE_ENTITY if reply.body.contains("already_exists") => {
-                Ok(CreateOutcome::AlreadyExists)
-            }
-            _ => Err(self.http.unexpected(&reply, "create release")),
-        }
-    }
-
-    /// Updates the given fields.
-    pub async fn update_release(&self, id: u64, fields: &ReleaseFields) -> Result<RemoteRelease> {
-        let body = fields_json(fields, true);
-        let url = format!("{}/releases/{id}", self.repo_url());
-        let reply = self.http.send(Method::PATCH, &url, Payload::Json(&body), Replay::Safe).await?;
-        if !reply.status.is_success() {
-            return Err(self.http.unexpected(&reply, "update release"));
-        }
-        reply.json("update release")
-    }
-
-    /// All assets of a release.
-    pub async fn list_assets(&self, release_id: u64) -> Result<Vec<RemoteAsset>> {
-        let url = format!("{}/releases/{release_id}/assets?per_page=100", self.repo_url());
-        self.http.get_all_pages(&url, "list release assets").await
-    }
-
-    /// Deletes an asset (a 404 means it is gone already).
-    pub async fn delete_asset(&self, asset_id: u64) -> Result<()> {
-        let url = format!("{}/releases/assets/{asset_id}", self.repo_url());
-        let reply = self.http.send(Method::DELETE, &url, Payload::Empty, Replay::Safe).await?;
-        if reply.status.is_success() || reply.status == StatusCode::NOT_FOUND {
-            Ok(())
-        } else {
-            Err(self.http.unexpected(&reply, "delete release asset"))
-        }
-    }
-
-    /// Renames an asset (`PATCH /repos/{o}/{r}/releases/assets/{id}` with `name`).
-    pub async fn rename_asset(&self, asset_id: u64, name: &str) -> Result<RemoteAsset> {
-        let url = format!("{}/releases/assets/{asset_id}", self.repo_url());
-        let body = json!({ "name": name });
-        let reply = self.http.send(Method::PATCH, &url, Payload::Json(&body), Replay::Safe).await?;
-        if !reply.status.is_success() {
-            return Err(self.http.unexpected(&reply, "rename release asset"));
-        }
-        reply.json("rename release asset")
-    }
-
-    /// Streams a file to the release's upload URL with the name URL-encoded in the query.
-    pub async fn upload_asset(
-        &self,
-        release: &RemoteRelease,
-        path: &Path,
-        name: &str,
-    ) -> Result<RemoteAsset> {
-        let template = release
-            .upload_url
-            .as_deref()
-            .ok_or_else(|| Error::failed(format!("GitHub release {} has no upload_url", release.tag_name)))?;
-        let base = template.split('{').next().unwrap_or(template);
-        let mut url = url::Url::parse(base)
-            .map_err(|e| Error::failed(format!("GitHub returned an invalid upload_url {base:?}: {e}")))?;
-        url.query_pairs_mut().append_pair("name", name);
-        let len = std::fs::metadata(path)
-            .map_err(|e| Error::usage(format!("cannot read asset {}: {e}", path.display())))?
-            .len();
-        let payload = Payload::File { path, content_type: "application/octet-stream", len };
-        let reply = self.http.send(Method::POST, url.as_str(), payload, Replay::OnlyIfRejected).await?;
-        if reply.status.is_success() {
-            reply.json("upload release asset")
-        } else {
-            Err(self.http.unexpected(&reply, &format!("upload of asset {name:?}")))
-        }
     }
 
     /// Merged pull requests of each commit, with batched GraphQL queries; falls back to one REST
@@ -215,12 +125,56 @@ impl GithubApi {
                 {
                     found.pulls.insert(sha.clone(), pr.to_pull_request());
                 }
-                if let Some(login) = commit.author.as_ref().and_then(|a| a.user.as_ref()) {
-                    found.authors.insert(sha.clone(), login.login.clone());
+                if let Some(user) = commit.author.as_ref().and_then(|a| a.user.as_ref()) {
+                    found.authors.insert(sha.clone(), user.login.clone());
+                    if let Some(id) = &user.id {
+                        found.user_ids.insert(user.login.clone(), id.clone());
+                    }
                 }
             }
         }
         Ok(found)
+    }
+
+    /// Which of `users` (login → GraphQL node id) authored a commit in the history of
+    /// `commit`, as GitHub sees it: a commit counts for an account under any of its verified
+    /// e-mails, so a person with several e-mails is one contributor. One query per 100 users.
+    pub async fn users_with_commits_before(
+        &self,
+        commit: &str,
+        users: &BTreeMap<String, String>,
+    ) -> Result<BTreeSet<String>> {
+        let mut seen = BTreeSet::new();
+        let users: Vec<(&String, &String)> = users.iter().collect();
+        for batch in users.chunks(GRAPHQL_BATCH) {
+            let mut variables = serde_json::Map::new();
+            variables.insert("owner".into(), self.owner.clone().into());
+            variables.insert("name".into(), self.repo.clone().into());
+            variables.insert("oid".into(), commit.into());
+            for (i, (_, id)) in batch.iter().enumerate() {
+                variables.insert(format!("u{i}"), id.as_str().into());
+            }
+            let body = json!({"query": earlier_commits_query(batch.len()), "variables": variables});
+            let reply =
+                self.http.send(Method::POST, &self.graphql_url, Payload::Json(&body), Replay::Safe).await?;
+            if !reply.status.is_success() {
+                return Err(self.http.unexpected(&reply, "GraphQL query"));
+            }
+            let answer: HistoryAnswer = reply.json("GraphQL")?;
+            let Some(history) = answer.data.and_then(|d| d.repository).and_then(|r| r.object) else {
+                let first = answer.errors.and_then(|e| e.into_iter().next()).map(|e| e.message);
+                return Err(Error::failed(format!(
+                    "GraphQL error: {}",
+                    first.unwrap_or_else(|| format!("commit {commit} not found"))
+                )));
+            };
+            for (i, (login, _)) in batch.iter().enumerate() {
+                if history.get(&format!("u{i}")).is_some_and(|h| !h.nodes.is_empty()) {
+                    seen.insert((*login).clone());
+                }
+            }
+        }
+        Ok(seen)
     }
 
     async fn pull_requests_rest(&self, shas: &[String]) -> Result<BTreeMap<String, PullRequest>> {
@@ -243,6 +197,41 @@ impl GithubApi {
     }
 }
 
+impl crate::releases::Dialect for GithubApi {
+    fn http(&self) -> &Http {
+        &self.http
+    }
+
+    fn repo_url(&self) -> String {
+        GithubApi::repo_url(self)
+    }
+
+    fn drafts_url(&self) -> String {
+        format!("{}/releases?per_page=100", self.repo_url())
+    }
+
+    fn asset_url(&self, _: &RemoteRelease, asset_id: u64) -> String {
+        format!("{}/releases/assets/{asset_id}", self.repo_url())
+    }
+
+    /// The release's `upload_url` template without its `{?name,label}` part.
+    fn upload_base(&self, release: &RemoteRelease) -> Result<String> {
+        let template = release
+            .upload_url
+            .as_deref()
+            .ok_or_else(|| Error::failed(format!("GitHub release {} has no upload_url", release.tag_name)))?;
+        Ok(template.split('{').next().unwrap_or(template).to_string())
+    }
+
+    fn already_exists(&self, status: StatusCode, body: &str) -> bool {
+        status == StatusCode::UNPROCESSABLE_ENTITY && body.contains("already_exists")
+    }
+
+    fn has_make_latest(&self) -> bool {
+        true
+    }
+}
+
 /// The GraphQL query for one batch: one `object(oid:)` alias per commit.
 pub fn associated_prs_query(shas: &[String]) -> Result<String> {
     let mut q = String::from(
@@ -253,13 +242,48 @@ pub fn associated_prs_query(shas: &[String]) -> Result<String> {
             return Err(Error::failed(format!("not a full commit id: {sha:?}")));
         }
         q.push_str(&format!(
-            "    c{i}: object(oid: \"{sha}\") {{ ... on Commit {{ author {{ user {{ login }} }} \
+            "    c{i}: object(oid: \"{sha}\") {{ ... on Commit {{ author {{ user {{ login id }} }} \
              associatedPullRequests(first: 5) {{ nodes {{ number title url mergedAt \
              author {{ __typename login }} labels(first: 50) {{ nodes {{ name }} }} }} }} }} }}\n"
         ));
     }
     q.push_str("  }\n}\n");
     Ok(q)
+}
+
+/// The GraphQL query asking, for `users` node ids `$u0…`, for one commit of each in the history
+/// of `$oid` (`Commit.history(author: {id})`). The ids travel as variables, never in the text.
+pub fn earlier_commits_query(users: usize) -> String {
+    let mut q = String::from("query($owner: String!, $name: String!, $oid: GitObjectID!");
+    for i in 0..users {
+        q.push_str(&format!(", $u{i}: ID!"));
+    }
+    q.push_str(
+        ") {\n  repository(owner: $owner, name: $name) {\n    object(oid: $oid) {\n      ... on Commit {\n",
+    );
+    for i in 0..users {
+        q.push_str(&format!(
+            "        u{i}: history(first: 1, author: {{id: $u{i}}}) {{ nodes {{ oid }} }}\n"
+        ));
+    }
+    q.push_str("      }\n    }\n  }\n}\n");
+    q
+}
+
+#[derive(Deserialize)]
+struct HistoryAnswer {
+    data: Option<HistoryData>,
+    errors: Option<Vec<GraphqlError>>,
+}
+
+#[derive(Deserialize)]
+struct HistoryData {
+    repository: Option<HistoryRepository>,
+}
+
+#[derive(Deserialize)]
+struct HistoryRepository {
+    object: Option<BTreeMap<String, Connection<serde::de::IgnoredAny>>>,
 }
 
 #[derive(Deserialize)]
@@ -288,7 +312,14 @@ struct GraphqlCommit {
 /// A commit's `author` (a `GitActor`), linked to a GitHub user when the e-mail is known.
 #[derive(Deserialize)]
 struct GitActor {
-    user: Option<Login>,
+    user: Option<User>,
+}
+
+/// A `User`: login and GraphQL node id.
+#[derive(Deserialize)]
+struct User {
+    login: String,
+    id: Option<String>,
 }
 
 #[derive(Deserialize)]

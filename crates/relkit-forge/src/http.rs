@@ -47,6 +47,10 @@ pub struct RetryPolicy {
     pub backoff_base: Duration,
     /// The longest wait for a rate limit to reset before giving up.
     pub max_rate_limit_wait: Duration,
+    /// How long a request may make no progress (no byte of an upload taken, no answer, no byte
+    /// of the answer read) before it counts as failed. There is no total timeout: a large
+    /// upload takes as long as it needs while it moves.
+    pub stall_timeout: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -55,6 +59,7 @@ impl Default for RetryPolicy {
             max_retries: 4,
             backoff_base: Duration::from_secs(1),
             max_rate_limit_wait: Duration::from_secs(300),
+            stall_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -105,6 +110,16 @@ pub enum Payload<'a> {
     File { path: &'a std::path::Path, content_type: &'a str, len: u64 },
 }
 
+/// The outcome of a request that creates something and is not repeated blindly.
+#[derive(Debug)]
+pub enum Sent {
+    /// The server answered (any status below 500 that is not a rate limit).
+    Reply(Reply),
+    /// A 5xx answer, a dropped connection or a stall: the request may or may not have taken
+    /// effect, and the caller checks before sending it again.
+    Unclear(String),
+}
+
 /// Why one attempt failed.
 #[derive(Debug)]
 enum Attempt {
@@ -127,7 +142,7 @@ impl Http {
         let client = reqwest::Client::builder()
             .user_agent(concat!("relkit/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(20))
-            .timeout(Duration::from_secs(300))
+            .read_timeout(policy.stall_timeout)
             .build()
             .map_err(|e| Error::failed(format!("cannot build the HTTP client: {e}")))?;
         Ok(Self { client, token, scheme, extra_headers: HeaderMap::new(), policy, service })
@@ -144,6 +159,11 @@ impl Http {
         self.token.is_some()
     }
 
+    /// The retry limits.
+    pub fn policy(&self) -> RetryPolicy {
+        self.policy
+    }
+
     /// Sends a request and returns the reply for any status below 500 that is not a rate limit;
     /// the caller decides what a 404 or 422 means.
     pub async fn send(
@@ -153,6 +173,30 @@ impl Http {
         payload: Payload<'_>,
         replay: Replay,
     ) -> Result<Reply> {
+        match self.send_checked(method.clone(), url, payload, replay).await? {
+            Sent::Reply(reply) => Ok(reply),
+            Sent::Unclear(msg) => Err(Error::failed(format!(
+                "{} {method} {} failed: {msg}{}",
+                self.service,
+                redact_query(url),
+                if replay == Replay::OnlyIfRejected {
+                    " (not repeated: it may have taken effect)"
+                } else {
+                    ""
+                }
+            ))),
+        }
+    }
+
+    /// [`Http::send`], with the failure whose effect is unknown (after the retries `replay`
+    /// allows) returned as [`Sent::Unclear`], for a caller that can check what happened.
+    pub async fn send_checked(
+        &self,
+        method: Method,
+        url: &str,
+        payload: Payload<'_>,
+        replay: Replay,
+    ) -> Result<Sent> {
         let attempt = || async { self.attempt(method.clone(), url, &payload).await };
         let backoff = ExponentialBuilder::default()
             .with_min_delay(self.policy.backoff_base)
@@ -183,23 +227,19 @@ impl Http {
                 }
             })
             .await;
-        result.map_err(|e| match e {
-            Attempt::Fatal(err) => err,
-            Attempt::RateLimited(wait) => Error::failed(format!(
+        match result {
+            Ok(reply) => Ok(Sent::Reply(reply)),
+            Err(Attempt::Transient(msg)) => Ok(Sent::Unclear(msg)),
+            Err(Attempt::Fatal(err)) => Err(err),
+            Err(Attempt::RateLimited(wait)) => Err(Error::failed(format!(
                 "{} rate limit exhausted for {method} {}: it resets in {}s, longer than the {}s this run waits; \
                  re-run later or use a token with a higher limit",
                 self.service,
                 redact_query(url),
                 wait.as_secs(),
                 max_wait.as_secs()
-            )),
-            Attempt::Transient(msg) => Error::failed(format!(
-                "{} {method} {} failed: {msg}{}",
-                self.service,
-                redact_query(url),
-                if replay == Replay::OnlyIfRejected { " (not repeated: it may have taken effect)" } else { "" }
-            )),
-        })
+            ))),
+        }
     }
 
     /// GETs a JSON document, following `Link: rel="next"` pages and concatenating arrays.
@@ -250,21 +290,40 @@ impl Http {
             header.set_sensitive(true);
             request = request.header(reqwest::header::AUTHORIZATION, header);
         }
+        let stall = self.policy.stall_timeout;
+        let progress = Progress::default();
         request = match payload {
-            Payload::Empty => request,
-            Payload::Json(value) => request.json(value),
+            // Small requests: no answer within the stall time is a failure.
+            Payload::Empty => request.timeout(stall),
+            Payload::Json(value) => request.json(value).timeout(stall),
             Payload::File { path, content_type, len } => {
                 let file = tokio::fs::File::open(path).await.map_err(|e| {
                     Attempt::Fatal(Error::failed(format!("cannot open asset {}: {e}", path.display())))
                 })?;
-                let stream = tokio_util::io::ReaderStream::new(file);
+                let stream = tokio_util::io::ReaderStream::new(progress.watch(file));
                 request
                     .header(reqwest::header::CONTENT_TYPE, *content_type)
                     .header(reqwest::header::CONTENT_LENGTH, *len)
                     .body(reqwest::Body::wrap_stream(stream))
             }
         };
-        let response = request.send().await.map_err(|e| Attempt::Transient(transport_error(&e)))?;
+        // An upload may take as long as it needs while its bytes move; it fails once nothing
+        // moved (no byte taken, then no answer) for the stall time.
+        let send = request.send();
+        tokio::pin!(send);
+        let response = loop {
+            tokio::select! {
+                sent = &mut send => break sent.map_err(|e| Attempt::Transient(transport_error(&e)))?,
+                () = tokio::time::sleep(stall / 4) => {
+                    if progress.idle() >= stall {
+                        return Err(Attempt::Transient(format!(
+                            "stalled: nothing moved for {}s",
+                            stall.as_secs_f64()
+                        )));
+                    }
+                }
+            }
+        };
         let status = response.status();
         let headers = response.headers().clone();
         let body = response.text().await.map_err(|e| Attempt::Transient(transport_error(&e)))?;
@@ -275,6 +334,53 @@ impl Http {
             return Err(Attempt::Transient(format!("HTTP {status}")));
         }
         Ok(Reply { status, headers, body })
+    }
+}
+
+/// When an upload last moved: a file read is a chunk the connection asked for.
+#[derive(Clone)]
+struct Progress(std::sync::Arc<std::sync::Mutex<std::time::Instant>>);
+
+impl Default for Progress {
+    fn default() -> Self {
+        Self(std::sync::Arc::new(std::sync::Mutex::new(std::time::Instant::now())))
+    }
+}
+
+impl Progress {
+    fn touch(&self) {
+        if let Ok(mut last) = self.0.lock() {
+            *last = std::time::Instant::now();
+        }
+    }
+
+    /// Time since the last progress.
+    fn idle(&self) -> Duration {
+        self.0.lock().map(|last| last.elapsed()).unwrap_or_default()
+    }
+
+    fn watch<R>(&self, inner: R) -> Watched<R> {
+        Watched { inner, progress: self.clone() }
+    }
+}
+
+/// A reader that records progress on every read.
+struct Watched<R> {
+    inner: R,
+    progress: Progress,
+}
+
+impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Watched<R> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let poll = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        if poll.is_ready() {
+            self.progress.touch();
+        }
+        poll
     }
 }
 

@@ -7,6 +7,7 @@
 pub mod forgejo;
 pub mod github;
 pub mod http;
+mod releases;
 
 use std::path::Path;
 
@@ -47,6 +48,29 @@ pub struct RemoteAsset {
     pub id: u64,
     /// The file name.
     pub name: String,
+    /// GitHub's upload state: `uploaded` once complete (`starter` for an interrupted upload);
+    /// Forgejo has none.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// Size in bytes.
+    #[serde(default)]
+    pub size: Option<u64>,
+}
+
+impl RemoteAsset {
+    /// Whether this is a complete upload of `len` bytes (as far as the forge tells).
+    fn is_complete(&self, len: u64) -> bool {
+        self.state.as_deref().is_none_or(|s| s == "uploaded") && self.size.is_none_or(|s| s == len)
+    }
+}
+
+/// What one upload request did.
+#[derive(Debug)]
+pub enum Uploaded {
+    /// The forge stored the asset.
+    Stored(RemoteAsset),
+    /// The answer was lost (5xx, dropped connection, stall): the asset may or may not be there.
+    Unclear(String),
 }
 
 /// The fields of a release to create, or to change (`None` keeps the current value).
@@ -120,40 +144,40 @@ impl Forge {
     /// The release for `tag`, drafts included, or `None`.
     pub async fn find_release(&self, tag: &str) -> Result<Option<RemoteRelease>> {
         match self {
-            Forge::Github(f) => f.find_release(tag).await,
-            Forge::Forgejo(f) => f.find_release(tag).await,
+            Forge::Github(f) => releases::find_release(f, tag).await,
+            Forge::Forgejo(f) => releases::find_release(f, tag).await,
         }
     }
 
     /// Creates a release. Never repeated blindly: on an unclear failure the caller looks it up.
     pub async fn create_release(&self, fields: &ReleaseFields) -> Result<CreateOutcome> {
         match self {
-            Forge::Github(f) => f.create_release(fields).await,
-            Forge::Forgejo(f) => f.create_release(fields).await,
+            Forge::Github(f) => releases::create_release(f, fields).await,
+            Forge::Forgejo(f) => releases::create_release(f, fields).await,
         }
     }
 
     /// Changes the given fields of a release.
     pub async fn update_release(&self, id: u64, fields: &ReleaseFields) -> Result<RemoteRelease> {
         match self {
-            Forge::Github(f) => f.update_release(id, fields).await,
-            Forge::Forgejo(f) => f.update_release(id, fields).await,
+            Forge::Github(f) => releases::update_release(f, id, fields).await,
+            Forge::Forgejo(f) => releases::update_release(f, id, fields).await,
         }
     }
 
     /// All assets of a release (every page).
     pub async fn list_assets(&self, release: &RemoteRelease) -> Result<Vec<RemoteAsset>> {
         match self {
-            Forge::Github(f) => f.list_assets(release.id).await,
-            Forge::Forgejo(f) => f.list_assets(release.id).await,
+            Forge::Github(f) => releases::list_assets(f, release).await,
+            Forge::Forgejo(f) => releases::list_assets(f, release).await,
         }
     }
 
     /// Deletes one asset.
     pub async fn delete_asset(&self, release: &RemoteRelease, asset: &RemoteAsset) -> Result<()> {
         match self {
-            Forge::Github(f) => f.delete_asset(asset.id).await,
-            Forge::Forgejo(f) => f.delete_asset(release.id, asset.id).await,
+            Forge::Github(f) => releases::delete_asset(f, release, asset).await,
+            Forge::Forgejo(f) => releases::delete_asset(f, release, asset).await,
         }
     }
 
@@ -165,21 +189,66 @@ impl Forge {
         name: &str,
     ) -> Result<RemoteAsset> {
         match self {
-            Forge::Github(f) => f.rename_asset(asset.id, name).await,
-            Forge::Forgejo(f) => f.rename_asset(release.id, asset.id, name).await,
+            Forge::Github(f) => releases::rename_asset(f, release, asset, name).await,
+            Forge::Forgejo(f) => releases::rename_asset(f, release, asset, name).await,
         }
     }
 
-    /// Uploads a file as an asset named `name`, streamed from disk.
-    pub async fn upload_asset(
+    /// Uploads a file as an asset named `name`, streamed from disk (one request).
+    pub async fn upload_asset(&self, release: &RemoteRelease, path: &Path, name: &str) -> Result<Uploaded> {
+        match self {
+            Forge::Github(f) => releases::upload_asset(f, release, path, name).await,
+            Forge::Forgejo(f) => releases::upload_asset(f, release, path, name).await,
+        }
+    }
+
+    fn policy(&self) -> http::RetryPolicy {
+        match self {
+            Forge::Github(f) => f.policy(),
+            Forge::Forgejo(f) => f.policy(),
+        }
+    }
+
+    /// Uploads a file as the asset `name` until the forge has stored it: when an attempt's
+    /// outcome is unclear (a 5xx, a dropped connection, a stall), the release's asset list
+    /// says what happened: a complete asset of that name is the upload; a partial one is
+    /// deleted; then the file is sent again (at most the policy's retries, with backoff).
+    pub async fn upload_stored(
         &self,
         release: &RemoteRelease,
         path: &Path,
         name: &str,
     ) -> Result<RemoteAsset> {
-        match self {
-            Forge::Github(f) => f.upload_asset(release, path, name).await,
-            Forge::Forgejo(f) => f.upload_asset(release.id, path, name).await,
+        let len = std::fs::metadata(path)
+            .map_err(|e| relkit_core::Error::usage(format!("cannot read asset {}: {e}", path.display())))?
+            .len();
+        let policy = self.policy();
+        let mut delay = policy.backoff_base;
+        let mut attempt = 0;
+        loop {
+            let why = match self.upload_asset(release, path, name).await? {
+                Uploaded::Stored(asset) => return Ok(asset),
+                Uploaded::Unclear(why) => why,
+            };
+            match self.list_assets(release).await?.into_iter().find(|a| a.name == name) {
+                Some(asset) if asset.is_complete(len) => return Ok(asset),
+                Some(partial) => self.delete_asset(release, &partial).await?,
+                None => {}
+            }
+            attempt += 1;
+            if attempt > policy.max_retries {
+                return Err(relkit_core::Error::failed(format!(
+                    "{} upload of asset {name:?} failed {attempt} times, the last time: {why}; nothing was stored",
+                    self.name()
+                )));
+            }
+            eprintln!(
+                "{}: upload of asset {name:?} failed ({why}) and nothing was stored; sending it again in {:.1}s",
+                self.name(),
+                delay.as_secs_f64()
+            );
+            tokio::time::sleep(delay).await;
+            delay *= 2;
         }
     }
 }
@@ -211,7 +280,7 @@ impl Forge {
         for stale in existing.iter().filter(|a| a.name == temporary) {
             self.delete_asset(release, stale).await?;
         }
-        let new = self.upload_asset(release, path, &temporary).await?;
+        let new = self.upload_stored(release, path, &temporary).await?;
         let old = existing.iter().find(|a| normalized_asset_name(&a.name) == name);
         if let Some(old) = old {
             self.delete_asset(release, old).await?;

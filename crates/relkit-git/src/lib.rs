@@ -36,6 +36,9 @@ pub struct Repo {
     repo: gix::Repository,
 }
 
+/// Memory for decoded objects (commits and trees read more than once in a run).
+const OBJECT_CACHE_BYTES: usize = 64 * 1024 * 1024;
+
 fn git_error(what: &str, e: impl std::fmt::Display) -> Error {
     Error::failed(format!("git: {what}: {e}"))
 }
@@ -43,12 +46,15 @@ fn git_error(what: &str, e: impl std::fmt::Display) -> Error {
 impl Repo {
     /// Opens the repository containing `path`. Not a repository is a usage error (exit 2).
     pub fn discover(path: &Path) -> Result<Self> {
-        let repo = gix::discover(path).map_err(|e| {
+        let mut repo = gix::discover(path).map_err(|e| {
             Error::usage(format!(
                 "{} is not inside a readable git repository ({e}); run from a checkout or pass --repo DIR",
                 path.display()
             ))
         })?;
+        // Walks read each commit to find its parents, and callers then read the same commit
+        // (author, message, tree): the cache makes the second read a lookup, not an inflate.
+        repo.object_cache_size_if_unset(OBJECT_CACHE_BYTES);
         Ok(Self { repo })
     }
 
@@ -271,6 +277,10 @@ pub struct PathGlobs {
     /// `packages/api/**`; empty for `**/*.json`), and whether a wildcard follows (else the
     /// pattern names one file).
     prefixes: Vec<(String, bool)>,
+    /// The deepest directory every pattern lies under (`packages/api`; empty when none).
+    base: String,
+    /// Some pattern matches every file under `base` (`packages/api/**`).
+    covers_base: bool,
 }
 
 impl PathGlobs {
@@ -291,13 +301,28 @@ impl PathGlobs {
             prefixes.push((dirs.join("/"), open));
         }
         let set = builder.build().map_err(|e| Error::usage(format!("invalid {what}: {e}")))?;
-        Ok(Self { set, prefixes })
+        let base = common_directory(prefixes.iter().map(|(prefix, _)| prefix.as_str()));
+        let everything = if base.is_empty() { "**".to_string() } else { format!("{base}/**") };
+        let covers_base = patterns.iter().any(|p| p.trim_end_matches('/') == everything);
+        Ok(Self { set, prefixes, base, covers_base })
     }
 
     /// True when there is no pattern (nothing can match).
     pub fn is_empty(&self) -> bool {
         self.prefixes.is_empty()
     }
+}
+
+/// The longest directory path (whole components) that every one of `dirs` starts with.
+fn common_directory<'a>(mut dirs: impl Iterator<Item = &'a str>) -> String {
+    let Some(first) = dirs.next() else { return String::new() };
+    let mut common: Vec<&str> = first.split('/').filter(|c| !c.is_empty()).collect();
+    for dir in dirs {
+        let parts: Vec<&str> = dir.split('/').filter(|c| !c.is_empty()).collect();
+        let shared = common.iter().zip(&parts).take_while(|(a, b)| a == b).count();
+        common.truncate(shared);
+    }
+    common.join("/")
 }
 
 impl PathFilter for PathGlobs {
@@ -315,6 +340,14 @@ impl PathFilter for PathGlobs {
     fn matches(&self, path: &str) -> bool {
         self.set.is_match(path)
     }
+}
+
+/// What [`Repo::commits_touching`] learned about commits, kept across the ranges of one
+/// filter: whether each commit touches it, and its tree at the filter's base directory.
+#[derive(Debug, Default)]
+pub struct TouchMemo {
+    touched: std::collections::HashMap<gix::ObjectId, bool>,
+    base_trees: std::collections::HashMap<gix::ObjectId, TreeSide>,
 }
 
 /// A side of a tree comparison: a tree id, or nothing (the path is absent on that side).
@@ -347,52 +380,79 @@ impl Repo {
     }
 
     /// The commits of `hidden..tip` (newest first) whose change against their first parent
-    /// touches a file matching `filter`: a component's commits in a monorepo. Unchanged subtrees
-    /// and directories the filter rules out are not read.
+    /// touches a file matching `filter`: a component's commits in a monorepo. Each commit is
+    /// judged once per `memo` (a changelog's ranges share it): its tree at the filter's base
+    /// directory is compared with its parent's, and only when the two differ and the filter
+    /// does not take every file there are the changed subtrees the filter can match read.
     pub fn commits_touching(
         &self,
         tip: &str,
         hidden: &[String],
-        filter: &dyn PathFilter,
+        filter: &PathGlobs,
+        memo: &mut TouchMemo,
     ) -> Result<Vec<Commit>> {
-        // One pass reads each commit once; a parent inside the range is found in `trees`
-        // instead of being read again.
-        let mut walked = Vec::new();
-        let mut trees: std::collections::HashMap<gix::ObjectId, gix::ObjectId> =
-            std::collections::HashMap::new();
+        let mut out = Vec::new();
         for info in self.walk(tip, hidden)? {
             let info = info.map_err(|e| git_error("cannot walk history", e))?;
-            let commit = info.object().map_err(|e| git_error("cannot read a commit", e))?;
-            let tree = commit.tree_id().map_err(|e| git_error("cannot read a tree", e))?.detach();
-            let parent = commit.parent_ids().next().map(|p| p.detach());
-            trees.insert(commit.id, tree);
-            walked.push((commit.detach(), tree, parent));
-        }
-        let mut out = Vec::new();
-        for (commit, tree, parent) in walked {
-            let parent_tree = match parent {
-                Some(p) => match trees.get(&p) {
-                    Some(t) => Some(*t),
-                    None => {
-                        let parent =
-                            self.repo.find_commit(p).map_err(|e| git_error("cannot read a commit", e))?;
-                        Some(parent.tree_id().map_err(|e| git_error("cannot read a tree", e))?.detach())
-                    }
-                },
-                None => None,
-            };
-            let mut touched = false;
-            if filter.may_contain("") {
-                self.compare_trees("", parent_tree, Some(tree), filter, &mut |_, _, _, _| {
-                    touched = true;
-                    Ok(false)
-                })?;
-            }
-            if touched {
-                out.push(to_commit(&commit.attach(&self.repo).into_commit())?);
+            let parent = info.parent_ids.first().copied();
+            if self.touches_scope(info.id, parent, filter, memo)? {
+                let commit =
+                    self.repo.find_commit(info.id).map_err(|e| git_error("cannot read a commit", e))?;
+                out.push(to_commit(&commit)?);
             }
         }
         Ok(out)
+    }
+
+    fn touches_scope(
+        &self,
+        commit: gix::ObjectId,
+        parent: Option<gix::ObjectId>,
+        filter: &PathGlobs,
+        memo: &mut TouchMemo,
+    ) -> Result<bool> {
+        if let Some(known) = memo.touched.get(&commit) {
+            return Ok(*known);
+        }
+        let new = self.base_tree(commit, filter, memo)?;
+        let old = match parent {
+            Some(parent) => self.base_tree(parent, filter, memo)?,
+            None => None,
+        };
+        let touched = if old == new || !filter.may_contain("") {
+            false
+        } else if filter.covers_base {
+            true
+        } else {
+            let mut found = false;
+            self.compare_trees(&filter.base, old, new, filter, &mut |_, _, _, _| {
+                found = true;
+                Ok(false)
+            })?;
+            found
+        };
+        memo.touched.insert(commit, touched);
+        Ok(touched)
+    }
+
+    /// The id of the tree at the filter's base directory in `commit` (`None` when absent).
+    fn base_tree(&self, commit: gix::ObjectId, filter: &PathGlobs, memo: &mut TouchMemo) -> Result<TreeSide> {
+        if let Some(known) = memo.base_trees.get(&commit) {
+            return Ok(*known);
+        }
+        let object = self.repo.find_commit(commit).map_err(|e| git_error("cannot read a commit", e))?;
+        let root = object.tree_id().map_err(|e| git_error("cannot read a tree", e))?.detach();
+        let tree = if filter.base.is_empty() {
+            Some(root)
+        } else {
+            let root = self.repo.find_tree(root).map_err(|e| git_error("cannot read a tree", e))?;
+            root.lookup_entry(filter.base.split('/'))
+                .map_err(|e| git_error("cannot read a tree", e))?
+                .filter(|entry| entry.mode().is_tree())
+                .map(|entry| entry.object_id())
+        };
+        memo.base_trees.insert(commit, tree);
+        Ok(tree)
     }
 
     /// The best common ancestor of two commits, if they have one.
@@ -522,27 +582,86 @@ impl Repo {
 }
 
 impl Repo {
-    /// Which of the `wanted` author emails (compared in lower case) authored a commit reachable
-    /// from `tip`. The walk decodes only author lines and stops as soon as every wanted email
-    /// was seen, so it reads the whole history only when someone is new.
+    /// A second handle on the same repository, to read history on another thread. It has no
+    /// object cache: its walks read each commit once, and copying every commit into a cache
+    /// would cost more than it saves.
+    pub fn handle(&self) -> Repo {
+        let mut repo = self.repo.clone();
+        repo.object_cache_size(0);
+        Repo { repo }
+    }
+
+    /// Which of the wanted author emails (compared in lower case) authored a commit reachable
+    /// from `tip`. The walk starts at once, on the caller's thread, and the emails arrive on
+    /// `wanted` when the caller knows them (the authors of a range it is still reading); until
+    /// then it remembers every email it passes. Each commit is inflated once and read only up to
+    /// its author line (parents come first), and the walk stops as soon as every wanted email
+    /// was seen, so it reads the whole history only when someone is new. A closed channel ends
+    /// the walk with nothing found.
     pub fn authors_seen(
         &self,
         tip: &str,
-        wanted: &std::collections::BTreeSet<String>,
+        wanted: std::sync::mpsc::Receiver<std::collections::BTreeSet<String>>,
     ) -> Result<std::collections::BTreeSet<String>> {
-        let mut seen = std::collections::BTreeSet::new();
-        if wanted.is_empty() {
-            return Ok(seen);
-        }
-        for info in self.walk(tip, &[])? {
-            let info = info.map_err(|e| git_error("cannot walk history", e))?;
-            let commit = info.object().map_err(|e| git_error("cannot read a commit", e))?;
-            let author = commit.author().map_err(|e| git_error("cannot read a commit author", e))?;
-            let email = author.email.to_str_lossy().to_lowercase();
-            if wanted.contains(&email) && seen.insert(email) && seen.len() == wanted.len() {
-                break;
+        use gix::prelude::FindExt as _;
+        use std::collections::{BTreeSet, HashSet};
+        let tip = parse_id(tip)?;
+        let mut queue = std::collections::VecDeque::from([tip]);
+        let mut visited = HashSet::from([tip]);
+        // Before the wanted emails are known: every email passed; after: those still missing.
+        let mut passed: HashSet<String> = HashSet::new();
+        let mut missing: Option<(BTreeSet<String>, HashSet<String>)> = None;
+        let mut buf = Vec::new();
+        let settle = |w: BTreeSet<String>, passed: &HashSet<String>| {
+            let missing: HashSet<String> = w.iter().filter(|e| !passed.contains(*e)).cloned().collect();
+            (w, missing)
+        };
+        while let Some(id) = queue.pop_front() {
+            if missing.is_none() {
+                match wanted.try_recv() {
+                    Ok(w) => missing = Some(settle(w, &passed)),
+                    Err(std::sync::mpsc::TryRecvError::Empty) => {}
+                    Err(std::sync::mpsc::TryRecvError::Disconnected) => return Ok(BTreeSet::new()),
+                }
+            }
+            if let Some((w, still)) = &missing
+                && still.is_empty()
+            {
+                return Ok(w.clone());
+            }
+            let commit = self
+                .repo
+                .objects
+                .find_commit_iter(&id, &mut buf)
+                .map_err(|e| git_error("cannot read a commit", e))?;
+            for token in commit {
+                match token.map_err(|e| git_error("cannot decode a commit", e))? {
+                    gix::objs::commit::ref_iter::Token::Parent { id } if visited.insert(id) => {
+                        queue.push_back(id);
+                    }
+                    gix::objs::commit::ref_iter::Token::Author { signature } => {
+                        let email = signature.email.to_str_lossy().to_lowercase();
+                        match &mut missing {
+                            Some((_, still)) => {
+                                still.remove(&email);
+                            }
+                            None => {
+                                passed.insert(email);
+                            }
+                        }
+                        break;
+                    }
+                    _ => {}
+                }
             }
         }
-        Ok(seen)
+        let (w, still) = match missing {
+            Some(known) => known,
+            None => match wanted.recv() {
+                Ok(w) => settle(w, &passed),
+                Err(_) => return Ok(BTreeSet::new()),
+            },
+        };
+        Ok(w.into_iter().filter(|e| !still.contains(e)).collect())
     }
 }

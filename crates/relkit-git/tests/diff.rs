@@ -77,3 +77,134 @@ fn tree_diff_matches_git_numstat() {
     let none = PathGlobs::new(&[], "test").unwrap();
     assert!(repo.diff_stat(Some(&one), &two, &none).unwrap().is_empty());
 }
+
+/// A file written (`Some`) or deleted (`None`) by one commit.
+type Change = (&'static str, Option<&'static [u8]>);
+
+/// A component's commits against `git log -- :(glob)PATTERN` (git's own pathspec matching as
+/// the judge), per pattern set, with one memo shared by two overlapping ranges as a changelog
+/// shares it.
+#[test]
+fn commits_touching_match_git_log_with_pathspecs() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    git(p, &["init", "-q", "-b", "main"]);
+    let steps: &[&[Change]] = &[
+        &[("README.md", Some(b"r\n")), ("packages/api/src/lib.rs", Some(b"1\n"))],
+        &[("packages/api/src/lib.rs", Some(b"2\n"))],
+        &[("packages/web/index.ts", Some(b"w\n"))],
+        &[("packages/api/package.json", Some(b"{}\n")), ("packages/web/index.ts", Some(b"w2\n"))],
+        &[("packages/api/src/lib.rs", None)],
+        &[("docs/api.md", Some(b"d\n"))],
+        &[("packages/api/schema/a.schema.json", Some(b"{}\n"))],
+        &[("packages/apiary/x.rs", Some(b"x\n"))],
+        &[("packages/api/src/lib.rs", Some(b"back\n")), ("README.md", Some(b"r2\n"))],
+    ];
+    let mut ids = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        for (file, data) in *step {
+            match data {
+                Some(data) => write(p, file, data),
+                None => std::fs::remove_file(p.join(file)).unwrap(),
+            }
+        }
+        git(p, &["add", "-A"]);
+        git(p, &["commit", "-q", "-m", &format!("step {i}")]);
+        ids.push(git(p, &["rev-parse", "HEAD"]).trim().to_string());
+    }
+    // A merge whose first parent already has the change, and a branch commit under the path.
+    git(p, &["checkout", "-q", "-b", "side", &ids[5]]);
+    write(p, "packages/api/side.rs", b"s\n");
+    git(p, &["add", "-A"]);
+    git(p, &["commit", "-q", "-m", "side"]);
+    git(p, &["checkout", "-q", "main"]);
+    git(p, &["merge", "-q", "--no-ff", "-m", "merge side", "side"]);
+    let head = git(p, &["rev-parse", "HEAD"]).trim().to_string();
+
+    let repo = Repo::discover(p).unwrap();
+    let cases: &[&[&str]] = &[
+        &["packages/api/**"],
+        &["packages/api/**/*.json"],
+        &["packages/api/package.json"],
+        &["packages/web/**", "docs/**"],
+        &["**/*.rs"],
+        &["README.md"],
+        &["**"],
+    ];
+    for patterns in cases {
+        let globs =
+            PathGlobs::new(&patterns.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "test").unwrap();
+        let mut memo = relkit_git::TouchMemo::default();
+        for hidden in [vec![ids[2].clone()], vec![]] {
+            let got: Vec<String> = repo
+                .commits_touching(&head, &hidden, &globs, &mut memo)
+                .unwrap()
+                .into_iter()
+                .map(|c| c.id)
+                .collect();
+            let mut args: Vec<String> = vec!["log".into(), "--format=%H".into(), head.clone()];
+            args.extend(hidden.iter().map(|h| format!("^{h}")));
+            // Merges are judged against their first parent, as `git log --first-parent -m`
+            // shows them; plain `git log -- PATH` would drop a merge as TREESAME to a parent.
+            args.extend(["-m".into(), "--first-parent".into(), "--".into()]);
+            args.extend(patterns.iter().map(|pat| format!(":(glob){pat}")));
+            let first_parent: Vec<String> = git(p, &args.iter().map(String::as_str).collect::<Vec<_>>())
+                .lines()
+                .map(str::to_string)
+                .collect();
+            // Commits off the first-parent line (the side branch) are judged on their own.
+            let mut args: Vec<String> =
+                vec!["log".into(), "--format=%H".into(), "--no-merges".into(), head.clone()];
+            args.extend(hidden.iter().map(|h| format!("^{h}")));
+            args.push("--".into());
+            args.extend(patterns.iter().map(|pat| format!(":(glob){pat}")));
+            let all: Vec<String> = git(p, &args.iter().map(String::as_str).collect::<Vec<_>>())
+                .lines()
+                .map(str::to_string)
+                .collect();
+            let mut want: Vec<String> = first_parent.into_iter().chain(all).collect();
+            want.sort();
+            want.dedup();
+            let mut got_sorted = got.clone();
+            got_sorted.sort();
+            assert_eq!(got_sorted, want, "patterns {patterns:?}, hidden {hidden:?}");
+        }
+    }
+}
+
+/// `authors_seen` against the authors `git log` lists: wanted e-mails known before the walk
+/// starts, sent while it runs (either way the same answer), or never (nothing found).
+#[test]
+fn authors_seen_finds_earlier_authors_in_any_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    git(p, &["init", "-q", "-b", "main"]);
+    for (i, who) in
+        ["Ann <ann@example.org>", "Bob <Bob@Example.org>", "Ann <ann@example.org>"].iter().enumerate()
+    {
+        write(p, "f", format!("{i}\n").as_bytes());
+        git(p, &["add", "-A"]);
+        git(p, &["commit", "-q", "--author", who, "-m", &format!("c{i}")]);
+    }
+    let tip = git(p, &["rev-parse", "HEAD"]).trim().to_string();
+    let repo = Repo::discover(p).unwrap();
+    let wanted: std::collections::BTreeSet<String> =
+        ["ann@example.org", "bob@example.org", "new@example.org"].map(String::from).into();
+    let want: std::collections::BTreeSet<String> =
+        ["ann@example.org", "bob@example.org"].map(String::from).into();
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    tx.send(wanted.clone()).unwrap();
+    assert_eq!(repo.authors_seen(&tip, rx).unwrap(), want, "known at the start");
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    let walker = repo.handle();
+    let tip2 = tip.clone();
+    let walk = std::thread::spawn(move || walker.authors_seen(&tip2, rx));
+    tx.send(wanted).unwrap();
+    assert_eq!(walk.join().unwrap().unwrap(), want, "sent while the walk runs");
+
+    let (tx, rx) = std::sync::mpsc::channel::<std::collections::BTreeSet<String>>();
+    drop(tx);
+    assert!(repo.authors_seen(&tip, rx).unwrap().is_empty(), "never sent");
+}

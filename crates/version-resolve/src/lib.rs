@@ -231,8 +231,9 @@ pub fn read_history(
     // The last stable release is an ancestor of HEAD: it is its own merge base.
     let schema_changed = repo.touches(last_stable.as_deref(), head, schema_globs)?;
     let since_stable: Vec<String> = last_stable.iter().cloned().collect();
+    let mut memo = relkit_git::TouchMemo::default();
     let commits_since_stable = match paths {
-        Some(paths) => repo.commits_touching(head, &since_stable, paths)?,
+        Some(paths) => repo.commits_touching(head, &since_stable, paths, &mut memo)?,
         None => repo.commits(head, &since_stable)?,
     }
     .into_iter()
@@ -240,7 +241,7 @@ pub fn read_history(
     .collect();
     let since_any: Vec<String> = last_any.into_iter().collect();
     let commits_since_tag = match paths {
-        Some(paths) => repo.commits_touching(head, &since_any, paths)?.len(),
+        Some(paths) => repo.commits_touching(head, &since_any, paths, &mut memo)?.len(),
         None => repo.commit_ids(head, &since_any)?.len(),
     };
     Ok(History { reachable, commits_since_stable, commits_since_tag, schema_changed })
