@@ -214,6 +214,12 @@ impl<'a> Act<'a> {
         self
     }
 
+    /// Sets a secret (`secrets.NAME`; `GITHUB_TOKEN` is also `github.token`) for the run.
+    pub fn secret(mut self, name: &str, value: &str) -> Self {
+        self.extra_args.extend(["--secret".to_string(), format!("{name}={value}")]);
+        self
+    }
+
     /// Runs the local action in `dir` wherever the workflow names `uses` (`owner/repo@ref`).
     pub fn stand_in(mut self, uses: &str, dir: &Path) -> Self {
         self.extra_args.extend(["--local-repository".to_string(), format!("{uses}={}", dir.display())]);

@@ -9,6 +9,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use relkit_act_tests::{Act, ActRun, Repo, relkit_bin_dir, require_tool, tag_push_event, workspace_root};
+use relkit_testkit::github::FakeGithub;
 use relkit_testkit::registry::TestRegistry;
 use relkit_testkit::sigstore::{
     DEFAULT_IDENTITY, GITHUB_ISSUER, MockSigstore, require_judges, sigstore_python_verify_identity,
@@ -27,6 +28,7 @@ struct Setup {
     repo: Repo,
     registry: TestRegistry,
     sigstore: Option<MockSigstore>,
+    github: FakeGithub,
     artifacts: tempfile::TempDir,
     pinned: String,
 }
@@ -73,7 +75,8 @@ fn setup(test: &str, keyless: bool) -> Option<(std::path::PathBuf, Setup)> {
         .expect("the example pins relkit/relkit")
         .to_string();
     let artifacts = tempfile::tempdir().unwrap();
-    Some((act, Setup { repo, registry, sigstore, artifacts, pinned }))
+    let github = FakeGithub::start("Acme", "Widget");
+    Some((act, Setup { repo, registry, sigstore, github, artifacts, pinned }))
 }
 
 impl Setup {
@@ -88,7 +91,9 @@ impl Setup {
                 .var("RELKIT_BUILDER", "buildah")
                 .var("RELKIT_IMAGE", &format!("{}/acme/widget", self.registry.host))
                 .var("RELKIT_INSECURE_REGISTRY", &self.registry.host)
-                .var("RELKIT_PUBLISH_NOTES", "false")
+                .env("GITHUB_API_URL", &self.github.api_url())
+                .env("GITHUB_GRAPHQL_URL", &self.github.graphql_url())
+                .secret("GITHUB_TOKEN", "ghs_e2e_token")
                 .env("RELKIT_TEST_ARTIFACTS", artifacts.to_str().unwrap())
                 .stand_in(
                     "actions/upload-artifact@b7c566a772e6b6bfb58ed0dc250532a479d7789f",
@@ -272,6 +277,34 @@ fn judge_release(setup: &Setup, index: &str, platforms: &[(String, String)]) {
     }
 }
 
+/// The release notes step published `tag` to the GitHub fake: a prerelease for an RC, `latest`
+/// only for the highest stable release, and a body whose Verification block names the index
+/// digest with its `cosign verify` command.
+fn judge_published_notes(setup: &Setup, tag: &str, index: &str) {
+    let writes = setup.github.release_writes(tag);
+    let payload =
+        writes.last().unwrap_or_else(|| panic!("{tag} was not published: {:?}", setup.github.requests()));
+    assert_eq!(payload["tag_name"], tag, "{payload}");
+    assert_eq!(payload["name"], tag, "{payload}");
+    assert_eq!(payload["draft"], false, "{payload}");
+    let prerelease = tag.contains("-rc.");
+    assert_eq!(payload["prerelease"], prerelease, "{payload}");
+    let latest = if prerelease || tag == "v1.4.1" { "false" } else { "true" };
+    assert_eq!(payload["make_latest"], latest, "{tag}: {payload}");
+    let body = payload["body"].as_str().unwrap();
+    let block =
+        body.split("# Verification").nth(1).unwrap_or_else(|| panic!("no Verification block:\n{body}"));
+    let reference = format!("{}/acme/widget@{index}", setup.registry.host);
+    assert!(block.contains(&format!("`{reference}`")), "{tag}: the index digest in\n{block}");
+    assert!(
+        block.lines().any(|l| l.starts_with("cosign verify ") && l.ends_with(&reference)),
+        "{tag}: the cosign verify command for the index in\n{block}"
+    );
+    let stored = setup.github.releases();
+    let release = stored.iter().find(|r| r["tag_name"] == tag).unwrap();
+    assert_eq!(release["body"], payload["body"]);
+}
+
 /// The in-toto statement of a DSSE bundle, `None` for a message-signature bundle.
 fn dsse_statement(bundle: &std::path::Path) -> Option<Value> {
     let bundle: Value = serde_json::from_slice(&std::fs::read(bundle).unwrap()).unwrap();
@@ -299,6 +332,7 @@ fn the_example_releases_signs_and_tags_v1_4_0_then_an_rc_then_a_hotfix() {
             .cloned()
             .unwrap_or_else(|| panic!("no index digest:\n{}", run.transcript()));
         judge_release(&setup, &digest, &setup.platform_digests(tag));
+        judge_published_notes(&setup, tag, &digest);
         index_of.insert(tag.to_string(), digest);
     };
     let digest_of = |tag: &str| setup.registry.manifest_digest(&format!("acme/widget:{tag}"));
