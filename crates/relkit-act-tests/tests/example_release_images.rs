@@ -1,8 +1,12 @@
-//! `examples/release-images.yml` under act: the per-platform `build` job with the daemonless
-//! builder swapped in (`vars.RELKIT_BUILDER=buildah`: `FROM scratch` + `COPY`, vfs storage), one
-//! image per matrix platform pushed by digest to a real registry (docker-registry on loopback),
-//! judged by skopeo.
+//! `examples/release-images.yml` under act, every job, for the tag pushes `v1.4.0`, `v1.5.0-rc.1`,
+//! `v1.5.0` and the hotfix `v1.4.1`: the per-platform `build` job with the daemonless builder
+//! swapped in (`vars.RELKIT_BUILDER=buildah`: `FROM scratch` + `COPY`, vfs storage) pushing by
+//! digest to a real registry (docker-registry on loopback), the index, the planned tags, keyless
+//! signatures and provenance from the Sigstore mock (its OIDC endpoint standing in for the
+//! runner's), SBOM attestations, and the notes published to the GitHub fake. Judged by skopeo,
+//! `sign verify`, pyspdxtools, sigstore-python and the release payload the fake received.
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use base64::Engine as _;
@@ -27,17 +31,17 @@ const SPDX_PREDICATE: &str = "https://spdx.dev/Document";
 struct Setup {
     repo: Repo,
     registry: TestRegistry,
-    sigstore: Option<MockSigstore>,
+    sigstore: MockSigstore,
     github: FakeGithub,
     artifacts: tempfile::TempDir,
     pinned: String,
 }
 
-fn setup(test: &str, keyless: bool) -> Option<(std::path::PathBuf, Setup)> {
+fn setup(test: &str) -> Option<(PathBuf, Setup)> {
     let act = require_tool(test, "act")?;
     require_tool(test, "buildah")?;
     let registry = TestRegistry::start(test, None)?;
-    let sigstore = if keyless { Some(MockSigstore::start(test)?) } else { None };
+    let sigstore = MockSigstore::start(test)?;
     let repo = Repo::with_workspace_snapshot();
     std::fs::write(
         repo.path().join("Containerfile"),
@@ -80,14 +84,14 @@ fn setup(test: &str, keyless: bool) -> Option<(std::path::PathBuf, Setup)> {
 }
 
 impl Setup {
-    fn run(&self, act_path: &std::path::Path, tag: &str, job: &str) -> ActRun {
+    fn run(&self, act_path: &Path, tag: &str) -> ActRun {
         let sha = self.repo.head();
         let placeholder = workspace_root().join("tests/act/cache-placeholder");
         let stand_ins = workspace_root().join("tests/act");
         // A fresh artifact directory per run (one workflow run's artifacts).
         let artifacts = self.artifacts.path().join(tag);
         let mut act =
-            Act::new(&self.repo, "push", tag_push_event(tag, &sha), "example-release-images.yml", job)
+            Act::new(&self.repo, "push", tag_push_event(tag, &sha), "example-release-images.yml", "")
                 .var("RELKIT_BUILDER", "buildah")
                 .var("RELKIT_IMAGE", &format!("{}/acme/widget", self.registry.host))
                 .var("RELKIT_INSECURE_REGISTRY", &self.registry.host)
@@ -112,13 +116,11 @@ impl Setup {
         ] {
             act = act.stand_in(uses, &placeholder);
         }
-        if let Some(sigstore) = &self.sigstore {
-            act = act
-                .var("RELKIT_TRUSTED_ROOT", sigstore.trusted_root.to_str().unwrap())
-                .var("RELKIT_SIGNING_CONFIG", sigstore.signing_config.to_str().unwrap());
-            for (name, value) in sigstore.actions_env() {
-                act = act.env(name, &value);
-            }
+        act = act
+            .var("RELKIT_TRUSTED_ROOT", self.sigstore.trusted_root.to_str().unwrap())
+            .var("RELKIT_SIGNING_CONFIG", self.sigstore.signing_config.to_str().unwrap());
+        for (name, value) in self.sigstore.actions_env() {
+            act = act.env(name, &value);
         }
         act.run(act_path)
     }
@@ -135,7 +137,7 @@ impl Setup {
     }
 
     /// The single layer of the artifact manifest `digest`, copied by skopeo into `scratch`.
-    fn referrer_layer(&self, digest: &str, scratch: &std::path::Path) -> std::path::PathBuf {
+    fn referrer_layer(&self, digest: &str, scratch: &Path) -> PathBuf {
         let target = scratch.join(&digest[7..19]);
         let source = format!("docker://{}/acme/widget@{digest}", self.registry.host);
         let out = self.registry.skopeo(&[
@@ -164,31 +166,6 @@ impl Setup {
     }
 }
 
-#[test]
-fn the_example_builds_one_image_per_platform_with_buildah_and_pushes_them_by_digest() {
-    let test = "the_example_builds_one_image_per_platform_with_buildah_and_pushes_them_by_digest";
-    let Some((act, setup)) = setup(test, false) else { return };
-    let run = setup.run(&act, "v1.4.0", "build");
-    assert!(run.success, "act failed:\n{}", run.transcript());
-
-    for (slug, digest) in setup.platform_digests("v1.4.0") {
-        assert!(digest.starts_with("sha256:"), "{digest}");
-        // skopeo, the independent judge: the manifest is in the registry by digest, for its platform.
-        let inspect = setup.registry.skopeo(&[
-            "inspect",
-            "--tls-verify=false",
-            "--config",
-            &format!("docker://{}/acme/widget@{digest}", setup.registry.host),
-        ]);
-        assert!(inspect.status.success(), "{}", String::from_utf8_lossy(&inspect.stderr));
-        let config: Value = serde_json::from_slice(&inspect.stdout).unwrap();
-        assert_eq!(config["architecture"], slug.trim_start_matches("linux-"), "{config}");
-        assert_eq!(config["os"], "linux", "{config}");
-    }
-    // Pushed by digest only: no tag (not even `latest`) before the release job applies the plan.
-    assert_eq!(setup.registry.tags("acme/widget"), Vec::<String>::new());
-}
-
 fn release_tags(registry: &TestRegistry) -> Vec<String> {
     let mut tags: Vec<String> =
         registry.tags("acme/widget").into_iter().filter(|t| !t.starts_with("sha256-")).collect();
@@ -196,13 +173,27 @@ fn release_tags(registry: &TestRegistry) -> Vec<String> {
     tags
 }
 
-/// What the independent judges say about one release of the example, all in one place: the
-/// index and every platform manifest are signed by this workflow and verify; each of those digests
-/// has an SPDX SBOM referrer and a signed SPDX attestation whose in-toto subject is that digest,
-/// whose document pyspdxtools accepts, and (for the index) whose bundle sigstore-python verifies.
+/// What the independent judges say about one release of the example, all in one place: each
+/// platform manifest is in the registry for its platform (skopeo); the index and every platform
+/// manifest are signed by this workflow and verify; each of those digests has an SPDX SBOM
+/// referrer and a signed SPDX attestation whose in-toto subject is that digest, whose document
+/// pyspdxtools accepts, and (for the index) whose bundle sigstore-python verifies.
 fn judge_release(setup: &Setup, index: &str, platforms: &[(String, String)]) {
-    let sigstore = setup.sigstore.as_ref().expect("a keyless run");
+    let sigstore = &setup.sigstore;
     let host = &setup.registry.host;
+    for (slug, digest) in platforms {
+        let inspect = setup.registry.skopeo(&[
+            "inspect",
+            "--tls-verify=false",
+            "--config",
+            &format!("docker://{host}/acme/widget@{digest}"),
+        ]);
+        assert!(inspect.status.success(), "{}", String::from_utf8_lossy(&inspect.stderr));
+        let config: Value = serde_json::from_slice(&inspect.stdout).unwrap();
+        assert_eq!(config["architecture"], slug.trim_start_matches("linux-"), "{config}");
+        assert_eq!(config["os"], "linux", "{config}");
+    }
+
     let verified = Command::new(relkit_bin_dir().join("sign"))
         .args(["verify", "image", &format!("{host}/acme/widget@{index}"), "--github-repo", "acme/widget"])
         .arg("--trusted-root")
@@ -215,6 +206,7 @@ fn judge_release(setup: &Setup, index: &str, platforms: &[(String, String)]) {
     assert_eq!(text.lines().filter(|l| l.starts_with("verified")).count(), 3, "index + 2 platforms:\n{text}");
 
     let scratch = tempfile::tempdir().unwrap();
+    let mut documents = Vec::new();
     let subjects =
         std::iter::once(("index", index)).chain(platforms.iter().map(|(s, d)| (s.as_str(), d.as_str())));
     for (what, digest) in subjects {
@@ -223,7 +215,7 @@ fn judge_release(setup: &Setup, index: &str, platforms: &[(String, String)]) {
             referrers.iter().any(|r| r["artifactType"] == "application/spdx+json"),
             "{what} {digest}: no SBOM referrer in {referrers:?}"
         );
-        let attestations: Vec<(std::path::PathBuf, Value)> = referrers
+        let attestations: Vec<(PathBuf, Value)> = referrers
             .iter()
             .filter(|r| {
                 r["artifactType"]
@@ -243,16 +235,9 @@ fn judge_release(setup: &Setup, index: &str, platforms: &[(String, String)]) {
             digest.strip_prefix("sha256:"),
             "{what}: the attestation is bound to {digest}"
         );
-        let document = scratch.path().join(format!("{}.spdx.json", &digest[7..19]));
+        let document = scratch.path().join(format!("{what}.spdx.json"));
         std::fs::write(&document, serde_json::to_vec_pretty(&statement["predicate"]).unwrap()).unwrap();
-        let judged = Command::new("pyspdxtools").arg("-i").arg(&document).output().unwrap();
-        assert!(
-            judged.status.success(),
-            "pyspdxtools on the {what} SBOM: {}{}",
-            String::from_utf8_lossy(&judged.stdout),
-            String::from_utf8_lossy(&judged.stderr)
-        );
-        let purls = statement["predicate"]["packages"].to_string();
+        documents.push(document);
         if what == "index" {
             let judged = sigstore_python_verify_identity(
                 &sigstore.client_trust_config,
@@ -268,13 +253,38 @@ fn judge_release(setup: &Setup, index: &str, platforms: &[(String, String)]) {
             );
         } else {
             let arch = what.trim_start_matches("linux-");
+            let packages = statement["predicate"]["packages"].to_string();
             assert!(
-                purls.contains(&format!("pkg:deb/debian/{IMAGE_PACKAGE}@"))
-                    && purls.contains(&format!("arch={arch}")),
-                "{what}: the SBOM lists the image's {IMAGE_PACKAGE} for {arch}: {purls}"
+                packages.contains(&format!("pkg:deb/debian/{IMAGE_PACKAGE}@"))
+                    && packages.contains(&format!("arch={arch}")),
+                "{what}: the SBOM lists the image's {IMAGE_PACKAGE} for {arch}: {packages}"
             );
         }
     }
+    let judged = pyspdxtools(&documents);
+    assert!(
+        judged.status.success(),
+        "pyspdxtools: {}{}",
+        String::from_utf8_lossy(&judged.stdout),
+        String::from_utf8_lossy(&judged.stderr)
+    );
+}
+
+/// pyspdxtools (spdx-tools' own command, its `main` as `pyspdxtools -i FILE` runs it) on each
+/// file, in one Python process; fails naming the files it rejects.
+fn pyspdxtools(files: &[PathBuf]) -> std::process::Output {
+    const SCRIPT: &str = "import sys\n\
+        from spdx_tools.spdx.clitools.pyspdxtools import main\n\
+        rejected = []\n\
+        for path in sys.argv[1:]:\n\
+        \x20   try:\n\
+        \x20       main(['-i', path], standalone_mode=False)\n\
+        \x20   except SystemExit as exit:\n\
+        \x20       if exit.code:\n\
+        \x20           rejected.append(path)\n\
+        print('rejected:', ' '.join(rejected))\n\
+        sys.exit(1 if rejected else 0)\n";
+    Command::new("python3").args(["-c", SCRIPT]).args(files).output().expect("python3 runs")
 }
 
 /// The release notes step published `tag` to the GitHub fake: a prerelease for an RC, `latest`
@@ -306,7 +316,7 @@ fn judge_published_notes(setup: &Setup, tag: &str, index: &str) {
 }
 
 /// The in-toto statement of a DSSE bundle, `None` for a message-signature bundle.
-fn dsse_statement(bundle: &std::path::Path) -> Option<Value> {
+fn dsse_statement(bundle: &Path) -> Option<Value> {
     let bundle: Value = serde_json::from_slice(&std::fs::read(bundle).unwrap()).unwrap();
     let payload = bundle["dsseEnvelope"]["payload"].as_str()?;
     Some(serde_json::from_slice(&STANDARD.decode(payload).unwrap()).unwrap())
@@ -318,13 +328,13 @@ fn the_example_releases_signs_and_tags_v1_4_0_then_an_rc_then_a_hotfix() {
     if !require_judges(test) || !relkit_testkit::tools::require_tool(test, "pyspdxtools") {
         return;
     }
-    let Some((act, setup)) = setup(test, true) else { return };
+    let Some((act, setup)) = setup(test) else { return };
     let mut index_of = std::collections::BTreeMap::new();
 
     let release = |tag: &str, index_of: &mut std::collections::BTreeMap<String, String>| {
         setup.repo.commit(&format!("feat: towards {tag}"));
         setup.repo.tag(tag);
-        let run = setup.run(&act, tag, "");
+        let run = setup.run(&act, tag);
         assert!(run.success, "act failed for {tag}:\n{}", run.transcript());
         let digest = run
             .step_outputs("index")
@@ -352,8 +362,10 @@ fn the_example_releases_signs_and_tags_v1_4_0_then_an_rc_then_a_hotfix() {
     assert_eq!(digest_of("1.4"), Some(index_of["v1.4.0"].clone()));
     assert_eq!(digest_of("1.5"), Some(index_of["v1.5.0"].clone()));
     assert_eq!(digest_of("1"), Some(index_of["v1.5.0"].clone()));
-    let tags = release_tags(&setup.registry);
-    for expected in ["latest", "1", "1.4", "1.5", "v1.4.0", "v1.4.1", "v1.5.0", "v1.5.0-rc.1"] {
-        assert!(tags.contains(&expected.to_string()), "{expected} in {tags:?}");
-    }
+    // Exactly the planned tags (a `sha-` tag per release, `candidate` for the RC): the builds
+    // and the index were pushed by digest only.
+    let (sha_tags, tags): (Vec<String>, Vec<String>) =
+        release_tags(&setup.registry).into_iter().partition(|t| t.starts_with("sha-"));
+    assert_eq!(tags, ["1", "1.4", "1.5", "candidate", "latest", "v1.4.0", "v1.4.1", "v1.5.0", "v1.5.0-rc.1"]);
+    assert_eq!(sha_tags.len(), 4, "{sha_tags:?}");
 }
