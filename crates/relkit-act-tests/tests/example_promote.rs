@@ -7,7 +7,9 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use relkit_act_tests::{Act, ActRun, Repo, relkit_bin_dir, require_tool, tag_push_event, workspace_root};
+use relkit_act_tests::{
+    Act, ActRun, Repo, relkit_actions_only, relkit_bin_dir, require_tool, tag_push_event, workspace_root,
+};
 use relkit_registry::LayoutRegistry;
 use relkit_registry::image::{ImageSpec, write_index};
 use relkit_testkit::registry::TestRegistry;
@@ -19,6 +21,7 @@ struct Setup {
     registry: TestRegistry,
     sigstore: MockSigstore,
     pinned: String,
+    actions: tempfile::TempDir,
     scratch: tempfile::TempDir,
 }
 
@@ -38,7 +41,8 @@ impl Setup {
             .and_then(|rest| rest.split_whitespace().next())
             .expect("the example pins relkit/relkit")
             .to_string();
-        Some(Self { act, repo, registry, sigstore, pinned, scratch: tempfile::tempdir().unwrap() })
+        let actions = relkit_actions_only();
+        Some(Self { act, repo, registry, sigstore, pinned, actions, scratch: tempfile::tempdir().unwrap() })
     }
 
     /// What the build workflow leaves behind: a two-platform index tagged `repo:next`, signed
@@ -80,7 +84,7 @@ impl Setup {
             .var("RELKIT_STABLE_IMAGE", &format!("{}/acme/widget-stable", self.registry.host))
             .var("RELKIT_INSECURE_REGISTRY", &self.registry.host)
             .var("RELKIT_TRUSTED_ROOT", self.sigstore.trusted_root.to_str().unwrap())
-            .stand_in(&format!("relkit/relkit@{}", self.pinned), self.repo.path())
+            .stand_in(&format!("relkit/relkit@{}", self.pinned), self.actions.path())
             .run(&self.act)
     }
 

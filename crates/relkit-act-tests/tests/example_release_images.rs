@@ -12,7 +12,9 @@ use std::process::Command;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use relkit_act_tests::{Act, ActRun, Repo, relkit_bin_dir, require_tool, tag_push_event, workspace_root};
+use relkit_act_tests::{
+    Act, ActRun, Repo, relkit_actions_only, relkit_bin_dir, require_tool, tag_push_event, workspace_root,
+};
 use relkit_testkit::github::FakeGithub;
 use relkit_testkit::registry::TestRegistry;
 use relkit_testkit::sigstore::{
@@ -35,6 +37,7 @@ struct Setup {
     github: FakeGithub,
     artifacts: tempfile::TempDir,
     pinned: String,
+    actions: tempfile::TempDir,
 }
 
 fn setup(test: &str) -> Option<(PathBuf, Setup)> {
@@ -80,7 +83,8 @@ fn setup(test: &str) -> Option<(PathBuf, Setup)> {
         .to_string();
     let artifacts = tempfile::tempdir().unwrap();
     let github = FakeGithub::start("Acme", "Widget");
-    Some((act, Setup { repo, registry, sigstore, github, artifacts, pinned }))
+    let actions = relkit_actions_only();
+    Some((act, Setup { repo, registry, sigstore, github, artifacts, pinned, actions }))
 }
 
 impl Setup {
@@ -107,7 +111,7 @@ impl Setup {
                     "actions/download-artifact@37930b1c2abaa49bbe596cd826c3c89aecaef9a1",
                     &stand_ins.join("download-artifact"),
                 )
-                .stand_in(&format!("relkit/relkit@{}", self.pinned), self.repo.path());
+                .stand_in(&format!("relkit/relkit@{}", self.pinned), self.actions.path());
         // The Docker steps are skipped under buildah; act still wants their sources.
         for uses in [
             "docker/setup-buildx-action@8d2750c68a42422c14e847fe6c8ac0403b4cbd6f",
