@@ -42,12 +42,15 @@ pub struct Change {
     pub section: String,
 }
 
+// ASCII digits (`[0-9]`, not Unicode `\d`): what the identifiers use, and compiled in less than
+// half the time at every start of the binary.
 static ADVISORY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(GHSA(?:-[23456789cfghjmpqrvwx]{4}){3}|CVE-\d{4}-\d{4,})\b").expect("valid regex")
+    Regex::new(r"(?i)\b(GHSA(?:-[23456789cfghjmpqrvwx]{4}){3}|CVE-[0-9]{4}-[0-9]{4,})\b")
+        .expect("valid regex")
 });
 
 /// A PR number GitHub appends to squash-merge subjects: ` (#123)`.
-static PR_SUFFIX: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\s*\(#\d+\)\s*$").expect("valid regex"));
+static PR_SUFFIX: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\s*\(#[0-9]+\)\s*$").expect("valid regex"));
 
 /// The change for one entry of a commit (see [`relkit_core::message`]). Security is decided per
 /// entry: its type or scope is `security`, or its own lines name a GHSA/CVE id.

@@ -176,6 +176,31 @@ impl Repo {
     }
 }
 
+/// A directory holding only what this workspace's actions read when the binaries are on `PATH`
+/// (the root `action.yml` with `Cargo.toml` and `crates/*/src/main.rs`, its version and binary
+/// list; `actions/*/action.yml`): the stand-in for `relkit/relkit@REF` and
+/// `relkit/relkit/actions/NAME@REF`. act copies a stand-in's whole tree for every step that uses
+/// it, so a stand-in of the whole repository costs about a second per step.
+pub fn relkit_actions_only() -> TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = workspace_root();
+    let mut files = vec![PathBuf::from("action.yml"), PathBuf::from("Cargo.toml")];
+    for (parent, inner) in [("actions", "action.yml"), ("crates", "src/main.rs")] {
+        for entry in std::fs::read_dir(root.join(parent)).expect("read a workspace directory") {
+            let relative = Path::new(parent).join(entry.expect("an entry").file_name()).join(inner);
+            if root.join(&relative).is_file() {
+                files.push(relative);
+            }
+        }
+    }
+    for relative in files {
+        let target = dir.path().join(&relative);
+        std::fs::create_dir_all(target.parent().expect("a parent")).expect("mkdir");
+        std::fs::copy(root.join(&relative), target).expect("copy an action file");
+    }
+    dir
+}
+
 /// One act invocation: an event with its payload, one workflow file and one job.
 pub struct Act<'a> {
     repo: &'a Repo,
@@ -211,6 +236,12 @@ impl<'a> Act<'a> {
     /// Sets an environment variable for every step of the run.
     pub fn env(mut self, name: &str, value: &str) -> Self {
         self.extra_args.extend(["--env".to_string(), format!("{name}={value}")]);
+        self
+    }
+
+    /// Sets a secret (`secrets.NAME`; `GITHUB_TOKEN` is also `github.token`) for the run.
+    pub fn secret(mut self, name: &str, value: &str) -> Self {
+        self.extra_args.extend(["--secret".to_string(), format!("{name}={value}")]);
         self
     }
 

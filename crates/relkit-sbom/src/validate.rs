@@ -269,8 +269,9 @@ const RELATIONSHIP_TYPES: &[&str] = &[
 ];
 
 static SPDX_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^SPDXRef-[A-Za-z0-9.\-]+$").unwrap());
+// ASCII digits (`[0-9]`): a timestamp has no others, and Unicode `\d` takes 0.3 ms to compile.
 static CREATED: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$").unwrap());
+    LazyLock::new(|| Regex::new(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$").unwrap());
 static PURL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^pkg:.+(/.+)?/.+(@.+)?(\?.+)?(#.+)?$").unwrap());
 static URI: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s#]+$").unwrap());
 static DOWNLOAD: LazyLock<Regex> = LazyLock::new(|| {

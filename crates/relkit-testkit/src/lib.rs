@@ -1,11 +1,13 @@
 //! Test support: runs the real `git` with a fixed identity and date, so that tests build
 //! repositories whose commit ids are the same on every run; [`tools`] decides whether a test
 //! whose tool is missing skips or fails; [`registry`] runs a real OCI registry on loopback;
-//! [`sigstore`] runs a private Sigstore instance and the independent judges of bundles;
+//! [`sigstore`] runs a private Sigstore instance and the independent judges of bundles; [`github`]
+//! fakes the GitHub release API for end-to-end runs;
 //! [`conformance`] drives a sigstore-conformance client over the offline bundle cases;
 //! [`token_issuer`] is a Docker token server for a registry with token auth.
 
 pub mod conformance;
+pub mod github;
 pub mod proxy;
 pub mod registry;
 pub mod sigstore;

@@ -269,18 +269,28 @@ fn images(
     Ok(0)
 }
 
-fn verify_report(reports: &[sign::VerifyReport]) -> i32 {
-    let mut failed = false;
+/// Prints one line per digest; any failure is an error (exit 1, `::error::` under Actions)
+/// naming how many failed and the first reason.
+fn verify_report(reports: &[sign::VerifyReport]) -> Result<i32> {
+    let mut failures = Vec::new();
     for r in reports {
         let platform = r.platform.as_ref().map(|p| format!(" ({p})")).unwrap_or_default();
         if r.verified {
             println!("verified {}{platform}: signed by {}", r.reference, r.signers.join(", "));
         } else {
-            failed = true;
-            println!("FAILED   {}{platform}: {}", r.reference, r.failures.join("; "));
+            let line = format!("{}{platform}: {}", r.reference, r.failures.join("; "));
+            println!("FAILED   {line}");
+            failures.push(line);
         }
     }
-    i32::from(failed)
+    match failures.first() {
+        None => Ok(0),
+        Some(first) => Err(Error::failed(format!(
+            "{} of {} verifications failed; first: {first}",
+            failures.len(),
+            reports.len()
+        ))),
+    }
 }
 
 fn run(cli: Cli, env: &dyn Env) -> Result<i32> {
@@ -326,7 +336,7 @@ fn run(cli: Cli, env: &dyn Env) -> Result<i32> {
                 &insecure_registries,
                 env,
             )?;
-            Ok(verify_report(&reports))
+            verify_report(&reports)
         }
         Command::Verify(VerifyCommand::Attestation {
             images,
@@ -344,7 +354,7 @@ fn run(cli: Cli, env: &dyn Env) -> Result<i32> {
                 &insecure_registries,
                 env,
             )?;
-            Ok(verify_report(&reports))
+            verify_report(&reports)
         }
         Command::Verify(VerifyCommand::Blob { file, bundle, policy }) => {
             let (policy, trust) = policy.options();
