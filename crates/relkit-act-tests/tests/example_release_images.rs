@@ -4,7 +4,8 @@
 //! digest to a real registry (docker-registry on loopback), the index, the planned tags, keyless
 //! signatures and provenance from the Sigstore mock (its OIDC endpoint standing in for the
 //! runner's), SBOM attestations, and the notes published to the GitHub fake. Judged by skopeo,
-//! `sign verify`, pyspdxtools, sigstore-python and the release payload the fake received.
+//! `sign verify`, sigstore-rs's cosign module, pyspdxtools, sigstore-python and the release payload
+//! the fake received.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,7 +19,8 @@ use relkit_act_tests::{
 use relkit_testkit::github::FakeGithub;
 use relkit_testkit::registry::TestRegistry;
 use relkit_testkit::sigstore::{
-    DEFAULT_IDENTITY, GITHUB_ISSUER, MockSigstore, require_judges, sigstore_python_verify_identity,
+    CosignJudge, DEFAULT_IDENTITY, GITHUB_ISSUER, JsSigner, MockSigstore, require_judges,
+    sigstore_python_verify_identity,
 };
 use serde_json::Value;
 
@@ -208,6 +210,16 @@ fn judge_release(setup: &Setup, index: &str, platforms: &[(String, String)]) {
     assert!(verified.status.success(), "{}", String::from_utf8_lossy(&verified.stderr));
     let text = String::from_utf8_lossy(&verified.stdout);
     assert_eq!(text.lines().filter(|l| l.starts_with("verified")).count(), 3, "index + 2 platforms:\n{text}");
+    // sigstore-rs's cosign module finds and checks the signatures in the registry by itself (the
+    // v3 bundle referrers, through the fallback index this registry needs).
+    if let Some(judge) = CosignJudge::find("example release (cosign layout)") {
+        let signer = JsSigner::Identity { identity: DEFAULT_IDENTITY, issuer: GITHUB_ISSUER };
+        for digest in std::iter::once(index).chain(platforms.iter().map(|(_, d)| d.as_str())) {
+            let pinned = format!("{host}/acme/widget@{digest}");
+            let schemes = judge.verified_schemes(&sigstore.trusted_root, &pinned, signer, &[]);
+            assert_eq!(schemes, ["referrer"], "{pinned}");
+        }
+    }
 
     let scratch = tempfile::tempdir().unwrap();
     let mut documents = Vec::new();
