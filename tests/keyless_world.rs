@@ -82,24 +82,9 @@ impl World {
         );
     }
 
-    /// The bundle blob of a referrer manifest, fetched with skopeo into a `dir:` copy.
+    /// The bundle blob of a referrer manifest, fetched with skopeo.
     pub fn referrer_bundle(&self, repo: &str, referrer: &str) -> PathBuf {
-        let target = self.dir.path().join(format!("ref-{}", &referrer[7..19]));
-        let source = format!("docker://{}/{repo}@{referrer}", self.registry.host);
-        let out = self.registry.skopeo(&[
-            "copy",
-            "--quiet",
-            "--src-tls-verify=false",
-            &source,
-            &format!("dir:{}", target.display()),
-        ]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let manifest: Value =
-            serde_json::from_slice(&std::fs::read(target.join("manifest.json")).unwrap()).unwrap();
-        let layer = manifest["layers"][0]["digest"].as_str().unwrap().trim_start_matches("sha256:");
-        let bundle = target.join("bundle.sigstore.json");
-        std::fs::copy(target.join(layer), &bundle).unwrap();
-        bundle
+        self.registry.artifact_layer(repo, referrer, self.dir.path())
     }
 
     /// `tag-policy promote`'s operation, by digest, to `acme/widget-stable` on the same host as

@@ -144,19 +144,7 @@ impl Setup {
 
     /// The single layer of the artifact manifest `digest`, copied by skopeo into `scratch`.
     fn referrer_layer(&self, digest: &str, scratch: &Path) -> PathBuf {
-        let target = scratch.join(&digest[7..19]);
-        let source = format!("docker://{}/acme/widget@{digest}", self.registry.host);
-        let out = self.registry.skopeo(&[
-            "copy",
-            "--quiet",
-            "--src-tls-verify=false",
-            &source,
-            &format!("dir:{}", target.display()),
-        ]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let manifest: Value =
-            serde_json::from_slice(&std::fs::read(target.join("manifest.json")).unwrap()).unwrap();
-        target.join(manifest["layers"][0]["digest"].as_str().unwrap().trim_start_matches("sha256:"))
+        self.registry.artifact_layer("acme/widget", digest, scratch)
     }
 
     fn platform_digests(&self, tag: &str) -> Vec<(String, String)> {

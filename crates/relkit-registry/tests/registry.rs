@@ -534,16 +534,7 @@ async fn prune_on_hosted_registries_reports_what_they_really_did() {
 async fn token_auth_one_token_per_operation_expiry_and_one_refetch() {
     use std::sync::atomic::Ordering;
     let test = "token_auth_one_token_per_operation_expiry_and_one_refetch";
-    let Some(issuer) = TokenIssuer::start(test) else { return };
-    let Some(reg) = TestRegistry::start_token_auth(
-        test,
-        &issuer.realm(),
-        TOKEN_SERVICE,
-        TOKEN_ISSUER,
-        &issuer.dir.path().join("root.crt"),
-    ) else {
-        return;
-    };
+    let Some((issuer, reg)) = TokenIssuer::with_registry(test) else { return };
     let fresh = || HttpRegistry::new(&reg.host, &options(&reg)).unwrap();
     let seeding = fresh();
     let (index, _, _) = seed(&reg, &seeding, "src").await;

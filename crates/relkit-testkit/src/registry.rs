@@ -4,7 +4,7 @@
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -175,12 +175,41 @@ impl TestRegistry {
     pub fn push_layout(&self, layout: &Path, tag: &str, repo: &str) {
         let source = format!("oci:{}:{tag}", layout.display());
         let dest = format!("docker://{}/{repo}:{tag}", self.host);
-        let out = self.skopeo(&["copy", "--all", "--quiet", "--dest-tls-verify=false", &source, &dest]);
+        let out = self.skopeo(&[
+            "copy",
+            "--all",
+            "--preserve-digests",
+            "--quiet",
+            "--dest-tls-verify=false",
+            &source,
+            &dest,
+        ]);
         assert!(
             out.status.success(),
             "skopeo copy {source} {dest}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+}
+
+impl TestRegistry {
+    /// The first layer of the artifact manifest `repo@digest` (a referrer: an SBOM, a Sigstore
+    /// bundle), copied by skopeo into a `dir:` copy under `scratch`; returns the layer's file.
+    pub fn artifact_layer(&self, repo: &str, digest: &str, scratch: &Path) -> PathBuf {
+        let target = scratch.join(format!("artifact-{}", &digest[7..19]));
+        let source = format!("docker://{}/{repo}@{digest}", self.host);
+        let out = self.skopeo(&[
+            "copy",
+            "--quiet",
+            "--src-tls-verify=false",
+            &source,
+            &format!("dir:{}", target.display()),
+        ]);
+        assert!(out.status.success(), "skopeo copy {source}: {}", String::from_utf8_lossy(&out.stderr));
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(target.join("manifest.json")).unwrap()).unwrap();
+        let layer = manifest["layers"][0]["digest"].as_str().expect("an artifact manifest has a layer");
+        target.join(layer.trim_start_matches("sha256:"))
     }
 }
 

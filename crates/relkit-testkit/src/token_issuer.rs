@@ -122,6 +122,21 @@ impl TokenIssuer {
         Some(Self { port, dir, log, expires_in, valid, stop: Some(stop) })
     }
 
+    /// The issuer and a registry (distribution with `auth: token`) that accepts only its tokens.
+    /// `None` when a tool is missing (outside CI).
+    pub fn with_registry(test: &str) -> Option<(Self, crate::registry::TestRegistry)> {
+        let issuer = Self::start(test)?;
+        let root = issuer.dir.path().join("root.crt");
+        let registry = crate::registry::TestRegistry::start_token_auth(
+            test,
+            &issuer.realm(),
+            TOKEN_SERVICE,
+            TOKEN_ISSUER,
+            &root,
+        )?;
+        Some((issuer, registry))
+    }
+
     /// The realm URL.
     pub fn realm(&self) -> String {
         format!("http://127.0.0.1:{}/token", self.port)

@@ -153,16 +153,7 @@ struct TestEnv;
 /// Pushes the layout's index as `app:v1.0.0` (a release) and `app:sha-0123abc` (a build tag).
 fn push_release_and_build(registry: &TestRegistry, layout: &Path) {
     for tag in ["v1.0.0", "sha-0123abc"] {
-        let out = registry.skopeo(&[
-            "copy",
-            "--quiet",
-            "--all",
-            "--preserve-digests",
-            "--dest-tls-verify=false",
-            &format!("oci:{}:{tag}", layout.display()),
-            &format!("docker://{}/app:{tag}", registry.host),
-        ]);
-        assert!(out.status.success(), "skopeo copy: {}", String::from_utf8_lossy(&out.stderr));
+        registry.push_layout(layout, tag, "app");
     }
 }
 
@@ -412,28 +403,13 @@ fn the_action_step_reads_its_inputs_and_writes_exactly_the_declared_outputs() {
 /// with one token: `pull,push` on the repository, declared before the first request.
 #[test]
 fn attach_on_a_token_registry_asks_for_one_token() {
-    use relkit_testkit::token_issuer::{TOKEN_ISSUER, TOKEN_SERVICE, TokenIssuer};
+    use relkit_testkit::token_issuer::TokenIssuer;
     let test = "attach_on_a_token_registry_asks_for_one_token";
-    let Some(issuer) = TokenIssuer::start(test) else { return };
-    let root = issuer.dir.path().join("root.crt");
-    let Some(registry) =
-        TestRegistry::start_token_auth(test, &issuer.realm(), TOKEN_SERVICE, TOKEN_ISSUER, &root)
-    else {
-        return;
-    };
+    let Some((issuer, registry)) = TokenIssuer::with_registry(test) else { return };
     let tmp = tempfile::tempdir().unwrap();
     let layout = tmp.path().join("layout");
     write_layout(&layout);
-    let out = registry.skopeo(&[
-        "copy",
-        "--quiet",
-        "--all",
-        "--preserve-digests",
-        "--dest-tls-verify=false",
-        &format!("oci:{}:v1.0.0", layout.display()),
-        &format!("docker://{}/acme/app:v1.0.0", registry.host),
-    ]);
-    assert!(out.status.success(), "skopeo copy: {}", String::from_utf8_lossy(&out.stderr));
+    registry.push_layout(&layout, "v1.0.0", "acme/app");
     let before = issuer.requests().len();
     let image = format!("{}/acme/app:v1.0.0", registry.host);
     let report: Value =

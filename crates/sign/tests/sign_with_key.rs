@@ -414,15 +414,9 @@ fn bad_input_is_one_line_with_the_fix() {
 /// on the image's repository, declared before the first request.
 #[test]
 fn a_token_registry_is_asked_once_per_repository() {
-    use relkit_testkit::token_issuer::{TOKEN_ISSUER, TOKEN_SERVICE, TokenIssuer};
+    use relkit_testkit::token_issuer::TokenIssuer;
     let test = "a_token_registry_is_asked_once_per_repository";
-    let Some(issuer) = TokenIssuer::start(test) else { return };
-    let root = issuer.dir.path().join("root.crt");
-    let Some(registry) =
-        TestRegistry::start_token_auth(test, &issuer.realm(), TOKEN_SERVICE, TOKEN_ISSUER, &root)
-    else {
-        return;
-    };
+    let Some((issuer, registry)) = TokenIssuer::with_registry(test) else { return };
     let dir = tempfile::tempdir().unwrap();
     let layout = index_layout(dir.path(), "v1", "tokens");
     registry.push_layout(&layout, "v1", "acme/app");

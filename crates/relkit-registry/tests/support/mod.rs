@@ -230,4 +230,4 @@ pub fn layout_at(path: &Path) -> LayoutRegistry {
 
 // ---------- a Docker token server of our own ----------
 
-pub use relkit_testkit::token_issuer::{TOKEN_ISSUER, TOKEN_SERVICE, TokenIssuer};
+pub use relkit_testkit::token_issuer::{TOKEN_SERVICE, TokenIssuer};
