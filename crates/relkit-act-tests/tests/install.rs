@@ -28,11 +28,11 @@ impl FileServer {
             .spawn()
             .expect("python3 runs");
         let url = format!("http://127.0.0.1:{port}");
-        // Ready when it answers (a refused connection until then).
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
+        // Ready when it answers (a refused connection until then); a loaded machine may take
+        // seconds to start Python.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "the file server on {port} did not start in 60 s");
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
         FileServer { child, url }
@@ -166,7 +166,11 @@ fn a_tarball_that_does_not_match_sha256sums_is_refused() {
     let run = run_install(&act, &repo);
     assert!(!run.success, "{}", run.transcript());
     let errors = run.error_annotations();
-    assert!(errors.iter().any(|e| e.contains("SHA256SUMS") && e.contains("not installing")), "{errors:?}");
+    assert!(
+        errors.iter().any(|e| e.contains("SHA256SUMS") && e.contains("not installing")),
+        "{errors:?}\n{}",
+        run.transcript()
+    );
     assert!(!run.transcript().contains("downloaded relkit-"), "nothing installed:\n{}", run.transcript());
 }
 
