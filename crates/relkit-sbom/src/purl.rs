@@ -37,10 +37,7 @@ pub fn deb(
     arch: Option<&str>,
     distro: Option<&str>,
 ) -> Option<String> {
-    let mut qualifiers = Vec::new();
-    qualifiers.extend(arch.map(|a| ("arch", a)));
-    qualifiers.extend(distro.map(|d| ("distro", d)));
-    build("deb", Some(vendor), name, Some(version), &qualifiers)
+    distro_package("deb", vendor, name, version, arch, distro)
 }
 
 /// `pkg:apk/VENDOR/NAME@VERSION?arch=ARCH&distro=DISTRO`.
@@ -51,10 +48,22 @@ pub fn apk(
     arch: Option<&str>,
     distro: Option<&str>,
 ) -> Option<String> {
+    distro_package("apk", vendor, name, version, arch, distro)
+}
+
+/// A distribution package purl of `kind` with its `arch` and `distro` qualifiers.
+fn distro_package(
+    kind: &str,
+    vendor: &str,
+    name: &str,
+    version: &str,
+    arch: Option<&str>,
+    distro: Option<&str>,
+) -> Option<String> {
     let mut qualifiers = Vec::new();
     qualifiers.extend(arch.map(|a| ("arch", a)));
     qualifiers.extend(distro.map(|d| ("distro", d)));
-    build("apk", Some(vendor), name, Some(version), &qualifiers)
+    build(kind, Some(vendor), name, Some(version), &qualifiers)
 }
 
 /// `pkg:oci/NAME@sha256:…?arch=…&repository_url=…`: an image by digest.

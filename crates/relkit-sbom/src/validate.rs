@@ -765,16 +765,7 @@ mod tests {
     use serde_json::json;
 
     fn minimal() -> Value {
-        json!({"spdxVersion":"SPDX-2.3","dataLicense":"CC0-1.0","SPDXID":"SPDXRef-DOCUMENT","name":"example-1.0.0",
-         "documentNamespace":"https://example.com/spdxdocs/example-1.0.0-0d6c",
-         "creationInfo":{"created":"2024-01-01T00:00:00Z","creators":["Tool: mytool-0.1.0"]},
-         "packages":[{"name":"example","SPDXID":"SPDXRef-Package-example","versionInfo":"1.0.0","downloadLocation":"NOASSERTION",
-           "filesAnalyzed":false,"licenseConcluded":"NOASSERTION","licenseDeclared":"MIT","copyrightText":"NOASSERTION",
-           "externalRefs":[{"referenceCategory":"PACKAGE-MANAGER","referenceType":"purl","referenceLocator":"pkg:cargo/example@1.0.0"}]},
-          {"name":"serde","SPDXID":"SPDXRef-Package-serde-1.0.200","versionInfo":"1.0.200",
-           "downloadLocation":"https://crates.io/api/v1/crates/serde/1.0.200/download","filesAnalyzed":false}],
-         "relationships":[{"spdxElementId":"SPDXRef-DOCUMENT","relationshipType":"DESCRIBES","relatedSpdxElement":"SPDXRef-Package-example"},
-          {"spdxElementId":"SPDXRef-Package-example","relationshipType":"DEPENDS_ON","relatedSpdxElement":"SPDXRef-Package-serde-1.0.200"}]})
+        serde_json::from_str(include_str!("../tests/data/minimal.spdx.json")).unwrap()
     }
 
     fn rules_broken(doc: &Value) -> Vec<(String, &'static str)> {
