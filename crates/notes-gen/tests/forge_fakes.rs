@@ -18,6 +18,16 @@ use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
+/// Mounts one answer on the fake: `method` on `route` responds with `response`.
+async fn answer(
+    server: &MockServer,
+    method_name: &str,
+    route: impl Into<String>,
+    response: impl wiremock::Respond + 'static,
+) {
+    Mock::given(method(method_name)).and(path(route.into())).respond_with(response).mount(server).await;
+}
+
 fn policy() -> RetryPolicy {
     RetryPolicy {
         max_retries: 3,
@@ -161,11 +171,13 @@ async fn publish_creates_once_then_updates_and_replaces_assets() {
         .with_priority(2)
         .mount(&server)
         .await;
-    Mock::given(method("PATCH"))
-        .and(path("/repos/acme/app/releases/1"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(gh_release(&uri, 1, "v1.2.0", false, "y")))
-        .mount(&server)
-        .await;
+    answer(
+        &server,
+        "PATCH",
+        "/repos/acme/app/releases/1",
+        ResponseTemplate::new(200).set_body_json(gh_release(&uri, 1, "v1.2.0", false, "y")),
+    )
+    .await;
     Mock::given(method("GET"))
         .and(path("/repos/acme/app/releases/1/assets"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
@@ -184,11 +196,7 @@ async fn publish_creates_once_then_updates_and_replaces_assets() {
         .with_priority(2)
         .mount(&server)
         .await;
-    Mock::given(method("DELETE"))
-        .and(path("/repos/acme/app/releases/assets/77"))
-        .respond_with(ResponseTemplate::new(204))
-        .mount(&server)
-        .await;
+    answer(&server, "DELETE", "/repos/acme/app/releases/assets/77", ResponseTemplate::new(204)).await;
     Mock::given(method("POST"))
         .and(path("/uploads/repos/acme/app/releases/1/assets"))
         .respond_with(ResponseTemplate::new(201).set_body_json(gh_asset(
@@ -198,11 +206,13 @@ async fn publish_creates_once_then_updates_and_replaces_assets() {
         )))
         .mount(&server)
         .await;
-    Mock::given(method("PATCH"))
-        .and(path("/repos/acme/app/releases/assets/78"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(gh_asset(&uri, 78, "app.linux.1.tar.gz")))
-        .mount(&server)
-        .await;
+    answer(
+        &server,
+        "PATCH",
+        "/repos/acme/app/releases/assets/78",
+        ResponseTemplate::new(200).set_body_json(gh_asset(&uri, 78, "app.linux.1.tar.gz")),
+    )
+    .await;
 
     let forge = github(&server);
     let first = publish(&forge, &request("v1.2.0", assets.clone())).await.unwrap();
@@ -305,40 +315,35 @@ async fn an_upload_whose_answer_is_lost_is_sent_again_only_when_nothing_was_stor
     for (case, uploads, lists, want_uploads, want_deletes) in cases {
         let server = MockServer::start().await;
         let uri = server.uri();
-        Mock::given(method("GET"))
-            .and(path("/repos/acme/app/releases/tags/v1.2.0"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(gh_release(&uri, 1, "v1.2.0", false, "x")))
-            .mount(&server)
-            .await;
-        Mock::given(method("PATCH"))
-            .and(path("/repos/acme/app/releases/1"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(gh_release(&uri, 1, "v1.2.0", false, "y")))
-            .mount(&server)
-            .await;
+        answer(
+            &server,
+            "GET",
+            "/repos/acme/app/releases/tags/v1.2.0",
+            ResponseTemplate::new(200).set_body_json(gh_release(&uri, 1, "v1.2.0", false, "x")),
+        )
+        .await;
+        answer(
+            &server,
+            "PATCH",
+            "/repos/acme/app/releases/1",
+            ResponseTemplate::new(200).set_body_json(gh_release(&uri, 1, "v1.2.0", false, "y")),
+        )
+        .await;
         let mut list_answers = vec![ResponseTemplate::new(200).set_body_json(json!([]))];
         list_answers.extend(lists.into_iter().map(|l| ResponseTemplate::new(200).set_body_json(l)));
-        Mock::given(method("GET"))
-            .and(path("/repos/acme/app/releases/1/assets"))
-            .respond_with(Sequence::new(list_answers))
-            .mount(&server)
-            .await;
+        answer(&server, "GET", "/repos/acme/app/releases/1/assets", Sequence::new(list_answers)).await;
         let mut upload_answers = uploads;
         upload_answers.push(ResponseTemplate::new(201).set_body_json(gh_asset(&uri, 78, temp)));
-        Mock::given(method("POST"))
-            .and(path("/uploads/repos/acme/app/releases/1/assets"))
-            .respond_with(Sequence::new(upload_answers))
-            .mount(&server)
+        answer(&server, "POST", "/uploads/repos/acme/app/releases/1/assets", Sequence::new(upload_answers))
             .await;
-        Mock::given(method("DELETE"))
-            .and(path("/repos/acme/app/releases/assets/70"))
-            .respond_with(ResponseTemplate::new(204))
-            .mount(&server)
-            .await;
-        Mock::given(method("PATCH"))
-            .and(path("/repos/acme/app/releases/assets/78"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(gh_asset(&uri, 78, "app.tar.gz")))
-            .mount(&server)
-            .await;
+        answer(&server, "DELETE", "/repos/acme/app/releases/assets/70", ResponseTemplate::new(204)).await;
+        answer(
+            &server,
+            "PATCH",
+            "/repos/acme/app/releases/assets/78",
+            ResponseTemplate::new(200).set_body_json(gh_asset(&uri, 78, "app.tar.gz")),
+        )
+        .await;
         let dir = tempfile::tempdir().unwrap();
         let asset = dir.path().join("app.tar.gz");
         std::fs::write(&asset, b"binary").unwrap();
@@ -369,11 +374,7 @@ async fn an_upload_whose_answer_is_lost_is_sent_again_only_when_nothing_was_stor
 async fn a_draft_is_found_through_the_list_and_published_without_a_new_release() {
     let server = MockServer::start().await;
     let uri = server.uri();
-    Mock::given(method("GET"))
-        .and(path("/repos/acme/app/releases/tags/v2.0.0"))
-        .respond_with(not_found())
-        .mount(&server)
-        .await;
+    answer(&server, "GET", "/repos/acme/app/releases/tags/v2.0.0", not_found()).await;
     Mock::given(method("GET"))
         .and(path("/repos/acme/app/releases"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([
@@ -415,11 +416,13 @@ async fn a_failed_create_is_never_repeated_blindly() {
         .mount(&server)
         .await;
     // ...the create times out at the gateway although GitHub made the release...
-    Mock::given(method("POST"))
-        .and(path("/repos/acme/app/releases"))
-        .respond_with(ResponseTemplate::new(502).set_body_string("Bad Gateway"))
-        .mount(&server)
-        .await;
+    answer(
+        &server,
+        "POST",
+        "/repos/acme/app/releases",
+        ResponseTemplate::new(502).set_body_string("Bad Gateway"),
+    )
+    .await;
     // ...so the second lookup finds it and it is updated instead.
     Mock::given(method("GET"))
         .and(path("/repos/acme/app/releases/tags/v1.3.0"))
@@ -427,11 +430,13 @@ async fn a_failed_create_is_never_repeated_blindly() {
         .with_priority(2)
         .mount(&server)
         .await;
-    Mock::given(method("PATCH"))
-        .and(path("/repos/acme/app/releases/5"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(gh_release(&uri, 5, "v1.3.0", false, "y")))
-        .mount(&server)
-        .await;
+    answer(
+        &server,
+        "PATCH",
+        "/repos/acme/app/releases/5",
+        ResponseTemplate::new(200).set_body_json(gh_release(&uri, 5, "v1.3.0", false, "y")),
+    )
+    .await;
     let outcome = publish(&github(&server), &request("v1.3.0", vec![])).await.unwrap();
     assert_eq!((outcome.action, outcome.id), ("updated", 5));
     let all = server.received_requests().await.unwrap();
@@ -442,15 +447,8 @@ async fn a_failed_create_is_never_repeated_blindly() {
 #[tokio::test]
 async fn a_failed_create_with_nothing_created_is_an_error_after_one_post() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/repos/acme/app/releases/tags/v1.3.0"))
-        .respond_with(not_found())
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/repos/acme/app/releases"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
-        .mount(&server)
+    answer(&server, "GET", "/repos/acme/app/releases/tags/v1.3.0", not_found()).await;
+    answer(&server, "GET", "/repos/acme/app/releases", ResponseTemplate::new(200).set_body_json(json!([])))
         .await;
     Mock::given(method("POST"))
         .and(path("/repos/acme/app/releases"))
@@ -485,10 +483,7 @@ async fn rate_limits_are_waited_out_from_the_headers_and_a_long_reset_fails_at_o
         .with_priority(2)
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path("/repos/acme/app/releases"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
-        .mount(&server)
+    answer(&server, "GET", "/repos/acme/app/releases", ResponseTemplate::new(200).set_body_json(json!([])))
         .await;
     // A POST rejected by a rate limit was not processed, so it is sent again.
     Mock::given(method("POST"))
@@ -620,11 +615,7 @@ async fn pull_requests_are_looked_up_in_batches_of_100_and_only_for_the_range() 
         (shas[180].clone(), graphql_pr(40, &[], "bob")),
         (shas[200].clone(), graphql_bot_pr(41, "dependabot")),
     ]);
-    Mock::given(method("POST"))
-        .and(path("/graphql"))
-        .respond_with(GraphqlFake::new(prs))
-        .mount(&server)
-        .await;
+    answer(&server, "POST", "/graphql", GraphqlFake::new(prs)).await;
     let Forge::Github(api) = github(&server) else { unreachable!() };
     let found = api.pull_requests(&shas).await.unwrap().pulls;
     assert_eq!(found.len(), 3);
@@ -895,15 +886,8 @@ async fn the_cli_looks_up_pull_requests_and_publishes_with_release_yml_categorie
         .expect(2) // the pull requests, then whether the new login committed earlier
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path("/repos/acme/app/releases/tags/v1.1.0"))
-        .respond_with(not_found())
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/repos/acme/app/releases"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
-        .mount(&server)
+    answer(&server, "GET", "/repos/acme/app/releases/tags/v1.1.0", not_found()).await;
+    answer(&server, "GET", "/repos/acme/app/releases", ResponseTemplate::new(200).set_body_json(json!([])))
         .await;
     Mock::given(method("POST"))
         .and(path("/repos/acme/app/releases"))
@@ -1024,11 +1008,13 @@ async fn first_time_contributors_are_decided_by_login() {
 async fn the_cli_revokes_and_refuses_without_a_token() {
     let server = MockServer::start().await;
     let uri = server.uri();
-    Mock::given(method("GET"))
-        .and(path("/repos/acme/app/releases/tags/v1.4.0"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(gh_release(&uri, 6, "v1.4.0", false, "notes")))
-        .mount(&server)
-        .await;
+    answer(
+        &server,
+        "GET",
+        "/repos/acme/app/releases/tags/v1.4.0",
+        ResponseTemplate::new(200).set_body_json(gh_release(&uri, 6, "v1.4.0", false, "notes")),
+    )
+    .await;
     Mock::given(method("PATCH"))
         .and(path("/repos/acme/app/releases/6"))
         .respond_with(ResponseTemplate::new(200).set_body_json(gh_release(&uri, 6, "v1.4.0", false, "r")))
@@ -1136,11 +1122,7 @@ async fn merge_commit_pull_requests_are_one_line_each_with_their_title() {
     for sha in &parser {
         prs.insert(sha.clone(), titled_32.clone());
     }
-    Mock::given(method("POST"))
-        .and(path("/graphql"))
-        .respond_with(GraphqlFake::new(prs))
-        .mount(&server)
-        .await;
+    answer(&server, "POST", "/graphql", GraphqlFake::new(prs)).await;
     let (uri, path) = (server.uri(), repo.path.clone());
     let out = tokio::task::spawn_blocking(move || {
         common::notes_gen(&path)
@@ -1217,16 +1199,8 @@ async fn the_cli_keeps_a_revoked_release_revoked_until_unrevoke() {
         false,
         "first notes",
     ))));
-    Mock::given(method("GET"))
-        .and(path("/repos/acme/app/releases/tags/v1.1.0"))
-        .respond_with(state.clone())
-        .mount(&server)
-        .await;
-    Mock::given(method("PATCH"))
-        .and(path("/repos/acme/app/releases/21"))
-        .respond_with(state)
-        .mount(&server)
-        .await;
+    answer(&server, "GET", "/repos/acme/app/releases/tags/v1.1.0", state.clone()).await;
+    answer(&server, "PATCH", "/repos/acme/app/releases/21", state).await;
     let (uri2, path) = (uri.clone(), repo.path.clone());
     let runs = tokio::task::spawn_blocking(move || {
         let run = |args: &[&str]| {
@@ -1330,15 +1304,14 @@ async fn an_upload_whose_connection_drops_is_sent_again_when_nothing_was_stored(
     let mut release = gh_release(&uri, 1, "v1.2.0", false, "x");
     release["upload_url"] =
         json!(format!("{upload_base}/uploads/repos/acme/app/releases/1/assets{{?name,label}}"));
-    Mock::given(method("GET"))
-        .and(path("/repos/acme/app/releases/tags/v1.2.0"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(release.clone()))
-        .mount(&server)
-        .await;
-    Mock::given(method("PATCH"))
-        .and(path("/repos/acme/app/releases/1"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(release))
-        .mount(&server)
+    answer(
+        &server,
+        "GET",
+        "/repos/acme/app/releases/tags/v1.2.0",
+        ResponseTemplate::new(200).set_body_json(release.clone()),
+    )
+    .await;
+    answer(&server, "PATCH", "/repos/acme/app/releases/1", ResponseTemplate::new(200).set_body_json(release))
         .await;
     Mock::given(method("GET"))
         .and(path("/repos/acme/app/releases/1/assets"))
