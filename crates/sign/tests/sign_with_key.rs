@@ -26,6 +26,13 @@ fn sign_cmd(dir: &Path, registry: Option<&TestRegistry>) -> Command {
     cmd
 }
 
+/// `sign image IMAGE --key KEY --tlog-upload=false --storage STORAGE` on the registry.
+fn sign_with_key(dir: &Path, registry: &TestRegistry, image: &str, key: &Path, storage: &str) -> Command {
+    let mut cmd = sign_cmd(dir, Some(registry));
+    cmd.args(["image", image, "--key"]).arg(key).args(["--tlog-upload=false", "--storage", storage]);
+    cmd
+}
+
 fn key_pair(dir: &Path, prefix: &str) -> (PathBuf, PathBuf) {
     ok(sign_cmd(dir, None).args(["generate-key-pair", "--output-key-prefix", prefix]).output().unwrap());
     (dir.join(format!("{prefix}.key")), dir.join(format!("{prefix}.pub")))
@@ -71,10 +78,9 @@ fn key_signing_covers_every_platform_in_both_schemes_and_is_idempotent() {
     registry.push_layout(&layout, "v1", "acme/app");
     let (key, public) = key_pair(dir.path(), "cosign");
     let image = format!("{}/acme/app:v1", registry.host);
-    let key_arg = key.to_str().unwrap();
 
-    let first = report(&ok(sign_cmd(dir.path(), Some(&registry))
-        .args(["image", &image, "--key", key_arg, "--tlog-upload=false", "--storage", "both", "--json"])
+    let first = report(&ok(sign_with_key(dir.path(), &registry, &image, &key, "both")
+        .arg("--json")
         .output()
         .unwrap()));
     assert_eq!(first.len(), 5, "the index and its four platforms");
@@ -99,8 +105,8 @@ fn key_signing_covers_every_platform_in_both_schemes_and_is_idempotent() {
     assert_eq!(sig["layers"][0]["mediaType"], "application/vnd.dev.cosign.simplesigning.v1+json");
     assert!(sig["layers"][0]["annotations"]["dev.cosignproject.cosign/signature"].is_string());
 
-    let again = report(&ok(sign_cmd(dir.path(), Some(&registry))
-        .args(["image", &image, "--key", key_arg, "--tlog-upload=false", "--storage", "both", "--json"])
+    let again = report(&ok(sign_with_key(dir.path(), &registry, &image, &key, "both")
+        .arg("--json")
         .output()
         .unwrap()));
     assert!(again.iter().all(|e| e["status"] == "already signed"), "{again:?}");
@@ -153,8 +159,8 @@ fn annotations_are_signed_and_required_on_verify() {
     let (key, public) = (key.to_str().unwrap(), public.to_str().unwrap());
     let image = format!("{}/acme/annotated:v1", registry.host);
     let sign = |extra: &[&str]| {
-        report(&ok(sign_cmd(dir.path(), Some(&registry))
-            .args(["image", &image, "--key", key, "--tlog-upload=false", "--storage", "both", "--json"])
+        report(&ok(sign_with_key(dir.path(), &registry, &image, Path::new(key), "both")
+            .arg("--json")
             .args(extra)
             .output()
             .unwrap()))
@@ -207,17 +213,8 @@ fn a_signature_moved_to_another_digest_is_refused() {
     registry.push_layout(&layout, "v1", "acme/moved");
     let (key, public) = key_pair(dir.path(), "cosign");
     let image = format!("{}/acme/moved:v1", registry.host);
-    let entries = report(&ok(sign_cmd(dir.path(), Some(&registry))
-        .args([
-            "image",
-            &image,
-            "--key",
-            key.to_str().unwrap(),
-            "--tlog-upload=false",
-            "--storage",
-            "legacy",
-            "--json",
-        ])
+    let entries = report(&ok(sign_with_key(dir.path(), &registry, &image, &key, "legacy")
+        .arg("--json")
         .output()
         .unwrap()));
     // Put platform 1's signature manifest on platform 2's tag.
@@ -255,16 +252,7 @@ fn concurrent_signers_both_land_in_the_legacy_manifest() {
         registry.push_layout(&layout, "v1", &repo);
         let image = format!("{}/{repo}:v1", registry.host);
         let spawn = |key: &PathBuf| {
-            sign_cmd(dir.path(), Some(&registry))
-                .args([
-                    "image",
-                    &image,
-                    "--key",
-                    key.to_str().unwrap(),
-                    "--tlog-upload=false",
-                    "--storage",
-                    "legacy",
-                ])
+            sign_with_key(dir.path(), &registry, &image, key, "legacy")
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::piped())
                 .spawn()
