@@ -232,9 +232,12 @@ enum ConformanceCommand {
     },
 }
 
-fn image_options(args: &ImageArgs) -> Result<ImageOptions> {
+fn image_options(
+    args: &ImageArgs,
+    annotations: std::collections::BTreeMap<String, String>,
+) -> Result<ImageOptions> {
     Ok(ImageOptions {
-        annotations: Default::default(),
+        annotations,
         images: args.images.clone(),
         storage: Storage::parse(&args.storage)?,
         force: args.force,
@@ -255,7 +258,7 @@ fn images(
     github_attestations: bool,
     env: &dyn Env,
 ) -> Result<i32> {
-    let options = ImageOptions { annotations, ..image_options(args)? };
+    let options = image_options(args, annotations)?;
     let report = sign::run_images(&options, predicate, github_attestations, env)?;
     let json = print_json(&report)?;
     if let Some(path) = &options.output {
