@@ -20,7 +20,7 @@ use crate::forge::github::{GithubApi, PullLookup};
 use crate::forge::http::{AuthScheme, Http, RetryPolicy};
 use crate::notes::{Inputs, ReleaseInfo, assemble};
 use crate::publish::{PublishRequest, publish, revoke};
-use crate::range::{RangeRequest, Since, resolve};
+use crate::range::{RangeRequest, Since, midway_release, resolve};
 use crate::render::{Format, render_changelog, render_notes, to_json};
 use crate::sections::ReleaseYml;
 use crate::verification::{self, AssetChecksum};
@@ -203,8 +203,9 @@ async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
     let (authors_tx, authors_rx) = std::sync::mpsc::channel();
     let earlier_walk = match (&range.from, config.contributors) {
         (Some(from), true) => {
+            let seed = midway_release(&ws.tags, from, range.previous_tag.as_deref());
             let (repo, from) = (ws.repo.handle(), from.clone());
-            Some(std::thread::spawn(move || repo.authors_seen(&from, authors_rx)))
+            Some(std::thread::spawn(move || repo.authors_seen(&from, seed.as_deref(), authors_rx)))
         }
         _ => None,
     };

@@ -156,6 +156,21 @@ pub fn missing_predecessor(release: &Version, base: &Version) -> Option<String> 
     (!found).then_some(expected)
 }
 
+/// A release about halfway down the releases below the range's base (`from`, tagged
+/// `previous_tag`): a guess at the middle of the older history, where a second walker of it
+/// starts (see `Repo::authors_seen`, which never trusts the guess for the answer).
+pub fn midway_release(tags: &TagSet, from: &str, previous_tag: Option<&str>) -> Option<String> {
+    let base = previous_tag.and_then(|name| tags.get(name));
+    let below: Vec<&str> = tags
+        .entries()
+        .iter()
+        .filter(|e| base.is_none_or(|base| e.version() < base.version()))
+        .filter_map(|e| e.commit.as_deref())
+        .filter(|commit| *commit != from)
+        .collect();
+    below.get(below.len() / 2).map(|commit| commit.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,6 +189,28 @@ mod tests {
         ];
         for (release, base, want) in table {
             assert_eq!(missing_predecessor(&v(release), &v(base)).as_deref(), want, "{release} after {base}");
+        }
+    }
+
+    /// The seed of the second walker: the middle of the releases below the base, never the base.
+    #[test]
+    fn midway_release_is_the_middle_release_below_the_base() {
+        let grammar = TagGrammar::default();
+        let refs = (1..=9).map(|i| relkit_core::tagset::TagRef {
+            name: format!("v{i}.0.0"),
+            commit: Some(format!("c{i}")),
+            ..Default::default()
+        });
+        let tags = TagSet::from_refs(&grammar, refs);
+        let table = [
+            ("c7", Some("v7.0.0"), Some("c4")), // v1..v6 below
+            ("c2", Some("v2.0.0"), Some("c1")),
+            ("c1", Some("v1.0.0"), None),
+            ("c9", None, Some("c5")),             // every release but the base
+            ("abc", Some("v10.0.0"), Some("c5")), // an unknown tag: every release
+        ];
+        for (from, previous, want) in table {
+            assert_eq!(midway_release(&tags, from, previous).as_deref(), want, "{from} {previous:?}");
         }
     }
 }

@@ -7,6 +7,9 @@ use gix::bstr::ByteSlice;
 use relkit_core::tagset::TagRef;
 use relkit_core::{Error, Result};
 
+mod authors;
+mod commit_heads;
+
 /// A commit as relkit needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Commit {
@@ -589,79 +592,5 @@ impl Repo {
         let mut repo = self.repo.clone();
         repo.object_cache_size(0);
         Repo { repo }
-    }
-
-    /// Which of the wanted author emails (compared in lower case) authored a commit reachable
-    /// from `tip`. The walk starts at once, on the caller's thread, and the emails arrive on
-    /// `wanted` when the caller knows them (the authors of a range it is still reading); until
-    /// then it remembers every email it passes. Each commit is inflated once and read only up to
-    /// its author line (parents come first), and the walk stops as soon as every wanted email
-    /// was seen, so it reads the whole history only when someone is new. A closed channel ends
-    /// the walk with nothing found.
-    pub fn authors_seen(
-        &self,
-        tip: &str,
-        wanted: std::sync::mpsc::Receiver<std::collections::BTreeSet<String>>,
-    ) -> Result<std::collections::BTreeSet<String>> {
-        use gix::prelude::FindExt as _;
-        use std::collections::{BTreeSet, HashSet};
-        let tip = parse_id(tip)?;
-        let mut queue = std::collections::VecDeque::from([tip]);
-        let mut visited = HashSet::from([tip]);
-        // Before the wanted emails are known: every email passed; after: those still missing.
-        let mut passed: HashSet<String> = HashSet::new();
-        let mut missing: Option<(BTreeSet<String>, HashSet<String>)> = None;
-        let mut buf = Vec::new();
-        let settle = |w: BTreeSet<String>, passed: &HashSet<String>| {
-            let missing: HashSet<String> = w.iter().filter(|e| !passed.contains(*e)).cloned().collect();
-            (w, missing)
-        };
-        while let Some(id) = queue.pop_front() {
-            if missing.is_none() {
-                match wanted.try_recv() {
-                    Ok(w) => missing = Some(settle(w, &passed)),
-                    Err(std::sync::mpsc::TryRecvError::Empty) => {}
-                    Err(std::sync::mpsc::TryRecvError::Disconnected) => return Ok(BTreeSet::new()),
-                }
-            }
-            if let Some((w, still)) = &missing
-                && still.is_empty()
-            {
-                return Ok(w.clone());
-            }
-            let commit = self
-                .repo
-                .objects
-                .find_commit_iter(&id, &mut buf)
-                .map_err(|e| git_error("cannot read a commit", e))?;
-            for token in commit {
-                match token.map_err(|e| git_error("cannot decode a commit", e))? {
-                    gix::objs::commit::ref_iter::Token::Parent { id } if visited.insert(id) => {
-                        queue.push_back(id);
-                    }
-                    gix::objs::commit::ref_iter::Token::Author { signature } => {
-                        let email = signature.email.to_str_lossy().to_lowercase();
-                        match &mut missing {
-                            Some((_, still)) => {
-                                still.remove(&email);
-                            }
-                            None => {
-                                passed.insert(email);
-                            }
-                        }
-                        break;
-                    }
-                    _ => {}
-                }
-            }
-        }
-        let (w, still) = match missing {
-            Some(known) => known,
-            None => match wanted.recv() {
-                Ok(w) => settle(w, &passed),
-                Err(_) => return Ok(BTreeSet::new()),
-            },
-        };
-        Ok(w.into_iter().filter(|e| !still.contains(e)).collect())
     }
 }

@@ -1,0 +1,253 @@
+//! Who committed before a range: the walk behind "made their first contribution".
+//!
+//! Git keeps no index of authors, so when someone in the range is new the whole older history
+//! is read. Two walkers share that: one from the range's base, one from a release tag further
+//! down (a guess at the middle of the history, supplied by the caller). Each commit is claimed
+//! by the first walker to reach it and read once. The guess is never trusted: the second
+//! walker's commits count only where the first walker's walk reaches them, so a seed off the
+//! base's history (a maintenance branch) changes the speed, never the answer.
+
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, TryRecvError};
+
+use gix::ObjectId;
+use gix::bstr::ByteSlice;
+use gix::prelude::FindExt as _;
+
+use crate::commit_heads::CommitHeads;
+use crate::{Repo, Result, git_error, parse_id};
+
+/// Which walker claimed a commit.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Walker {
+    Base,
+    Seed,
+}
+
+/// Commits claimed so far, by walker.
+type Claims = Mutex<HashMap<ObjectId, Walker>>;
+
+/// How the base walker ended.
+enum BaseWalk {
+    /// Every wanted e-mail was seen early: these are the answer.
+    AllSeen(BTreeSet<String>),
+    /// The wanted e-mails never arrived (the caller gave up).
+    Abandoned,
+    /// The base walker read all it could reach.
+    Finished {
+        wanted: BTreeSet<String>,
+        seen: HashSet<String>,
+        /// Commits it reached that the seed walker had claimed.
+        contacts: Vec<ObjectId>,
+    },
+}
+
+/// What the seed walker read: each commit's parents and author e-mail.
+type SeedWalk = HashMap<ObjectId, (Vec<ObjectId>, String)>;
+
+impl Repo {
+    /// Which of the wanted author e-mails (compared in lower case) authored a commit reachable
+    /// from `tip`. The walk starts at once, on the caller's thread, and the e-mails arrive on
+    /// `wanted` when the caller knows them (the authors of a range it is still reading); until
+    /// then it remembers every e-mail it passes. It stops as soon as every wanted e-mail was seen,
+    /// so it reads the whole history only when someone is new; then a second walker on its own
+    /// thread starts at `seed` (a commit expected deep in `tip`'s history, such as an older
+    /// release tag) and takes the part below it. Each commit is read once, and only up to its
+    /// author line. A closed channel ends the walk with nothing found.
+    pub fn authors_seen(
+        &self,
+        tip: &str,
+        seed: Option<&str>,
+        wanted: Receiver<BTreeSet<String>>,
+    ) -> Result<BTreeSet<String>> {
+        let tip = parse_id(tip)?;
+        let seed = seed.map(parse_id).transpose()?.filter(|seed| *seed != tip);
+        let claims = Claims::new(HashMap::from([(tip, Walker::Base)]));
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            let seed_walker = seed.map(|seed| {
+                let (repo, claims, stop) = (self.handle(), &claims, &stop);
+                scope.spawn(move || repo.walk_from_seed(seed, claims, stop))
+            });
+            let base = self.walk_from_base(tip, &claims, &wanted);
+            if !matches!(base, Ok(BaseWalk::Finished { .. })) {
+                stop.store(true, Ordering::Relaxed);
+            }
+            let below = match seed_walker {
+                Some(walker) => walker.join().expect("the seed walker does not panic")?,
+                None => SeedWalk::new(),
+            };
+            Ok(match base? {
+                BaseWalk::AllSeen(wanted) => wanted,
+                BaseWalk::Abandoned => BTreeSet::new(),
+                BaseWalk::Finished { wanted, mut seen, contacts } => {
+                    seen.extend(authors_below(&below, contacts));
+                    wanted.into_iter().filter(|email| seen.contains(email)).collect()
+                }
+            })
+        })
+    }
+
+    /// The walk from the range's base, which decides when to stop.
+    fn walk_from_base(
+        &self,
+        tip: ObjectId,
+        claims: &Claims,
+        wanted: &Receiver<BTreeSet<String>>,
+    ) -> Result<BaseWalk> {
+        let mut reader = HeadReader::new(self);
+        let mut queue = VecDeque::from([tip]);
+        let mut seen: HashSet<String> = HashSet::new();
+        // Once the wanted e-mails are known: them, and those not seen yet.
+        let mut missing: Option<(BTreeSet<String>, HashSet<String>)> = None;
+        let mut contacts = Vec::new();
+        let mut parents = Vec::new();
+        while let Some(id) = queue.pop_front() {
+            if missing.is_none() {
+                match wanted.try_recv() {
+                    Ok(w) => {
+                        let still = w.iter().filter(|email| !seen.contains(*email)).cloned().collect();
+                        missing = Some((w, still));
+                    }
+                    Err(TryRecvError::Empty) => {}
+                    Err(TryRecvError::Disconnected) => return Ok(BaseWalk::Abandoned),
+                }
+            }
+            if let Some((w, still)) = &missing
+                && still.is_empty()
+            {
+                return Ok(BaseWalk::AllSeen(w.clone()));
+            }
+            let email = reader.read(id, &mut parents)?;
+            {
+                let mut claimed = claims.lock().expect("claims lock");
+                for parent in parents.drain(..) {
+                    match claimed.get(&parent) {
+                        None => {
+                            claimed.insert(parent, Walker::Base);
+                            queue.push_back(parent);
+                        }
+                        Some(Walker::Seed) => contacts.push(parent),
+                        Some(Walker::Base) => {}
+                    }
+                }
+            }
+            if let Some((_, still)) = &mut missing {
+                still.remove(&email);
+            }
+            seen.insert(email);
+        }
+        let wanted = match missing {
+            Some((w, _)) => w,
+            None => match wanted.recv() {
+                Ok(w) => w,
+                Err(_) => return Ok(BaseWalk::Abandoned),
+            },
+        };
+        Ok(BaseWalk::Finished { wanted, seen, contacts })
+    }
+
+    /// The walk from the seed: everything below it that the base walker has not claimed, until
+    /// told to stop.
+    fn walk_from_seed(&self, seed: ObjectId, claims: &Claims, stop: &AtomicBool) -> Result<SeedWalk> {
+        let mut read = SeedWalk::new();
+        {
+            let mut claimed = claims.lock().expect("claims lock");
+            if claimed.contains_key(&seed) {
+                // The base walker got there first (the seed is just below the base): it has it all.
+                return Ok(read);
+            }
+            claimed.insert(seed, Walker::Seed);
+        }
+        let mut reader = HeadReader::new(self);
+        let mut queue = VecDeque::from([seed]);
+        let mut parents = Vec::new();
+        while let Some(id) = queue.pop_front() {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let email = reader.read(id, &mut parents)?;
+            {
+                let mut claimed = claims.lock().expect("claims lock");
+                for parent in &parents {
+                    if !claimed.contains_key(parent) {
+                        claimed.insert(*parent, Walker::Seed);
+                        queue.push_back(*parent);
+                    }
+                }
+            }
+            read.insert(id, (std::mem::take(&mut parents), email));
+        }
+        Ok(read)
+    }
+}
+
+/// The e-mails of the seed walker's commits that the base's history reaches: those below the
+/// commits where the base walker met the seed walker's claims.
+fn authors_below(below: &SeedWalk, contacts: Vec<ObjectId>) -> impl Iterator<Item = String> + '_ {
+    let mut stack = contacts;
+    let mut done = HashSet::new();
+    std::iter::from_fn(move || {
+        while let Some(id) = stack.pop() {
+            if !done.insert(id) {
+                continue;
+            }
+            // Not read by the seed walker: the base walker claimed it, and counted it.
+            if let Some((parents, email)) = below.get(&id) {
+                stack.extend(parents.iter().copied());
+                return Some(email.clone());
+            }
+        }
+        None
+    })
+}
+
+/// Reads a commit's parents and author e-mail, from a pack prefix when it can.
+struct HeadReader<'repo> {
+    repo: &'repo Repo,
+    heads: CommitHeads,
+    buf: Vec<u8>,
+}
+
+impl<'repo> HeadReader<'repo> {
+    fn new(repo: &'repo Repo) -> Self {
+        let heads = CommitHeads::open(repo.repo.objects.store_ref().path(), repo.repo.object_hash());
+        HeadReader { repo, heads, buf: Vec::new() }
+    }
+
+    /// Fills `parents` with the parents of commit `id` and returns its author's e-mail in lower case.
+    fn read(&mut self, id: ObjectId, parents: &mut Vec<ObjectId>) -> Result<String> {
+        parents.clear();
+        let hash = self.repo.repo.object_hash();
+        if let Some(head) = self.heads.head(&id)
+            && let Some(email) = parents_and_author(gix::objs::CommitRefIter::from_bytes(head, hash), parents)
+        {
+            return Ok(email);
+        }
+        parents.clear();
+        let commit = self
+            .repo
+            .repo
+            .objects
+            .find_commit_iter(&id, &mut self.buf)
+            .map_err(|e| git_error("cannot read a commit", e))?;
+        parents_and_author(commit, parents)
+            .ok_or_else(|| git_error("cannot decode a commit", format!("{id} has no author line")))
+    }
+}
+
+/// Pushes each parent of `commit` onto `parents` and returns its author's e-mail in lower case;
+/// `None` when the author line is not there (a prefix cut short, or no commit).
+fn parents_and_author(commit: gix::objs::CommitRefIter<'_>, parents: &mut Vec<ObjectId>) -> Option<String> {
+    use gix::objs::commit::ref_iter::Token;
+    for token in commit {
+        match token.ok()? {
+            Token::Parent { id } => parents.push(id),
+            Token::Author { signature } => return Some(signature.email.to_str_lossy().to_lowercase()),
+            _ => {}
+        }
+    }
+    None
+}

@@ -1,0 +1,145 @@
+//! `authors_seen` (who committed before a range) against the authors `git log` lists, on real
+//! repositories: merges, a maintenance branch whose author must not count, an octopus merge
+//! whose header is longer than the prefix read from packs; commits loose, packed, or both; with
+//! no second walker, or one seeded at an ancestor, off the history, at the tip, at the root,
+//! or above the tip.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use relkit_git::Repo;
+use relkit_testkit::git;
+
+/// A commit adding a file of its own, so branches merge without conflicts.
+fn commit(dir: &Path, author: &str, message: &str) -> String {
+    static FILES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = FILES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::fs::write(dir.join(format!("file{n}")), format!("{message}\n")).unwrap();
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "--author", author, "-m", message]);
+    rev(dir, "HEAD")
+}
+
+fn rev(dir: &Path, name: &str) -> String {
+    git(dir, &["rev-parse", name]).trim().to_string()
+}
+
+/// The history, with the names of the commits the table uses.
+struct History {
+    dir: tempfile::TempDir,
+    tip: String,
+    released: String,
+    old_release: String,
+    maintenance: String,
+    root: String,
+    octopus: String,
+}
+
+fn history() -> History {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    git(p, &["init", "-q", "-b", "main"]);
+    let root = commit(p, "Ann <ann@example.org>", "feat: start");
+    let old_release = commit(p, "Bob <Bob@Example.org>", "fix: one");
+    git(p, &["checkout", "-q", "-b", "maint"]);
+    let maintenance = commit(p, "Mallory <mallory@example.org>", "fix: only on the maintenance branch");
+    git(p, &["checkout", "-q", "main"]);
+    git(p, &["checkout", "-q", "-b", "feature"]);
+    commit(p, "Dave <dave@example.org>", "feat: on a branch");
+    git(p, &["checkout", "-q", "main"]);
+    commit(p, "Carol <carol@example.org>", "docs: main moves on");
+    git(p, &["merge", "-q", "--no-ff", "-m", "merge feature", "feature"]);
+    // Twelve branches merged at once: a header longer than the prefix read from a pack.
+    let mut branches = Vec::new();
+    for i in 0..12 {
+        let name = format!("side{i}");
+        git(p, &["checkout", "-q", "-b", &name, "main"]);
+        std::fs::write(p.join(format!("side{i}")), "x\n").unwrap();
+        git(p, &["add", "-A"]);
+        git(p, &["commit", "-q", "--author", &format!("Side{i} <side{i}@example.org>"), "-m", "chore: side"]);
+        branches.push(name);
+    }
+    git(p, &["checkout", "-q", "main"]);
+    let mut args = vec!["merge", "-q", "--no-ff", "-m", "octopus"];
+    args.extend(branches.iter().map(String::as_str));
+    git(p, &args);
+    let octopus = rev(p, "HEAD");
+    let released = commit(p, "Erin <erin@example.org>", "feat: released");
+    let tip = commit(p, "Frank <frank@example.org>", "fix: after the release");
+    commit(p, "Grace <grace@example.org>", "fix: above the tip");
+    History { dir, tip, released, old_release, maintenance, root, octopus }
+}
+
+/// The lower-cased author e-mails `git log` lists for `tip`'s history.
+fn git_log_authors(dir: &Path, tip: &str) -> BTreeSet<String> {
+    git(dir, &["log", "--format=%ae", tip]).lines().map(str::to_lowercase).collect()
+}
+
+fn authors_seen(repo: &Repo, tip: &str, seed: Option<&str>, wanted: &BTreeSet<String>) -> BTreeSet<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    tx.send(wanted.clone()).unwrap();
+    repo.authors_seen(tip, seed, rx).unwrap()
+}
+
+#[test]
+fn authors_seen_matches_git_log_for_every_seed_and_storage() {
+    let h = history();
+    let p = h.dir.path();
+    let everyone: BTreeSet<String> = git(p, &["log", "--all", "--format=%ae"])
+        .lines()
+        .map(str::to_lowercase)
+        .chain(["new@example.org".to_string()])
+        .collect();
+    let above = rev(p, "main");
+    for storage in ["loose", "packed", "packed, then loose"] {
+        match storage {
+            "packed" => {
+                git(p, &["gc", "-q", "--prune=now"]);
+            }
+            "packed, then loose" => {
+                commit(p, "Heidi <heidi@example.org>", "fix: loose again");
+            }
+            _ => {}
+        }
+        let repo = Repo::discover(p).unwrap();
+        for tip in [&h.tip, &h.released, &h.octopus] {
+            let want = git_log_authors(p, tip);
+            assert!(!want.contains("mallory@example.org") && !want.contains("new@example.org"));
+            for (seed_name, seed) in [
+                ("no seed", None),
+                ("an older release", Some(&h.old_release)),
+                ("the maintenance branch", Some(&h.maintenance)),
+                ("the tip itself", Some(tip)),
+                ("the root", Some(&h.root)),
+                ("above the tip", Some(&above)),
+            ] {
+                let got = authors_seen(&repo, tip, seed.map(String::as_str), &everyone);
+                assert_eq!(got, want, "{storage}, tip {tip}, seed: {seed_name}");
+            }
+        }
+    }
+}
+
+/// The wanted e-mails known before the walk starts, sent while it runs (either way the same
+/// answer), or never (nothing found); compared in lower case.
+#[test]
+fn authors_seen_learns_the_wanted_emails_at_any_time() {
+    let h = history();
+    let repo = Repo::discover(h.dir.path()).unwrap();
+    let wanted: BTreeSet<String> =
+        ["ann@example.org", "bob@example.org", "new@example.org"].map(String::from).into();
+    let want: BTreeSet<String> = ["ann@example.org", "bob@example.org"].map(String::from).into();
+    for seed in [None, Some(h.old_release.as_str())] {
+        assert_eq!(authors_seen(&repo, &h.tip, seed, &wanted), want, "known at the start");
+
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (walker, tip, seed_owned) = (repo.handle(), h.tip.clone(), seed.map(str::to_string));
+        let walk = std::thread::spawn(move || walker.authors_seen(&tip, seed_owned.as_deref(), rx));
+        tx.send(wanted.clone()).unwrap();
+        assert_eq!(walk.join().unwrap().unwrap(), want, "sent while the walk runs");
+
+        let (tx, rx) = std::sync::mpsc::channel::<BTreeSet<String>>();
+        drop(tx);
+        assert!(repo.authors_seen(&h.tip, seed, rx).unwrap().is_empty(), "never sent");
+    }
+}
