@@ -7,7 +7,7 @@
 //! walker's commits count only where the first walker's walk reaches them, so a seed off the
 //! base's history (a maintenance branch) changes the speed, never the answer.
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError};
@@ -27,7 +27,7 @@ enum Walker {
 }
 
 /// Commits claimed so far, by walker.
-type Claims = Mutex<HashMap<ObjectId, Walker>>;
+type Claims = Mutex<gix::hashtable::HashMap<ObjectId, Walker>>;
 
 /// How the base walker ended.
 enum BaseWalk {
@@ -45,7 +45,7 @@ enum BaseWalk {
 }
 
 /// What the seed walker read: each commit's parents and author e-mail.
-type SeedWalk = HashMap<ObjectId, (Vec<ObjectId>, String)>;
+type SeedWalk = gix::hashtable::HashMap<ObjectId, (Vec<ObjectId>, String)>;
 
 impl Repo {
     /// Which of the wanted author e-mails (compared in lower case) authored a commit reachable
@@ -64,7 +64,7 @@ impl Repo {
     ) -> Result<BTreeSet<String>> {
         let tip = parse_id(tip)?;
         let seed = seed.map(parse_id).transpose()?.filter(|seed| *seed != tip);
-        let claims = Claims::new(HashMap::from([(tip, Walker::Base)]));
+        let claims = Claims::new(std::iter::once((tip, Walker::Base)).collect());
         let stop = AtomicBool::new(false);
         std::thread::scope(|scope| {
             let seed_walker = seed.map(|seed| {
@@ -77,7 +77,7 @@ impl Repo {
             }
             let below = match seed_walker {
                 Some(walker) => walker.join().expect("the seed walker does not panic")?,
-                None => SeedWalk::new(),
+                None => SeedWalk::default(),
             };
             Ok(match base? {
                 BaseWalk::AllSeen(wanted) => wanted,
@@ -152,7 +152,7 @@ impl Repo {
     /// The walk from the seed: everything below it that the base walker has not claimed, until
     /// told to stop.
     fn walk_from_seed(&self, seed: ObjectId, claims: &Claims, stop: &AtomicBool) -> Result<SeedWalk> {
-        let mut read = SeedWalk::new();
+        let mut read = SeedWalk::default();
         {
             let mut claimed = claims.lock().expect("claims lock");
             if claimed.contains_key(&seed) {
@@ -188,7 +188,7 @@ impl Repo {
 /// commits where the base walker met the seed walker's claims.
 fn authors_below(below: &SeedWalk, contacts: Vec<ObjectId>) -> impl Iterator<Item = String> + '_ {
     let mut stack = contacts;
-    let mut done = HashSet::new();
+    let mut done = gix::hashtable::HashSet::default();
     std::iter::from_fn(move || {
         while let Some(id) = stack.pop() {
             if !done.insert(id) {

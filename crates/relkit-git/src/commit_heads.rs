@@ -9,8 +9,9 @@
 
 use gix::odb::pack;
 
-/// Bytes inflated at first: the tree, a few parents and the author line fit in far less.
-const PREFIX_LEN: usize = 512;
+/// Bytes inflated: the tree, two parents and the author line (on withastro/astro, 14k commits:
+/// at most 225 bytes, half under 170); longer headers (octopus merges) take the full read.
+const PREFIX_LEN: usize = 256;
 
 /// The pack files of a repository, opened for prefix reads.
 pub(crate) struct CommitHeads {
@@ -20,21 +21,22 @@ pub(crate) struct CommitHeads {
 }
 
 impl CommitHeads {
-    /// Opens every `*.idx` pack of the object directory; packs that cannot be opened are left
-    /// out (their commits are then read the ordinary way).
+    /// Opens every `*.idx` pack of the object directory, largest first; packs that cannot be
+    /// opened are left out (their commits are then read the ordinary way).
     pub(crate) fn open(objects_dir: &std::path::Path, hash: gix::hash::Kind) -> CommitHeads {
-        let bundles = std::fs::read_dir(objects_dir.join("pack"))
+        let mut bundles: Vec<pack::Bundle> = std::fs::read_dir(objects_dir.join("pack"))
             .into_iter()
             .flatten()
             .filter_map(|entry| entry.ok().map(|e| e.path()))
             .filter(|path| path.extension().is_some_and(|ext| ext == "idx"))
             .filter_map(|idx| pack::Bundle::at(&idx, hash).ok())
             .collect();
+        // The largest pack first: most lookups end in it.
+        bundles.sort_by_key(|b| std::cmp::Reverse(b.index.num_objects()));
         CommitHeads { bundles, inflate: gix::zlib::Inflate::default(), buf: vec![0; PREFIX_LEN] }
     }
 
-    /// The start of commit `id`'s object, long enough to hold its header up to the author
-    /// line when the commit is stored whole in a pack; `None` when it is not (loose, deltified,
+    /// The first [`PREFIX_LEN`] bytes of commit `id`'s object when it is stored whole in a pack; `None` when it is not (loose, deltified,
     /// not found) or could not be inflated, so the caller reads it in full.
     pub(crate) fn head(&mut self, id: &gix::oid) -> Option<&[u8]> {
         let (bundle, offset) = self
