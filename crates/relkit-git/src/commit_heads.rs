@@ -36,8 +36,9 @@ impl CommitHeads {
         CommitHeads { bundles, inflate: gix::zlib::Inflate::default(), buf: vec![0; PREFIX_LEN] }
     }
 
-    /// The first [`PREFIX_LEN`] bytes of commit `id`'s object when it is stored whole in a pack; `None` when it is not (loose, deltified,
-    /// not found) or could not be inflated, so the caller reads it in full.
+    /// The first [`PREFIX_LEN`] bytes of commit `id`'s object when it is stored whole in a
+    /// pack; `None` when it is not (loose, deltified, not found) or could not be inflated, so
+    /// the caller reads it in full.
     pub(crate) fn head(&mut self, id: &gix::oid) -> Option<&[u8]> {
         let (bundle, offset) = self
             .bundles
