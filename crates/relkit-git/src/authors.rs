@@ -44,8 +44,36 @@ enum BaseWalk {
     },
 }
 
-/// What the seed walker read: each commit's parents and author e-mail.
-type SeedWalk = gix::hashtable::HashMap<ObjectId, (Vec<ObjectId>, String)>;
+/// What the seed walker read: each commit's parents and author e-mail, kept compact (a large
+/// history holds hundreds of thousands of commits and a few thousand authors).
+#[derive(Default)]
+struct SeedWalk {
+    /// Per commit: where its parents start in `parents`, how many, and its author's index.
+    commits: gix::hashtable::HashMap<ObjectId, (u32, u32, u32)>,
+    parents: Vec<ObjectId>,
+    emails: Vec<String>,
+    email_index: std::collections::HashMap<String, u32>,
+}
+
+impl SeedWalk {
+    fn record(&mut self, id: ObjectId, parents: &[ObjectId], email: String) {
+        let next = self.emails.len() as u32;
+        let author = *self.email_index.entry(email).or_insert_with_key(|email| {
+            self.emails.push(email.clone());
+            next
+        });
+        let start = self.parents.len() as u32;
+        self.parents.extend_from_slice(parents);
+        self.commits.insert(id, (start, parents.len() as u32, author));
+    }
+
+    /// The parents and author e-mail of a commit this walker read.
+    fn get(&self, id: &ObjectId) -> Option<(&[ObjectId], &str)> {
+        let (start, count, author) = *self.commits.get(id)?;
+        let parents = &self.parents[start as usize..(start + count) as usize];
+        Some((parents, self.emails[author as usize].as_str()))
+    }
+}
 
 impl Repo {
     /// Which of the wanted author e-mails (compared in lower case) authored a commit reachable
@@ -178,7 +206,7 @@ impl Repo {
                     }
                 }
             }
-            read.insert(id, (std::mem::take(&mut parents), email));
+            read.record(id, &parents, email);
         }
         Ok(read)
     }
@@ -196,8 +224,8 @@ fn authors_below(below: &SeedWalk, contacts: Vec<ObjectId>) -> impl Iterator<Ite
             }
             // Not read by the seed walker: the base walker claimed it, and counted it.
             if let Some((parents, email)) = below.get(&id) {
-                stack.extend(parents.iter().copied());
-                return Some(email.clone());
+                stack.extend_from_slice(parents);
+                return Some(email.to_string());
             }
         }
         None
