@@ -80,10 +80,11 @@ impl Repo {
     /// from `tip`. The walk starts at once, on the caller's thread, and the e-mails arrive on
     /// `wanted` when the caller knows them (the authors of a range it is still reading); until
     /// then it remembers every e-mail it passes. It stops as soon as every wanted e-mail was seen,
-    /// so it reads the whole history only when someone is new; then a second walker on its own
-    /// thread starts at `seed` (a commit expected deep in `tip`'s history, such as an older
-    /// release tag) and takes the part below it. Each commit is read once, and only up to its
-    /// author line. A closed channel ends the walk with nothing found.
+    /// so it reads the whole history only when someone is new. Given a `seed` (a commit expected
+    /// deep in `tip`'s history, such as an older release), a second walker on its own thread
+    /// reads the history below it meanwhile, so that a whole read takes half as long on two
+    /// cores. Each commit is read once, and only up to its author line. A closed channel ends
+    /// the walk with nothing found.
     pub fn authors_seen(
         &self,
         tip: &str,
@@ -103,15 +104,15 @@ impl Repo {
             if !matches!(base, Ok(BaseWalk::Finished { .. })) {
                 stop.store(true, Ordering::Relaxed);
             }
-            let below = match seed_walker {
-                Some(walker) => walker.join().expect("the seed walker does not panic")?,
-                None => SeedWalk::default(),
-            };
+            let below = seed_walker.map(|walker| walker.join().expect("the seed walker does not panic"));
             Ok(match base? {
                 BaseWalk::AllSeen(wanted) => wanted,
                 BaseWalk::Abandoned => BTreeSet::new(),
                 BaseWalk::Finished { wanted, mut seen, contacts } => {
-                    seen.extend(authors_below(&below, contacts));
+                    // Only now does the answer depend on the seed walker, and on its errors.
+                    if let Some(below) = below.transpose()? {
+                        seen.extend(authors_below(&below, contacts));
+                    }
                     wanted.into_iter().filter(|email| seen.contains(email)).collect()
                 }
             })

@@ -143,3 +143,18 @@ fn authors_seen_learns_the_wanted_emails_at_any_time() {
         assert!(repo.authors_seen(&h.tip, seed, rx).unwrap().is_empty(), "never sent");
     }
 }
+
+/// A seed that cannot be read (a tag whose history is not fetched) fails the walk only when the
+/// answer needs what lies below it: not when every wanted e-mail was seen before.
+#[test]
+fn an_unreadable_seed_matters_only_when_the_answer_needs_it() {
+    let h = history();
+    let repo = Repo::discover(h.dir.path()).unwrap();
+    let missing = "1234567890123456789012345678901234567890";
+    let known: BTreeSet<String> = ["erin@example.org".to_string()].into();
+    assert_eq!(authors_seen(&repo, &h.tip, Some(missing), &known), known);
+    let (tx, rx) = std::sync::mpsc::channel();
+    tx.send(["new@example.org".to_string()].into()).unwrap();
+    let error = repo.authors_seen(&h.tip, Some(missing), rx).unwrap_err().to_string();
+    assert!(error.contains("cannot read a commit"), "{error}");
+}
