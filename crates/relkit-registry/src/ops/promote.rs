@@ -89,85 +89,104 @@ pub async fn promote<S: Registry, D: Registry>(
             dest.plan_access(src.repo, &["pull"]);
         }
     }
-    // One read resolves the reference and gives the root manifest.
-    let root = read_root(source, source_ref).await?;
+    let same_registry = source_ref.same_registry(dest_ref);
+    let same_repo = source_ref.same_repository(dest_ref);
+    let concurrency = options.concurrency.max(1);
+    // Attachments are carried (and so looked up) when the image goes to another repository.
+    let carries = !options.dry_run && !same_repo;
+    let at_source = |e: Error| e.context(format!("{source_ref}"));
+    let context = |e: Error| e.context(format!("promote {source_ref} to {}", dest_ref.repository_name()));
+
+    // What needs no digest goes out with the read that resolves the reference and gives the
+    // root manifest: where the destination tags point now and the source's tag list (its
+    // attachment tags).
+    let source_tags = async {
+        if carries { src.registry.list_tags(src.repo).await.map(Some).map_err(context) } else { Ok(None) }
+    };
+    let (root, found_tags, source_tags) = futures::try_join!(
+        read_root(source, source_ref),
+        async { tags::lookup_tags(dest, dst.repo, &options.tags).await.map_err(at_source) },
+        source_tags,
+    )?;
     let digest = root.digest.clone();
-    // The tree, the version and where the destination tags point now, all at once. The image's
-    // version is read only when a rule needs it: a monotonic tag, or a planned version to match.
+
+    // Then, all at once: the children of the root are read, and each is copied as soon as it
+    // is read and the plan allows writing; what refers to the image is looked up once the
+    // tree is read. The plan (the version, where the tags stand, whether the destination holds
+    // the image) is decided before anything is written: a refusal leaves the destination
+    // untouched. The image's version is read only when a rule needs it: a monotonic tag, or a
+    // planned version to match.
     let needs_version =
         options.version.is_some() || options.tags.iter().any(|t| t.rule == tags::TagRule::Monotonic);
-    let version = async {
-        if needs_version {
-            tags::target_version(source, src.repo, &root, options.version.as_ref()).await
+    let plan = async {
+        let version = async {
+            if needs_version {
+                tags::target_version(source, src.repo, &root, options.version.as_ref()).await
+            } else {
+                Ok(None)
+            }
+        };
+        let (version, current, dest_has_root) = futures::try_join!(
+            version,
+            tags::held_by_tags(dest, dst.repo, &digest, &options.tags, found_tags),
+            async { Ok(dest.head_manifest(dst.repo, digest.as_str()).await?.is_some()) },
+        )
+        .map_err(at_source)?;
+        if !options.require_referrers.is_empty() {
+            check_required(source, src.repo, &digest, &options.require_referrers).await.map_err(at_source)?;
+        }
+        let decisions = tags::decide_tags(&digest, version.as_ref(), &options.tags, &current, options.force)
+            .map_err(context)?;
+        Ok::<_, Error>((version, decisions, dest_has_root))
+    };
+    let reads = tree::Reads::new(source, src.repo);
+    // A destination that holds the root holds everything under it (copies store it last).
+    let plan_and_copy = async {
+        let (version, decisions, dest_has_root) = plan.await?;
+        let copies = !options.dry_run && !same_repo && !dest_has_root;
+        let stats = if copies {
+            copy::copy_children_as_read(&src, &dst, &reads, &root, same_registry, concurrency)
+                .await
+                .map_err(context)?
         } else {
-            Ok(None)
+            CopyStats::default()
+        };
+        Ok::<_, Error>((version, decisions, copies, stats))
+    };
+    let attachments = async {
+        let image = tree::load_with(&reads, root.clone()).await.map_err(at_source)?;
+        match source_tags {
+            Some(names) => find_attachments(&src, &image, names).await.map_err(context),
+            None => Ok(Vec::new()),
         }
     };
-    let (image, version, current, dest_has_root) = futures::try_join!(
-        tree::load_from(source, src.repo, root.clone()),
-        version,
-        tags::observe_tags(dest, dst.repo, &digest, &options.tags),
-        async { Ok(dest.head_manifest(dst.repo, digest.as_str()).await?.is_some()) },
-    )
-    .map_err(|e| e.context(format!("{source_ref}")))?;
+    let ((version, decisions, copies, stats), found) = futures::try_join!(plan_and_copy, attachments)?;
 
-    if !options.require_referrers.is_empty() {
-        check_required(source, src.repo, &digest, &options.require_referrers)
-            .await
-            .map_err(|e| e.context(format!("{source_ref}")))?;
-    }
     let mut report = PromoteReport {
         source: source_ref.to_string(),
         digest: digest.clone(),
         destination: dest_ref.repository_name(),
         tags: Vec::new(),
-        copy: CopyStats::default(),
+        copy: stats,
         attachments: Vec::new(),
         dry_run: options.dry_run,
     };
-    let context =
-        |e: relkit_core::Error| e.context(format!("promote {source_ref} to {}", dest_ref.repository_name()));
-    // Decided before anything is written: a refusal leaves the destination untouched.
-    let decisions = tags::decide_tags(&digest, version.as_ref(), &options.tags, &current, options.force)
-        .map_err(context)?;
     if options.dry_run {
         report.tags = decisions;
         return Ok(report);
     }
-
-    let same_registry = source_ref.same_registry(dest_ref);
-    let same_repo = source_ref.same_repository(dest_ref);
-    let concurrency = options.concurrency.max(1);
-    // A destination that holds the root holds everything under it (copies store it last). The
-    // root itself is stored by the first tag write, or by digest when attachments must refer
-    // to it first or no tag is written.
-    let copies = !same_repo && !dest_has_root;
-    let copy = async {
-        if copies {
-            copy::copy_children(&src, &dst, &image, same_registry, concurrency).await
-        } else {
-            Ok(CopyStats::default())
-        }
-    };
+    // The root is stored by the first tag write, or by digest when attachments must refer to
+    // it first or no tag is written.
     let put_root = || async {
         dest.put_manifest(dst.repo, digest.as_str(), &root, None).await?;
         Ok::<_, Error>(1)
     };
     let mut root_stored = !copies;
-    if same_repo {
-        report.copy = copy.await.map_err(context)?;
-    } else {
-        // What refers to the image is looked up at the source while the image is copied.
-        let (stats, found) = futures::try_join!(copy, find_attachments(&src, &image)).map_err(context)?;
-        report.copy = stats;
-        if copies && !found.is_empty() {
-            report.copy.manifests_pushed += put_root().await.map_err(context)?;
-            root_stored = true;
-        }
-        carry_attachments(&src, &dst, found, same_registry, concurrency, &mut report)
-            .await
-            .map_err(context)?;
+    if copies && !found.is_empty() {
+        report.copy.manifests_pushed += put_root().await.map_err(context)?;
+        root_stored = true;
     }
+    carry_attachments(&src, &dst, found, same_registry, concurrency, &mut report).await.map_err(context)?;
     report.tags =
         tags::apply_planned(dest, dst.repo, &root, version.as_ref(), &options.tags, decisions, options.force)
             .await
@@ -207,17 +226,16 @@ const MAX_NESTING: usize = 4;
 /// Finds what refers to the root and to every child at the source, and what refers to those
 /// (a signature on an SBOM), level by level so that a subject is always carried before what
 /// refers to it: OCI referrers (API, or the fallback index) and cosign's tags. One tag listing
-/// tells which attachment tags exist (the same [`referrers::AttachmentTags`] prune reads), so
-/// a registry without the referrers API costs the listing, one referrers probe and one HEAD
-/// per attachment tag found.
-async fn find_attachments<S: Registry>(src: &Endpoint<'_, S>, image: &tree::ImageTree) -> Result<Vec<Found>> {
-    let names: Vec<String> = src
-        .registry
-        .list_tags(src.repo)
-        .await?
-        .into_iter()
-        .filter(|t| referrers::attachment_subject(t).is_some())
-        .collect();
+/// (`source_tags`, listed while the root was read) tells which attachment tags exist (the same
+/// [`referrers::AttachmentTags`] prune reads), so a registry without the referrers API costs
+/// the listing, one referrers probe and one HEAD per attachment tag found.
+async fn find_attachments<S: Registry>(
+    src: &Endpoint<'_, S>,
+    image: &tree::ImageTree,
+    source_tags: Vec<String>,
+) -> Result<Vec<Found>> {
+    let names: Vec<String> =
+        source_tags.into_iter().filter(|t| referrers::attachment_subject(t).is_some()).collect();
     let mut found = Vec::new();
     let mut seen: BTreeSet<Digest> = image.manifest_digests().cloned().collect();
     let mut level: Vec<Digest> = image.manifest_digests().cloned().collect();
