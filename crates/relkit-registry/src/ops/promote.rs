@@ -2,7 +2,7 @@
 //! registry), carry along everything that refers to it and to each child (OCI referrers and
 //! cosign's legacy `.sig/.att/.sbom` tags), then apply the channel's tags.
 
-use futures::{StreamExt as _, TryStreamExt as _};
+use futures::{FutureExt as _, StreamExt as _, TryStreamExt as _};
 use relkit_core::{Error, Result};
 use semver::Version;
 use serde::Serialize;
@@ -139,10 +139,12 @@ pub async fn promote<S: Registry, D: Registry>(
             .map_err(context)?;
         Ok::<_, Error>((version, decisions, dest_has_root))
     };
+    // Decided once, awaited by the copy of the image and by the copy of its attachments.
+    let plan = plan.shared();
     let reads = tree::Reads::new(source, src.repo);
     // A destination that holds the root holds everything under it (copies store it last).
     let plan_and_copy = async {
-        let (version, decisions, dest_has_root) = plan.await?;
+        let (version, decisions, dest_has_root) = plan.clone().await?;
         let copies = !options.dry_run && !same_repo && !dest_has_root;
         let stats = if copies {
             copy::copy_children_as_read(&src, &dst, &reads, &root, same_registry, concurrency)
@@ -153,14 +155,18 @@ pub async fn promote<S: Registry, D: Registry>(
         };
         Ok::<_, Error>((version, decisions, copies, stats))
     };
+    // What refers to the image is looked up once the tree is read, and copied (all but the
+    // manifests that refer, which wait for their subject) while the image is copied.
     let attachments = async {
         let image = tree::load_with(&reads, root.clone()).await.map_err(at_source)?;
-        match source_tags {
-            Some(names) => find_attachments(&src, &image, names).await.map_err(context),
-            None => Ok(Vec::new()),
-        }
+        let Some(names) = source_tags else { return Ok((Vec::new(), CopyStats::default())) };
+        let found = find_attachments(&src, &image, names).await.map_err(context)?;
+        prepare_attachments(&src, &dst, found, plan.clone(), same_registry, concurrency)
+            .await
+            .map_err(context)
     };
-    let ((version, decisions, copies, stats), found) = futures::try_join!(plan_and_copy, attachments)?;
+    let ((version, decisions, copies, stats), (prepared, attachment_stats)) =
+        futures::try_join!(plan_and_copy, attachments)?;
 
     let mut report = PromoteReport {
         source: source_ref.to_string(),
@@ -181,12 +187,13 @@ pub async fn promote<S: Registry, D: Registry>(
         dest.put_manifest(dst.repo, digest.as_str(), &root, None).await?;
         Ok::<_, Error>(1)
     };
+    report.copy.add(&attachment_stats);
     let mut root_stored = !copies;
-    if copies && !found.is_empty() {
+    if copies && !prepared.is_empty() {
         report.copy.manifests_pushed += put_root().await.map_err(context)?;
         root_stored = true;
     }
-    carry_attachments(&src, &dst, found, same_registry, concurrency, &mut report).await.map_err(context)?;
+    store_attachments(&dst, prepared, &mut report).await.map_err(context)?;
     report.tags =
         tags::apply_planned(dest, dst.repo, &root, version.as_ref(), &options.tags, decisions, options.force)
             .await
@@ -281,82 +288,129 @@ async fn find_attachments<S: Registry>(
     Ok(found)
 }
 
-/// Copies what [`find_attachments`] found, registering referrers at the destination.
-async fn carry_attachments<S: Registry, D: Registry>(
+/// An attachment found at the source, read and copied but for its own manifest.
+struct Prepared {
+    attachment: Attachment,
+    /// The manifest still to store (with its tag, for cosign's), when it was copied.
+    store: Option<(RawManifest, Option<String>)>,
+    /// Registered as a referrer of `attachment.subject` once stored (or already present).
+    register: Option<RawManifest>,
+}
+
+/// Attachments carried in flight.
+const CARRY_CONCURRENCY: usize = 4;
+
+/// Reads what [`find_attachments`] found and, once `plan` allows writing, copies everything
+/// under each attachment's own manifest (its blobs and children), all side by side: what is
+/// left for [`store_attachments`] is one write per attachment. The result keeps the order of
+/// `found`, subjects before what refers to them.
+async fn prepare_attachments<S: Registry, D: Registry, P>(
     src: &Endpoint<'_, S>,
     dst: &Endpoint<'_, D>,
     found: Vec<Found>,
+    plan: P,
     same_registry: bool,
     concurrency: usize,
-    report: &mut PromoteReport,
-) -> Result<()> {
+) -> Result<(Vec<Prepared>, CopyStats)>
+where
+    P: std::future::Future<Output = Result<(Option<Version>, Vec<TagDecision>, bool)>>,
+{
+    let mut items = Vec::new();
     for found in found {
         match found {
             Found::Referrers(subject, list) => {
-                for referrer in list {
-                    let Some(tree) = tree::load_if_exists(src.registry, src.repo, &referrer.digest).await?
-                    else {
+                items.extend(list.into_iter().map(|r| (subject.clone(), None, r.digest)));
+            }
+            Found::Cosign { subject, suffix, digest } => items.push((subject, Some(suffix), digest)),
+        }
+    }
+    if items.is_empty() {
+        return Ok((Vec::new(), CopyStats::default()));
+    }
+    plan.await?;
+    let stats = std::sync::Mutex::new(CopyStats::default());
+    let prepared = futures::stream::iter(items)
+        .map(|(subject, suffix, digest)| {
+            let stats = &stats;
+            async move {
+                let kind = suffix.map_or("referrer", |s| s).to_string();
+                let attachment = |outcome: &str| Attachment {
+                    subject: subject.clone(),
+                    kind: kind.clone(),
+                    digest: digest.clone(),
+                    outcome: outcome.to_string(),
+                };
+                let Some(suffix) = suffix else {
+                    let Some(tree) = tree::load_if_exists(src.registry, src.repo, &digest).await? else {
                         // A fallback index can name a referrer deleted since: skip it, loudly.
                         crate::http::warn(&format!(
-                            "referrer {} of {subject} in {} on {} no longer exists; not carried along",
-                            referrer.digest,
+                            "referrer {digest} of {subject} in {} on {} no longer exists; not carried along",
                             src.repo,
                             src.registry.name()
                         ));
-                        report.attachments.push(Attachment {
-                            subject: subject.clone(),
-                            kind: "referrer".to_string(),
-                            digest: referrer.digest,
-                            outcome: "stale-skipped".to_string(),
+                        return Ok(Prepared {
+                            attachment: attachment("stale-skipped"),
+                            store: None,
+                            register: None,
                         });
-                        continue;
                     };
-                    let present =
-                        dst.registry.head_manifest(dst.repo, referrer.digest.as_str()).await?.is_some();
+                    let present = dst.registry.head_manifest(dst.repo, digest.as_str()).await?.is_some();
+                    let mut store = None;
                     if !present {
-                        let stats =
-                            copy::copy_missing_tree(src, dst, &tree, same_registry, concurrency).await?;
-                        report.copy.add(&stats);
+                        let copied = copy::copy_children(src, dst, &tree, same_registry, concurrency).await?;
+                        stats.lock().expect("attachment stats lock").add(&copied);
+                        store = Some((tree.root().clone(), None));
                     }
-                    referrers::register(dst.registry, dst.repo, &subject, tree.root()).await?;
-                    report.attachments.push(Attachment {
-                        subject: subject.clone(),
-                        kind: "referrer".to_string(),
-                        digest: referrer.digest,
-                        outcome: if present { "present" } else { "copied" }.to_string(),
+                    let outcome = if present { "present" } else { "copied" };
+                    return Ok(Prepared {
+                        attachment: attachment(outcome),
+                        store,
+                        register: Some(tree.root().clone()),
                     });
-                }
-            }
-            Found::Cosign { subject, suffix, digest } => {
+                };
                 let tag = subject.cosign_tag(suffix);
                 let existing = dst.registry.head_manifest(dst.repo, &tag).await?.map(|d| d.digest);
-                let outcome = match existing {
-                    Some(d) if d == digest => "present",
+                let (outcome, store) = match existing {
+                    Some(d) if d == digest => ("present", None),
                     // A destination signature that differs was made there; never overwrite it.
-                    Some(_) => "kept-existing",
+                    Some(_) => ("kept-existing", None),
                     None => {
                         // The tag write stores the manifest: no separate write by digest.
                         let tree = tree::load(src.registry, src.repo, &digest).await?;
-                        let mut stats =
-                            copy::copy_children(src, dst, &tree, same_registry, concurrency).await?;
-                        dst.registry.put_manifest(dst.repo, &tag, tree.root(), None).await?;
-                        stats.manifests_pushed += 1;
-                        report.copy.add(&stats);
-                        "copied"
+                        let copied = copy::copy_children(src, dst, &tree, same_registry, concurrency).await?;
+                        stats.lock().expect("attachment stats lock").add(&copied);
+                        ("copied", Some((tree.root().clone(), Some(tag))))
                     }
                 };
-                report.attachments.push(Attachment {
-                    subject,
-                    kind: suffix.to_string(),
-                    digest,
-                    outcome: outcome.to_string(),
-                });
+                Ok::<_, Error>(Prepared { attachment: attachment(outcome), store, register: None })
             }
+        })
+        .buffered(CARRY_CONCURRENCY)
+        .try_collect::<Vec<_>>()
+        .await?;
+    Ok((prepared, stats.into_inner().expect("attachment stats lock")))
+}
+
+/// Stores the attachments [`prepare_attachments`] copied, in their order (a subject before
+/// what refers to it), and registers referrers at the destination.
+async fn store_attachments<D: Registry>(
+    dst: &Endpoint<'_, D>,
+    prepared: Vec<Prepared>,
+    report: &mut PromoteReport,
+) -> Result<()> {
+    for Prepared { attachment, store, register } in prepared {
+        if let Some((manifest, tag)) = store {
+            let reference = tag.unwrap_or_else(|| manifest.digest.to_string());
+            dst.registry.put_manifest(dst.repo, &reference, &manifest, None).await?;
+            report.copy.manifests_pushed += 1;
         }
+        if let Some(referrer) = register {
+            referrers::register(dst.registry, dst.repo, &attachment.subject, &referrer).await?;
+        }
+        report.attachments.push(attachment);
     }
     Ok(())
 }
-
 /// Fails unless every required artifact type refers to `digest` (as an OCI referrer, or for
 /// cosign signatures as a legacy `.sig` tag whose layers have that media type).
 async fn check_required<R: Registry>(
