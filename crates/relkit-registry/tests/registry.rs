@@ -967,8 +967,10 @@ async fn promote_of_an_index_makes_only_the_requests_it_needs() {
 /// The order that keeps a tag off an incomplete image, as the registry itself sees it while the
 /// copy runs its requests side by side: a proxy delaying each request at random logs when a
 /// request reaches the registry and when the registry has answered it. Every image manifest
-/// reaches the registry only after each of its blobs was mounted, and the root (stored by the
-/// tag write) only after every image manifest was stored, whatever order the delays make.
+/// reaches the registry only after each of its blobs was mounted; the signature and the
+/// referrer (copied while the image is) only after the root they refer to was stored; the tag
+/// last, after every image manifest, the signature and the referrer's registration, whatever
+/// order the delays make.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn promote_stores_each_manifest_only_after_what_it_points_at() {
     use std::sync::{Arc, Mutex};
@@ -980,7 +982,12 @@ async fn promote_stores_each_manifest_only_after_what_it_points_at() {
     let (_tmp, path) = layout_dir();
     let layout = layout_at(&path);
     let index = index_manifest(&layout, 6, "1.0.0").await;
-    push(&layout, &direct, "src", &index, "v1").await;
+    let signature = cosign_signature(&layout, &index.digest).await;
+    let bundle = referrer(&layout, &index).await;
+    layout.put_manifest("", "v1", &index, None).await.unwrap();
+    let seeded = PromoteOptions { tags: tags(&[("v1", TagRule::Mutable)]), ..Default::default() };
+    let layout_ref = ImageRef::parse(&format!("oci:{}:v1", path.display())).unwrap();
+    promote(&layout, &layout_ref, &direct, &reg.image("src:v1"), &seeded).await.unwrap();
     let mut children = Vec::new();
     for child in index.view().unwrap().manifests {
         let image = layout.get_manifest("", child.digest.as_str()).await.unwrap().unwrap().manifest;
@@ -1016,8 +1023,12 @@ async fn promote_stores_each_manifest_only_after_what_it_points_at() {
         let options =
             PromoteOptions { tags: tags(&[("v1", TagRule::Mutable)]), concurrency: 4, ..Default::default() };
         let report = promote(&http, &source, &http, &dest, &options).await.unwrap();
-        assert_eq!((report.copy.blobs_mounted, report.copy.manifests_pushed), (8, 5));
+        assert_eq!(report.copy.blobs_uploaded, 0, "{:?}", report.copy);
+        assert!(report.attachments.iter().all(|a| a.outcome == "copied"), "{:?}", report.attachments);
+        assert_eq!(report.attachments.len(), 2, "{:?}", report.attachments);
         reg.assert_complete(&repo, "v1");
+        reg.assert_complete(&repo, &index.digest.cosign_tag("sig"));
+        reg.assert_complete(&repo, bundle.digest.as_str());
 
         let events = events.lock().unwrap().clone();
         let position = |answered: bool, method: &str, path: &str| {
@@ -1039,5 +1050,19 @@ async fn promote_stores_each_manifest_only_after_what_it_points_at() {
             let stored = position(true, "PUT", &format!("/v2/{repo}/manifests/{child}"));
             assert!(stored < tag_write, "seed {seed}: the tag write went out before {child} was stored");
         }
+        let root_stored = position(true, "PUT", &format!("/v2/{repo}/manifests/{}", index.digest));
+        let signature_write =
+            position(false, "PUT", &format!("/v2/{repo}/manifests/{}", index.digest.cosign_tag("sig")));
+        let bundle_write = position(false, "PUT", &format!("/v2/{repo}/manifests/{}", bundle.digest));
+        let registered =
+            position(true, "PUT", &format!("/v2/{repo}/manifests/{}", index.digest.fallback_tag()));
+        assert!(root_stored < signature_write && root_stored < bundle_write, "seed {seed}: {events:#?}");
+        let signature_stored =
+            position(true, "PUT", &format!("/v2/{repo}/manifests/{}", index.digest.cosign_tag("sig")));
+        assert!(signature_stored < tag_write && registered < tag_write, "seed {seed}: {events:#?}");
+        assert_eq!(
+            reg.digest_of(&format!("{repo}:{}", index.digest.cosign_tag("sig"))),
+            Some(signature.digest.clone())
+        );
     }
 }
