@@ -300,10 +300,11 @@ struct Prepared {
 /// Attachments carried in flight.
 const CARRY_CONCURRENCY: usize = 4;
 
-/// Reads what [`find_attachments`] found and, once `plan` allows writing, copies everything
-/// under each attachment's own manifest (its blobs and children), all side by side: what is
-/// left for [`store_attachments`] is one write per attachment. The result keeps the order of
-/// `found`, subjects before what refers to them.
+/// Once `plan` allows writing, reads what [`find_attachments`] found, checks the destination
+/// and copies everything under each attachment's own manifest (its blobs and children), the
+/// attachments side by side and alongside the image's copy: what is left for
+/// [`store_attachments`] is one write per attachment. The result keeps the order of `found`,
+/// subjects before what refers to them.
 async fn prepare_attachments<S: Registry, D: Registry, P>(
     src: &Endpoint<'_, S>,
     dst: &Endpoint<'_, D>,
@@ -411,6 +412,7 @@ async fn store_attachments<D: Registry>(
     }
     Ok(())
 }
+
 /// Fails unless every required artifact type refers to `digest` (as an OCI referrer, or for
 /// cosign signatures as a legacy `.sig` tag whose layers have that media type).
 async fn check_required<R: Registry>(
