@@ -970,7 +970,7 @@ async fn promote_of_an_index_makes_only_the_requests_it_needs() {
 /// reaches the registry only after each of its blobs was mounted; the signature and the
 /// referrer (copied while the image is) only after the root they refer to was stored; the tag
 /// last, after every image manifest, the signature and the referrer's registration, whatever
-/// order the delays make.
+/// order the delays make; and no blob is mounted twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn promote_stores_each_manifest_only_after_what_it_points_at() {
     use std::sync::{Arc, Mutex};
@@ -1064,5 +1064,15 @@ async fn promote_stores_each_manifest_only_after_what_it_points_at() {
             reg.digest_of(&format!("{repo}:{}", index.digest.cosign_tag("sig"))),
             Some(signature.digest.clone())
         );
+        // Each blob is mounted once, also one the signature and the referrer share (their empty
+        // config): distribution rewrites a mounted blob's link in place, and a manifest PUT
+        // reading the link meanwhile fails.
+        let mut mounts = std::collections::BTreeMap::<String, usize>::new();
+        for (answered, method, path) in &events {
+            if let (false, "POST", Some((_, rest))) = (answered, method.as_str(), path.split_once("mount=")) {
+                *mounts.entry(rest.split('&').next().unwrap_or_default().to_string()).or_default() += 1;
+            }
+        }
+        assert!(mounts.values().all(|n| *n == 1), "seed {seed}: {mounts:#?}");
     }
 }

@@ -104,7 +104,7 @@ pub async fn copy_missing_tree<S: Registry, D: Registry>(
 }
 
 /// Copies everything a tree's root needs, but not the root itself (a caller that writes a tag
-/// next stores the root with that write); see [`copy_children_as_read`].
+/// next stores the root with that write); see [`Copier`].
 pub async fn copy_children<S: Registry, D: Registry>(
     source: &Endpoint<'_, S>,
     dest: &Endpoint<'_, D>,
@@ -113,57 +113,23 @@ pub async fn copy_children<S: Registry, D: Registry>(
     concurrency: usize,
 ) -> Result<CopyStats> {
     let reads = Reads::with(source.registry, source.repo, tree.manifests.iter().cloned());
-    copy_children_as_read(source, dest, &reads, tree.root(), same_registry, concurrency).await
+    let copier = Copier::new(source, dest, &reads, same_registry, concurrency);
+    copier.copy_under(tree.root()).await?;
+    Ok(copier.stats())
 }
 
-/// Copies everything `root` needs, but not `root` itself, reading the manifests under it
-/// through `reads` (shared with a tree loader running alongside): each child manifest's copy
-/// starts as soon as that child is read, its blobs go out at once, and it is stored as soon as
-/// everything it points at is there (an image after its own blobs, a nested index after its
-/// children), so the children of an index are copied side by side instead of in rounds. Each
-/// blob and each manifest is copied once however many manifests share it. Blob requests and
-/// manifest writes stay within `concurrency` transfers (more for mounts, which move no bytes).
-pub async fn copy_children_as_read<S: Registry, D: Registry>(
-    source: &Endpoint<'_, S>,
-    dest: &Endpoint<'_, D>,
-    reads: &Reads<'_, S>,
-    root: &RawManifest,
-    same_registry: bool,
-    concurrency: usize,
-) -> Result<CopyStats> {
-    // Mounts move no bytes: many at once. Transfers stay within `concurrency`.
-    let in_flight = if same_registry { concurrency.max(MOUNT_CONCURRENCY) } else { concurrency.max(1) };
-    let copier = Copier {
-        source,
-        dest,
-        reads,
-        same_registry,
-        requests: Semaphore::new(in_flight),
-        transfers: Semaphore::new(concurrency.max(1)),
-        blobs: Mutex::default(),
-        manifests: Mutex::default(),
-    };
-    copier.copy_content(root).await?;
-    let mut stats = CopyStats {
-        manifests_pushed: copier.manifests.lock().expect("copied manifests lock").len(),
-        ..CopyStats::default()
-    };
-    for cell in copier.blobs.lock().expect("copied blobs lock").values() {
-        match cell.get() {
-            Some(BlobOutcome::Present) => stats.blobs_present += 1,
-            Some(BlobOutcome::Mounted) => stats.blobs_mounted += 1,
-            Some(BlobOutcome::Uploaded(bytes)) => {
-                stats.blobs_uploaded += 1;
-                stats.bytes_uploaded += bytes;
-            }
-            None => {}
-        }
-    }
-    Ok(stats)
-}
-
-/// One copy in progress: what was copied so far, and the request limits.
-struct Copier<'a, S: Registry, D: Registry> {
+/// One copy from a source repository to a destination, which may take several roots (an image
+/// and what refers to it): everything under a root is copied, but not the root itself. The
+/// manifests under a root are read through `reads` (shared with a tree loader running
+/// alongside); each child's copy starts as soon as that child is read, its blobs go out at once,
+/// and it is stored as soon as everything it points at is there (an image after its own blobs,
+/// a nested index after its children), so the children of an index are copied side by side
+/// instead of in rounds. Each blob and each manifest is copied once per copier however many
+/// manifests and roots share it: a blob is never mounted again while a manifest that needs it
+/// is being stored (distribution rewrites the link of a mounted blob in place, and a manifest
+/// PUT reading it meanwhile fails as `DIGEST_INVALID`). Blob requests and manifest writes stay
+/// within `concurrency` transfers (more for mounts, which move no bytes).
+pub struct Copier<'a, S: Registry, D: Registry> {
     source: &'a Endpoint<'a, S>,
     dest: &'a Endpoint<'a, D>,
     reads: &'a Reads<'a, S>,
@@ -176,9 +142,32 @@ struct Copier<'a, S: Registry, D: Registry> {
     manifests: Mutex<BTreeMap<Digest, Arc<OnceCell<()>>>>,
 }
 
-impl<S: Registry, D: Registry> Copier<'_, S, D> {
-    /// Copies what `manifest` points at: its blobs and child manifests, all at once.
-    fn copy_content<'s>(&'s self, manifest: &'s RawManifest) -> BoxFuture<'s, Result<()>> {
+impl<'a, S: Registry, D: Registry> Copier<'a, S, D> {
+    /// A copier from `source` to `dest` (`same_registry` allows cross-repository mounts).
+    pub fn new(
+        source: &'a Endpoint<'a, S>,
+        dest: &'a Endpoint<'a, D>,
+        reads: &'a Reads<'a, S>,
+        same_registry: bool,
+        concurrency: usize,
+    ) -> Self {
+        // Mounts move no bytes: many at once. Transfers stay within `concurrency`.
+        let in_flight = if same_registry { concurrency.max(MOUNT_CONCURRENCY) } else { concurrency.max(1) };
+        Self {
+            source,
+            dest,
+            reads,
+            same_registry,
+            requests: Semaphore::new(in_flight),
+            transfers: Semaphore::new(concurrency.max(1)),
+            blobs: Mutex::default(),
+            manifests: Mutex::default(),
+        }
+    }
+
+    /// Copies what `manifest` points at (its blobs and child manifests, all at once), but not
+    /// `manifest` itself.
+    pub fn copy_under<'s>(&'s self, manifest: &'s RawManifest) -> BoxFuture<'s, Result<()>> {
         Box::pin(async move {
             let view = manifest.view()?;
             let children =
@@ -189,12 +178,37 @@ impl<S: Registry, D: Registry> Copier<'_, S, D> {
         })
     }
 
+    /// The source's manifest reads this copier goes through.
+    pub fn reads(&self) -> &Reads<'a, S> {
+        self.reads
+    }
+
+    /// What was copied so far.
+    pub fn stats(&self) -> CopyStats {
+        let mut stats = CopyStats {
+            manifests_pushed: self.manifests.lock().expect("copied manifests lock").len(),
+            ..CopyStats::default()
+        };
+        for cell in self.blobs.lock().expect("copied blobs lock").values() {
+            match cell.get() {
+                Some(BlobOutcome::Present) => stats.blobs_present += 1,
+                Some(BlobOutcome::Mounted) => stats.blobs_mounted += 1,
+                Some(BlobOutcome::Uploaded(bytes)) => {
+                    stats.blobs_uploaded += 1;
+                    stats.bytes_uploaded += bytes;
+                }
+                None => {}
+            }
+        }
+        stats
+    }
+
     /// Reads the child manifest `digest`, copies what it points at, then stores it (once).
     async fn copy_manifest(&self, digest: &Digest) -> Result<()> {
         let cell = once(&self.manifests, digest);
         cell.get_or_try_init(|| async {
             let manifest = self.reads.get(digest).await?;
-            self.copy_content(&manifest).await?;
+            self.copy_under(&manifest).await?;
             let _slot = self.requests.acquire().await.expect("the request semaphore is never closed");
             self.dest.registry.put_manifest(self.dest.repo, digest.as_str(), &manifest, None).await?;
             Ok::<_, relkit_core::Error>(())

@@ -142,38 +142,33 @@ pub async fn promote<S: Registry, D: Registry>(
     // Decided once, awaited by the copy of the image and by the copy of its attachments.
     let plan = plan.shared();
     let reads = tree::Reads::new(source, src.repo);
+    // One copier for the image and its attachments: a blob they share is copied once.
+    let copier = copy::Copier::new(&src, &dst, &reads, same_registry, concurrency);
     // A destination that holds the root holds everything under it (copies store it last).
     let plan_and_copy = async {
         let (version, decisions, dest_has_root) = plan.clone().await?;
         let copies = !options.dry_run && !same_repo && !dest_has_root;
-        let stats = if copies {
-            copy::copy_children_as_read(&src, &dst, &reads, &root, same_registry, concurrency)
-                .await
-                .map_err(context)?
-        } else {
-            CopyStats::default()
-        };
-        Ok::<_, Error>((version, decisions, copies, stats))
+        if copies {
+            copier.copy_under(&root).await.map_err(context)?;
+        }
+        Ok::<_, Error>((version, decisions, copies))
     };
     // What refers to the image is looked up once the tree is read, and copied (all but the
     // manifests that refer, which wait for their subject) while the image is copied.
     let attachments = async {
         let image = tree::load_with(&reads, root.clone()).await.map_err(at_source)?;
-        let Some(names) = source_tags else { return Ok((Vec::new(), CopyStats::default())) };
+        let Some(names) = source_tags else { return Ok(Vec::new()) };
         let found = find_attachments(&src, &image, names).await.map_err(context)?;
-        prepare_attachments(&src, &dst, found, plan.clone(), same_registry, concurrency)
-            .await
-            .map_err(context)
+        prepare_attachments(&src, &dst, &copier, found, plan.clone()).await.map_err(context)
     };
-    let ((version, decisions, copies, stats), (prepared, attachment_stats)) =
-        futures::try_join!(plan_and_copy, attachments)?;
+    let ((version, decisions, copies), prepared) = futures::try_join!(plan_and_copy, attachments)?;
 
     let mut report = PromoteReport {
         source: source_ref.to_string(),
         digest: digest.clone(),
         destination: dest_ref.repository_name(),
         tags: Vec::new(),
-        copy: stats,
+        copy: copier.stats(),
         attachments: Vec::new(),
         dry_run: options.dry_run,
     };
@@ -187,7 +182,6 @@ pub async fn promote<S: Registry, D: Registry>(
         dest.put_manifest(dst.repo, digest.as_str(), &root, None).await?;
         Ok::<_, Error>(1)
     };
-    report.copy.add(&attachment_stats);
     let mut root_stored = !copies;
     if copies && !prepared.is_empty() {
         report.copy.manifests_pushed += put_root().await.map_err(context)?;
@@ -308,11 +302,10 @@ const CARRY_CONCURRENCY: usize = 4;
 async fn prepare_attachments<S: Registry, D: Registry, P>(
     src: &Endpoint<'_, S>,
     dst: &Endpoint<'_, D>,
+    copier: &copy::Copier<'_, S, D>,
     found: Vec<Found>,
     plan: P,
-    same_registry: bool,
-    concurrency: usize,
-) -> Result<(Vec<Prepared>, CopyStats)>
+) -> Result<Vec<Prepared>>
 where
     P: std::future::Future<Output = Result<(Option<Version>, Vec<TagDecision>, bool)>>,
 {
@@ -326,13 +319,11 @@ where
         }
     }
     if items.is_empty() {
-        return Ok((Vec::new(), CopyStats::default()));
+        return Ok(Vec::new());
     }
     plan.await?;
-    let stats = std::sync::Mutex::new(CopyStats::default());
-    let prepared = futures::stream::iter(items)
+    futures::stream::iter(items)
         .map(|(subject, suffix, digest)| {
-            let stats = &stats;
             async move {
                 let kind = suffix.map_or("referrer", |s| s).to_string();
                 let attachment = |outcome: &str| Attachment {
@@ -342,7 +333,9 @@ where
                     outcome: outcome.to_string(),
                 };
                 let Some(suffix) = suffix else {
-                    let Some(tree) = tree::load_if_exists(src.registry, src.repo, &digest).await? else {
+                    let Some(manifest) =
+                        src.registry.get_manifest(src.repo, digest.as_str()).await?.map(|f| f.manifest)
+                    else {
                         // A fallback index can name a referrer deleted since: skip it, loudly.
                         crate::http::warn(&format!(
                             "referrer {digest} of {subject} in {} on {} no longer exists; not carried along",
@@ -358,16 +351,11 @@ where
                     let present = dst.registry.head_manifest(dst.repo, digest.as_str()).await?.is_some();
                     let mut store = None;
                     if !present {
-                        let copied = copy::copy_children(src, dst, &tree, same_registry, concurrency).await?;
-                        stats.lock().expect("attachment stats lock").add(&copied);
-                        store = Some((tree.root().clone(), None));
+                        copier.copy_under(&manifest).await?;
+                        store = Some((manifest.clone(), None));
                     }
                     let outcome = if present { "present" } else { "copied" };
-                    return Ok(Prepared {
-                        attachment: attachment(outcome),
-                        store,
-                        register: Some(tree.root().clone()),
-                    });
+                    return Ok(Prepared { attachment: attachment(outcome), store, register: Some(manifest) });
                 };
                 let tag = subject.cosign_tag(suffix);
                 let existing = dst.registry.head_manifest(dst.repo, &tag).await?.map(|d| d.digest);
@@ -377,19 +365,17 @@ where
                     Some(_) => ("kept-existing", None),
                     None => {
                         // The tag write stores the manifest: no separate write by digest.
-                        let tree = tree::load(src.registry, src.repo, &digest).await?;
-                        let copied = copy::copy_children(src, dst, &tree, same_registry, concurrency).await?;
-                        stats.lock().expect("attachment stats lock").add(&copied);
-                        ("copied", Some((tree.root().clone(), Some(tag))))
+                        let manifest = copier.reads().get(&digest).await?;
+                        copier.copy_under(&manifest).await?;
+                        ("copied", Some((manifest, Some(tag))))
                     }
                 };
                 Ok::<_, Error>(Prepared { attachment: attachment(outcome), store, register: None })
             }
         })
         .buffered(CARRY_CONCURRENCY)
-        .try_collect::<Vec<_>>()
-        .await?;
-    Ok((prepared, stats.into_inner().expect("attachment stats lock")))
+        .try_collect()
+        .await
 }
 
 /// Stores the attachments [`prepare_attachments`] copied, in their order (a subject before
