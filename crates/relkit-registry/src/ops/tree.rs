@@ -43,18 +43,6 @@ pub async fn load<R: Registry>(registry: &R, repo: &str, digest: &Digest) -> Res
     load_from(registry, repo, root).await
 }
 
-/// Reads the tree rooted at `digest` from `repo`, or `None` when the root does not exist.
-pub async fn load_if_exists<R: Registry>(
-    registry: &R,
-    repo: &str,
-    digest: &Digest,
-) -> Result<Option<ImageTree>> {
-    match registry.get_manifest(repo, digest.as_str()).await? {
-        Some(fetched) => Ok(Some(load_from(registry, repo, fetched.manifest).await?)),
-        None => Ok(None),
-    }
-}
-
 /// The manifest reads of one repository, shared by everything that walks the same image at
 /// once (the tree loader and a copy that starts on each child as soon as it is read): each
 /// manifest is read once, by whoever asks first, and every asker gets it when that read
