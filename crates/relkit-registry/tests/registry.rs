@@ -963,3 +963,116 @@ async fn promote_of_an_index_makes_only_the_requests_it_needs() {
         proxy.seen()[before..].iter().filter(|s| !matches!(s.method.as_str(), "GET" | "HEAD")).count();
     assert_eq!(writes, 0);
 }
+
+/// The order that keeps a tag off an incomplete image, as the registry itself sees it while the
+/// copy runs its requests side by side: a proxy delaying each request at random logs when a
+/// request reaches the registry and when the registry has answered it. Every image manifest
+/// reaches the registry only after each of its blobs was mounted; the signature and the
+/// referrer (copied while the image is) only after the root they refer to was stored; the tag
+/// last, after every image manifest, the signature and the referrer's registration, whatever
+/// order the delays make; and no blob is mounted twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promote_stores_each_manifest_only_after_what_it_points_at() {
+    use std::sync::{Arc, Mutex};
+    let Some(reg) = TestRegistry::start("promote_stores_each_manifest_only_after_what_it_points_at", None)
+    else {
+        return;
+    };
+    let direct = HttpRegistry::new(&reg.host, &options(&reg)).unwrap();
+    let (_tmp, path) = layout_dir();
+    let layout = layout_at(&path);
+    let index = index_manifest(&layout, 6, "1.0.0").await;
+    let signature = cosign_signature(&layout, &index.digest).await;
+    let bundle = referrer(&layout, &index).await;
+    layout.put_manifest("", "v1", &index, None).await.unwrap();
+    let seeded = PromoteOptions { tags: tags(&[("v1", TagRule::Mutable)]), ..Default::default() };
+    let layout_ref = ImageRef::parse(&format!("oci:{}:v1", path.display())).unwrap();
+    promote(&layout, &layout_ref, &direct, &reg.image("src:v1"), &seeded).await.unwrap();
+    let mut children = Vec::new();
+    for child in index.view().unwrap().manifests {
+        let image = layout.get_manifest("", child.digest.as_str()).await.unwrap().unwrap().manifest;
+        let blobs: Vec<Digest> = image.view().unwrap().blobs().map(|b| b.digest.clone()).collect();
+        children.push((child.digest, blobs));
+    }
+    for seed in 0..4 {
+        // (answered, method, path): `false` when the request reaches the registry.
+        type Events = Arc<Mutex<Vec<(bool, String, String)>>>;
+        let events = Events::default();
+        let (sent, answered) = (events.clone(), events.clone());
+        let log = move |events: &Events, answered: bool, seen: &Seen| {
+            let path = seen.path.replace("%3A", ":");
+            events.lock().unwrap().push((answered, seen.method.clone(), path));
+        };
+        let proxy = Proxy::start(ProxyConfig {
+            upstream: reg.port,
+            seed,
+            max_delay: std::time::Duration::from_millis(15),
+            intercept: Some(Arc::new(move |seen: &Seen| {
+                log(&sent, false, seen);
+                None
+            })),
+            rewrite: Some(Arc::new(move |seen: &Seen, _: &mut Answer| log(&answered, true, seen))),
+            ..Default::default()
+        })
+        .await;
+        let host = format!("127.0.0.1:{}", proxy.port);
+        let http = HttpRegistry::new(&host, &options(&reg)).unwrap();
+        let source = ImageRef::parse(&format!("{host}/src:v1")).unwrap();
+        let repo = format!("dst{seed}");
+        let dest = ImageRef::parse(&format!("{host}/{repo}")).unwrap();
+        let options =
+            PromoteOptions { tags: tags(&[("v1", TagRule::Mutable)]), concurrency: 4, ..Default::default() };
+        let report = promote(&http, &source, &http, &dest, &options).await.unwrap();
+        assert_eq!(report.copy.blobs_uploaded, 0, "{:?}", report.copy);
+        assert!(report.attachments.iter().all(|a| a.outcome == "copied"), "{:?}", report.attachments);
+        assert_eq!(report.attachments.len(), 2, "{:?}", report.attachments);
+        reg.assert_complete(&repo, "v1");
+        reg.assert_complete(&repo, &index.digest.cosign_tag("sig"));
+        reg.assert_complete(&repo, bundle.digest.as_str());
+
+        let events = events.lock().unwrap().clone();
+        let position = |answered: bool, method: &str, path: &str| {
+            events
+                .iter()
+                .position(|(a, m, p)| *a == answered && m == method && p.contains(path))
+                .unwrap_or_else(|| panic!("no {method} {path} (answered: {answered}) in {events:#?}"))
+        };
+        let tag_write = position(false, "PUT", &format!("/v2/{repo}/manifests/v1"));
+        for (child, blobs) in &children {
+            let child_write = position(false, "PUT", &format!("/v2/{repo}/manifests/{child}"));
+            for blob in blobs {
+                let mounted = position(true, "POST", &format!("mount={blob}"));
+                assert!(
+                    mounted < child_write,
+                    "seed {seed}: {child} went out before blob {blob} was mounted"
+                );
+            }
+            let stored = position(true, "PUT", &format!("/v2/{repo}/manifests/{child}"));
+            assert!(stored < tag_write, "seed {seed}: the tag write went out before {child} was stored");
+        }
+        let root_stored = position(true, "PUT", &format!("/v2/{repo}/manifests/{}", index.digest));
+        let signature_write =
+            position(false, "PUT", &format!("/v2/{repo}/manifests/{}", index.digest.cosign_tag("sig")));
+        let bundle_write = position(false, "PUT", &format!("/v2/{repo}/manifests/{}", bundle.digest));
+        let registered =
+            position(true, "PUT", &format!("/v2/{repo}/manifests/{}", index.digest.fallback_tag()));
+        assert!(root_stored < signature_write && root_stored < bundle_write, "seed {seed}: {events:#?}");
+        let signature_stored =
+            position(true, "PUT", &format!("/v2/{repo}/manifests/{}", index.digest.cosign_tag("sig")));
+        assert!(signature_stored < tag_write && registered < tag_write, "seed {seed}: {events:#?}");
+        assert_eq!(
+            reg.digest_of(&format!("{repo}:{}", index.digest.cosign_tag("sig"))),
+            Some(signature.digest.clone())
+        );
+        // Each blob is mounted once, also one the signature and the referrer share (their empty
+        // config): distribution rewrites a mounted blob's link in place, and a manifest PUT
+        // reading the link meanwhile fails.
+        let mut mounts = std::collections::BTreeMap::<String, usize>::new();
+        for (answered, method, path) in &events {
+            if let (false, "POST", Some((_, rest))) = (answered, method.as_str(), path.split_once("mount=")) {
+                *mounts.entry(rest.split('&').next().unwrap_or_default().to_string()).or_default() += 1;
+            }
+        }
+        assert!(mounts.values().all(|n| *n == 1), "seed {seed}: {mounts:#?}");
+    }
+}

@@ -2,14 +2,16 @@
 //! exposes a manifest before its content: blobs, then child manifests, then the root.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
-use futures::{StreamExt as _, TryStreamExt as _};
+use futures::future::BoxFuture;
 use relkit_core::Result;
 use serde::Serialize;
+use tokio::sync::{OnceCell, Semaphore};
 
 use crate::digest::Digest;
 use crate::manifest::{Descriptor, RawManifest};
-use crate::ops::tree::{self, ImageTree};
+use crate::ops::tree::{self, ImageTree, Reads};
 use crate::registry::Registry;
 
 /// Default number of blob transfers in flight.
@@ -102,10 +104,7 @@ pub async fn copy_missing_tree<S: Registry, D: Registry>(
 }
 
 /// Copies everything a tree's root needs, but not the root itself (a caller that writes a tag
-/// next stores the root with that write): every blob, each image manifest as soon as its own
-/// blobs are there (the images of an index are independent, so their blobs and manifests go
-/// out together), then the nested indexes, children first. Each blob is copied once however
-/// many manifests share it.
+/// next stores the root with that write); see [`Copier`].
 pub async fn copy_children<S: Registry, D: Registry>(
     source: &Endpoint<'_, S>,
     dest: &Endpoint<'_, D>,
@@ -113,57 +112,126 @@ pub async fn copy_children<S: Registry, D: Registry>(
     same_registry: bool,
     concurrency: usize,
 ) -> Result<CopyStats> {
-    let root = tree.root();
-    // Mounts move no bytes: many at once. Transfers stay within `concurrency`.
-    let in_flight = if same_registry { concurrency.max(MOUNT_CONCURRENCY) } else { concurrency.max(1) };
-    let requests = tokio::sync::Semaphore::new(in_flight);
-    let transfers = tokio::sync::Semaphore::new(concurrency.max(1));
-    let copied: BTreeMap<&Digest, (&Descriptor, tokio::sync::OnceCell<BlobOutcome>)> =
-        tree.blobs.iter().map(|b| (&b.digest, (b, tokio::sync::OnceCell::new()))).collect();
-    let copy_blobs = |digests: Vec<Digest>| {
-        let copied = &copied;
-        let (requests, transfers) = (&requests, &transfers);
-        futures::future::try_join_all(digests.into_iter().map(move |digest| async move {
-            let (blob, cell) = &copied[&digest];
-            cell.get_or_try_init(|| async {
-                let _slot = requests.acquire().await.expect("the request semaphore is never closed");
-                copy_blob(source, dest, blob, same_registry, transfers).await
-            })
-            .await
-            .map(|_| ())
-        }))
-    };
-    let (images, indexes): (Vec<&RawManifest>, Vec<&RawManifest>) = tree
-        .manifests
-        .iter()
-        .filter(|m| m.digest != root.digest)
-        .partition(|m| m.view().is_ok_and(|v| !v.is_index(&m.media_type)));
-    let push_images = futures::stream::iter(images)
-        .map(|m| async {
-            copy_blobs(m.view()?.blobs().map(|b| b.digest.clone()).collect()).await?;
-            dest.registry.put_manifest(dest.repo, m.digest.as_str(), m, None).await
-        })
-        .buffer_unordered(in_flight)
-        .try_collect::<Vec<_>>();
-    // Blobs of no image manifest (those of the root image itself) go out meanwhile.
-    let (pushed, _) =
-        futures::try_join!(push_images, copy_blobs(tree.blobs.iter().map(|b| b.digest.clone()).collect()))?;
-    let mut stats = CopyStats { manifests_pushed: pushed.len(), ..CopyStats::default() };
-    for outcome in copied.values().filter_map(|(_, c)| c.get()) {
-        match outcome {
-            BlobOutcome::Present => stats.blobs_present += 1,
-            BlobOutcome::Mounted => stats.blobs_mounted += 1,
-            BlobOutcome::Uploaded(bytes) => {
-                stats.blobs_uploaded += 1;
-                stats.bytes_uploaded += bytes;
-            }
+    let reads = Reads::with(source.registry, source.repo, tree.manifests.iter().cloned());
+    let copier = Copier::new(source, dest, &reads, same_registry, concurrency);
+    copier.copy_under(tree.root()).await?;
+    Ok(copier.stats())
+}
+
+/// One copy from a source repository to a destination, which may take several roots (an image
+/// and what refers to it): everything under a root is copied, but not the root itself. The
+/// manifests under a root are read through `reads` (shared with a tree loader running
+/// alongside); each child's copy starts as soon as that child is read, its blobs go out at once,
+/// and it is stored as soon as everything it points at is there (an image after its own blobs,
+/// a nested index after its children), so the children of an index are copied side by side
+/// instead of in rounds. Each blob and each manifest is copied once per copier however many
+/// manifests and roots share it: a blob is never mounted again while a manifest that needs it
+/// is being stored (distribution rewrites the link of a mounted blob in place, and a manifest
+/// PUT reading it meanwhile fails as `DIGEST_INVALID`). Blob requests and manifest writes stay
+/// within `concurrency` transfers (more for mounts, which move no bytes).
+pub struct Copier<'a, S: Registry, D: Registry> {
+    source: &'a Endpoint<'a, S>,
+    dest: &'a Endpoint<'a, D>,
+    reads: &'a Reads<'a, S>,
+    same_registry: bool,
+    /// Blob requests and manifest writes in flight.
+    requests: Semaphore,
+    /// Blob uploads in flight.
+    transfers: Semaphore,
+    blobs: Mutex<BTreeMap<Digest, Arc<OnceCell<BlobOutcome>>>>,
+    manifests: Mutex<BTreeMap<Digest, Arc<OnceCell<()>>>>,
+}
+
+impl<'a, S: Registry, D: Registry> Copier<'a, S, D> {
+    /// A copier from `source` to `dest` (`same_registry` allows cross-repository mounts).
+    pub fn new(
+        source: &'a Endpoint<'a, S>,
+        dest: &'a Endpoint<'a, D>,
+        reads: &'a Reads<'a, S>,
+        same_registry: bool,
+        concurrency: usize,
+    ) -> Self {
+        // Mounts move no bytes: many at once. Transfers stay within `concurrency`.
+        let in_flight = if same_registry { concurrency.max(MOUNT_CONCURRENCY) } else { concurrency.max(1) };
+        Self {
+            source,
+            dest,
+            reads,
+            same_registry,
+            requests: Semaphore::new(in_flight),
+            transfers: Semaphore::new(concurrency.max(1)),
+            blobs: Mutex::default(),
+            manifests: Mutex::default(),
         }
     }
-    for m in indexes {
-        dest.registry.put_manifest(dest.repo, m.digest.as_str(), m, None).await?;
-        stats.manifests_pushed += 1;
+
+    /// Copies what `manifest` points at (its blobs and child manifests, all at once), but not
+    /// `manifest` itself.
+    pub fn copy_under<'s>(&'s self, manifest: &'s RawManifest) -> BoxFuture<'s, Result<()>> {
+        Box::pin(async move {
+            let view = manifest.view()?;
+            let children =
+                futures::future::try_join_all(view.manifests.iter().map(|c| self.copy_manifest(&c.digest)));
+            let blobs = futures::future::try_join_all(view.blobs().map(|b| self.copy_blob(b)));
+            futures::try_join!(children, blobs)?;
+            Ok(())
+        })
     }
-    Ok(stats)
+
+    /// The source's manifest reads this copier goes through.
+    pub fn reads(&self) -> &Reads<'a, S> {
+        self.reads
+    }
+
+    /// What was copied so far.
+    pub fn stats(&self) -> CopyStats {
+        let mut stats = CopyStats {
+            manifests_pushed: self.manifests.lock().expect("copied manifests lock").len(),
+            ..CopyStats::default()
+        };
+        for cell in self.blobs.lock().expect("copied blobs lock").values() {
+            match cell.get() {
+                Some(BlobOutcome::Present) => stats.blobs_present += 1,
+                Some(BlobOutcome::Mounted) => stats.blobs_mounted += 1,
+                Some(BlobOutcome::Uploaded(bytes)) => {
+                    stats.blobs_uploaded += 1;
+                    stats.bytes_uploaded += bytes;
+                }
+                None => {}
+            }
+        }
+        stats
+    }
+
+    /// Reads the child manifest `digest`, copies what it points at, then stores it (once).
+    async fn copy_manifest(&self, digest: &Digest) -> Result<()> {
+        let cell = once(&self.manifests, digest);
+        cell.get_or_try_init(|| async {
+            let manifest = self.reads.get(digest).await?;
+            self.copy_under(&manifest).await?;
+            let _slot = self.requests.acquire().await.expect("the request semaphore is never closed");
+            self.dest.registry.put_manifest(self.dest.repo, digest.as_str(), &manifest, None).await?;
+            Ok::<_, relkit_core::Error>(())
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Copies one blob (once).
+    async fn copy_blob(&self, blob: &Descriptor) -> Result<()> {
+        let cell = once(&self.blobs, &blob.digest);
+        cell.get_or_try_init(|| async {
+            let _slot = self.requests.acquire().await.expect("the request semaphore is never closed");
+            copy_blob(self.source, self.dest, blob, self.same_registry, &self.transfers).await
+        })
+        .await?;
+        Ok(())
+    }
+}
+
+/// The cell of `digest` in `cells`, made on first use.
+fn once<T>(cells: &Mutex<BTreeMap<Digest, Arc<OnceCell<T>>>>, digest: &Digest) -> Arc<OnceCell<T>> {
+    cells.lock().expect("copy state lock").entry(digest.clone()).or_default().clone()
 }
 
 enum BlobOutcome {
@@ -180,7 +248,7 @@ async fn copy_blob<S: Registry, D: Registry>(
     dest: &Endpoint<'_, D>,
     blob: &Descriptor,
     same_registry: bool,
-    transfers: &tokio::sync::Semaphore,
+    transfers: &Semaphore,
 ) -> Result<BlobOutcome> {
     // Within one registry the mount answers 201 whether or not the blob was there already.
     if same_registry {

@@ -2,7 +2,7 @@
 //! registry), carry along everything that refers to it and to each child (OCI referrers and
 //! cosign's legacy `.sig/.att/.sbom` tags), then apply the channel's tags.
 
-use futures::{StreamExt as _, TryStreamExt as _};
+use futures::{FutureExt as _, StreamExt as _, TryStreamExt as _};
 use relkit_core::{Error, Result};
 use semver::Version;
 use serde::Serialize;
@@ -89,85 +89,105 @@ pub async fn promote<S: Registry, D: Registry>(
             dest.plan_access(src.repo, &["pull"]);
         }
     }
-    // One read resolves the reference and gives the root manifest.
-    let root = read_root(source, source_ref).await?;
+    let same_registry = source_ref.same_registry(dest_ref);
+    let same_repo = source_ref.same_repository(dest_ref);
+    let concurrency = options.concurrency.max(1);
+    // Attachments are carried (and so looked up) when the image goes to another repository.
+    let carries = !options.dry_run && !same_repo;
+    let at_source = |e: Error| e.context(format!("{source_ref}"));
+    let context = |e: Error| e.context(format!("promote {source_ref} to {}", dest_ref.repository_name()));
+
+    // What needs no digest goes out with the read that resolves the reference and gives the
+    // root manifest: where the destination tags point now and the source's tag list (its
+    // attachment tags).
+    let source_tags = async {
+        if carries { src.registry.list_tags(src.repo).await.map(Some).map_err(context) } else { Ok(None) }
+    };
+    let (root, found_tags, source_tags) = futures::try_join!(
+        read_root(source, source_ref),
+        async { tags::lookup_tags(dest, dst.repo, &options.tags).await.map_err(at_source) },
+        source_tags,
+    )?;
     let digest = root.digest.clone();
-    // The tree, the version and where the destination tags point now, all at once. The image's
-    // version is read only when a rule needs it: a monotonic tag, or a planned version to match.
+
+    // Then, all at once: the children of the root are read, and each is copied as soon as it
+    // is read and the plan allows writing; what refers to the image is looked up once the
+    // tree is read. The plan (the version, where the tags stand, whether the destination holds
+    // the image) is decided before anything is written: a refusal leaves the destination
+    // untouched. The image's version is read only when a rule needs it: a monotonic tag, or a
+    // planned version to match.
     let needs_version =
         options.version.is_some() || options.tags.iter().any(|t| t.rule == tags::TagRule::Monotonic);
-    let version = async {
-        if needs_version {
-            tags::target_version(source, src.repo, &root, options.version.as_ref()).await
-        } else {
-            Ok(None)
+    let plan = async {
+        let version = async {
+            if needs_version {
+                tags::target_version(source, src.repo, &root, options.version.as_ref()).await
+            } else {
+                Ok(None)
+            }
+        };
+        let (version, current, dest_has_root) = futures::try_join!(
+            version,
+            tags::held_by_tags(dest, dst.repo, &digest, &options.tags, found_tags),
+            async { Ok(dest.head_manifest(dst.repo, digest.as_str()).await?.is_some()) },
+        )
+        .map_err(at_source)?;
+        if !options.require_referrers.is_empty() {
+            check_required(source, src.repo, &digest, &options.require_referrers).await.map_err(at_source)?;
         }
+        let decisions = tags::decide_tags(&digest, version.as_ref(), &options.tags, &current, options.force)
+            .map_err(context)?;
+        Ok::<_, Error>((version, decisions, dest_has_root))
     };
-    let (image, version, current, dest_has_root) = futures::try_join!(
-        tree::load_from(source, src.repo, root.clone()),
-        version,
-        tags::observe_tags(dest, dst.repo, &digest, &options.tags),
-        async { Ok(dest.head_manifest(dst.repo, digest.as_str()).await?.is_some()) },
-    )
-    .map_err(|e| e.context(format!("{source_ref}")))?;
+    // Decided once, awaited by the copy of the image and by the copy of its attachments.
+    let plan = plan.shared();
+    let reads = tree::Reads::new(source, src.repo);
+    // One copier for the image and its attachments: a blob they share is copied once.
+    let copier = copy::Copier::new(&src, &dst, &reads, same_registry, concurrency);
+    // A destination that holds the root holds everything under it (copies store it last).
+    let plan_and_copy = async {
+        let (version, decisions, dest_has_root) = plan.clone().await?;
+        let copies = !options.dry_run && !same_repo && !dest_has_root;
+        if copies {
+            copier.copy_under(&root).await.map_err(context)?;
+        }
+        Ok::<_, Error>((version, decisions, copies))
+    };
+    // What refers to the image is looked up once the tree is read, and copied (all but the
+    // manifests that refer, which wait for their subject) while the image is copied.
+    let attachments = async {
+        let image = tree::load_with(&reads, root.clone()).await.map_err(at_source)?;
+        let Some(names) = source_tags else { return Ok(Vec::new()) };
+        let found = find_attachments(&src, &image, names).await.map_err(context)?;
+        prepare_attachments(&src, &dst, &copier, found, plan.clone()).await.map_err(context)
+    };
+    let ((version, decisions, copies), prepared) = futures::try_join!(plan_and_copy, attachments)?;
 
-    if !options.require_referrers.is_empty() {
-        check_required(source, src.repo, &digest, &options.require_referrers)
-            .await
-            .map_err(|e| e.context(format!("{source_ref}")))?;
-    }
     let mut report = PromoteReport {
         source: source_ref.to_string(),
         digest: digest.clone(),
         destination: dest_ref.repository_name(),
         tags: Vec::new(),
-        copy: CopyStats::default(),
+        copy: copier.stats(),
         attachments: Vec::new(),
         dry_run: options.dry_run,
     };
-    let context =
-        |e: relkit_core::Error| e.context(format!("promote {source_ref} to {}", dest_ref.repository_name()));
-    // Decided before anything is written: a refusal leaves the destination untouched.
-    let decisions = tags::decide_tags(&digest, version.as_ref(), &options.tags, &current, options.force)
-        .map_err(context)?;
     if options.dry_run {
         report.tags = decisions;
         return Ok(report);
     }
-
-    let same_registry = source_ref.same_registry(dest_ref);
-    let same_repo = source_ref.same_repository(dest_ref);
-    let concurrency = options.concurrency.max(1);
-    // A destination that holds the root holds everything under it (copies store it last). The
-    // root itself is stored by the first tag write, or by digest when attachments must refer
-    // to it first or no tag is written.
-    let copies = !same_repo && !dest_has_root;
-    let copy = async {
-        if copies {
-            copy::copy_children(&src, &dst, &image, same_registry, concurrency).await
-        } else {
-            Ok(CopyStats::default())
-        }
-    };
+    // The root is stored by the first tag write, or by digest when attachments must refer to
+    // it first or no tag is written.
     let put_root = || async {
         dest.put_manifest(dst.repo, digest.as_str(), &root, None).await?;
         Ok::<_, Error>(1)
     };
     let mut root_stored = !copies;
-    if same_repo {
-        report.copy = copy.await.map_err(context)?;
-    } else {
-        // What refers to the image is looked up at the source while the image is copied.
-        let (stats, found) = futures::try_join!(copy, find_attachments(&src, &image)).map_err(context)?;
-        report.copy = stats;
-        if copies && !found.is_empty() {
-            report.copy.manifests_pushed += put_root().await.map_err(context)?;
-            root_stored = true;
-        }
-        carry_attachments(&src, &dst, found, same_registry, concurrency, &mut report)
-            .await
-            .map_err(context)?;
+    if copies && !prepared.is_empty() {
+        report.copy.manifests_pushed += put_root().await.map_err(context)?;
+        root_stored = true;
     }
+    store_attachments(&dst, prepared, &mut report).await.map_err(context)?;
     report.tags =
         tags::apply_planned(dest, dst.repo, &root, version.as_ref(), &options.tags, decisions, options.force)
             .await
@@ -207,17 +227,16 @@ const MAX_NESTING: usize = 4;
 /// Finds what refers to the root and to every child at the source, and what refers to those
 /// (a signature on an SBOM), level by level so that a subject is always carried before what
 /// refers to it: OCI referrers (API, or the fallback index) and cosign's tags. One tag listing
-/// tells which attachment tags exist (the same [`referrers::AttachmentTags`] prune reads), so
-/// a registry without the referrers API costs the listing, one referrers probe and one HEAD
-/// per attachment tag found.
-async fn find_attachments<S: Registry>(src: &Endpoint<'_, S>, image: &tree::ImageTree) -> Result<Vec<Found>> {
-    let names: Vec<String> = src
-        .registry
-        .list_tags(src.repo)
-        .await?
-        .into_iter()
-        .filter(|t| referrers::attachment_subject(t).is_some())
-        .collect();
+/// (`source_tags`, listed while the root was read) tells which attachment tags exist (the same
+/// [`referrers::AttachmentTags`] prune reads), so a registry without the referrers API costs
+/// the listing, one referrers probe and one HEAD per attachment tag found.
+async fn find_attachments<S: Registry>(
+    src: &Endpoint<'_, S>,
+    image: &tree::ImageTree,
+    source_tags: Vec<String>,
+) -> Result<Vec<Found>> {
+    let names: Vec<String> =
+        source_tags.into_iter().filter(|t| referrers::attachment_subject(t).is_some()).collect();
     let mut found = Vec::new();
     let mut seen: BTreeSet<Digest> = image.manifest_digests().cloned().collect();
     let mut level: Vec<Digest> = image.manifest_digests().cloned().collect();
@@ -263,78 +282,119 @@ async fn find_attachments<S: Registry>(src: &Endpoint<'_, S>, image: &tree::Imag
     Ok(found)
 }
 
-/// Copies what [`find_attachments`] found, registering referrers at the destination.
-async fn carry_attachments<S: Registry, D: Registry>(
+/// An attachment found at the source, read and copied but for its own manifest.
+struct Prepared {
+    attachment: Attachment,
+    /// The manifest still to store (with its tag, for cosign's), when it was copied.
+    store: Option<(RawManifest, Option<String>)>,
+    /// Registered as a referrer of `attachment.subject` once stored (or already present).
+    register: Option<RawManifest>,
+}
+
+/// Attachments carried in flight.
+const CARRY_CONCURRENCY: usize = 4;
+
+/// Once `plan` allows writing, reads what [`find_attachments`] found, checks the destination
+/// and copies everything under each attachment's own manifest (its blobs and children), the
+/// attachments side by side and alongside the image's copy: what is left for
+/// [`store_attachments`] is one write per attachment. The result keeps the order of `found`,
+/// subjects before what refers to them.
+async fn prepare_attachments<S: Registry, D: Registry, P>(
     src: &Endpoint<'_, S>,
     dst: &Endpoint<'_, D>,
+    copier: &copy::Copier<'_, S, D>,
     found: Vec<Found>,
-    same_registry: bool,
-    concurrency: usize,
-    report: &mut PromoteReport,
-) -> Result<()> {
+    plan: P,
+) -> Result<Vec<Prepared>>
+where
+    P: std::future::Future<Output = Result<(Option<Version>, Vec<TagDecision>, bool)>>,
+{
+    let mut items = Vec::new();
     for found in found {
         match found {
             Found::Referrers(subject, list) => {
-                for referrer in list {
-                    let Some(tree) = tree::load_if_exists(src.registry, src.repo, &referrer.digest).await?
+                items.extend(list.into_iter().map(|r| (subject.clone(), None, r.digest)));
+            }
+            Found::Cosign { subject, suffix, digest } => items.push((subject, Some(suffix), digest)),
+        }
+    }
+    if items.is_empty() {
+        return Ok(Vec::new());
+    }
+    plan.await?;
+    futures::stream::iter(items)
+        .map(|(subject, suffix, digest)| {
+            async move {
+                let kind = suffix.map_or("referrer", |s| s).to_string();
+                let attachment = |outcome: &str| Attachment {
+                    subject: subject.clone(),
+                    kind: kind.clone(),
+                    digest: digest.clone(),
+                    outcome: outcome.to_string(),
+                };
+                let Some(suffix) = suffix else {
+                    let Some(manifest) =
+                        src.registry.get_manifest(src.repo, digest.as_str()).await?.map(|f| f.manifest)
                     else {
                         // A fallback index can name a referrer deleted since: skip it, loudly.
                         crate::http::warn(&format!(
-                            "referrer {} of {subject} in {} on {} no longer exists; not carried along",
-                            referrer.digest,
+                            "referrer {digest} of {subject} in {} on {} no longer exists; not carried along",
                             src.repo,
                             src.registry.name()
                         ));
-                        report.attachments.push(Attachment {
-                            subject: subject.clone(),
-                            kind: "referrer".to_string(),
-                            digest: referrer.digest,
-                            outcome: "stale-skipped".to_string(),
+                        return Ok(Prepared {
+                            attachment: attachment("stale-skipped"),
+                            store: None,
+                            register: None,
                         });
-                        continue;
                     };
-                    let present =
-                        dst.registry.head_manifest(dst.repo, referrer.digest.as_str()).await?.is_some();
+                    let present = dst.registry.head_manifest(dst.repo, digest.as_str()).await?.is_some();
+                    let mut store = None;
                     if !present {
-                        let stats =
-                            copy::copy_missing_tree(src, dst, &tree, same_registry, concurrency).await?;
-                        report.copy.add(&stats);
+                        copier.copy_under(&manifest).await?;
+                        store = Some((manifest.clone(), None));
                     }
-                    referrers::register(dst.registry, dst.repo, &subject, tree.root()).await?;
-                    report.attachments.push(Attachment {
-                        subject: subject.clone(),
-                        kind: "referrer".to_string(),
-                        digest: referrer.digest,
-                        outcome: if present { "present" } else { "copied" }.to_string(),
-                    });
-                }
-            }
-            Found::Cosign { subject, suffix, digest } => {
+                    let outcome = if present { "present" } else { "copied" };
+                    return Ok(Prepared { attachment: attachment(outcome), store, register: Some(manifest) });
+                };
                 let tag = subject.cosign_tag(suffix);
                 let existing = dst.registry.head_manifest(dst.repo, &tag).await?.map(|d| d.digest);
-                let outcome = match existing {
-                    Some(d) if d == digest => "present",
+                let (outcome, store) = match existing {
+                    Some(d) if d == digest => ("present", None),
                     // A destination signature that differs was made there; never overwrite it.
-                    Some(_) => "kept-existing",
+                    Some(_) => ("kept-existing", None),
                     None => {
                         // The tag write stores the manifest: no separate write by digest.
-                        let tree = tree::load(src.registry, src.repo, &digest).await?;
-                        let mut stats =
-                            copy::copy_children(src, dst, &tree, same_registry, concurrency).await?;
-                        dst.registry.put_manifest(dst.repo, &tag, tree.root(), None).await?;
-                        stats.manifests_pushed += 1;
-                        report.copy.add(&stats);
-                        "copied"
+                        let manifest = copier.reads().get(&digest).await?;
+                        copier.copy_under(&manifest).await?;
+                        ("copied", Some((manifest, Some(tag))))
                     }
                 };
-                report.attachments.push(Attachment {
-                    subject,
-                    kind: suffix.to_string(),
-                    digest,
-                    outcome: outcome.to_string(),
-                });
+                Ok::<_, Error>(Prepared { attachment: attachment(outcome), store, register: None })
             }
+        })
+        .buffered(CARRY_CONCURRENCY)
+        .try_collect()
+        .await
+}
+
+/// Stores the attachments [`prepare_attachments`] copied, in their order (a subject before
+/// what refers to it), and registers referrers at the destination.
+async fn store_attachments<D: Registry>(
+    dst: &Endpoint<'_, D>,
+    prepared: Vec<Prepared>,
+    report: &mut PromoteReport,
+) -> Result<()> {
+    for Prepared { attachment, store, register } in prepared {
+        if let Some((manifest, tag)) = store {
+            let reference = tag.unwrap_or_else(|| manifest.digest.to_string());
+            dst.registry.put_manifest(dst.repo, &reference, &manifest, None).await?;
+            report.copy.manifests_pushed += 1;
         }
+        if let Some(referrer) = register {
+            referrers::register(dst.registry, dst.repo, &attachment.subject, &referrer).await?;
+        }
+        report.attachments.push(attachment);
     }
     Ok(())
 }

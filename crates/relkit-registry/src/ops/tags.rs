@@ -298,8 +298,38 @@ pub async fn observe_tags<R: Registry>(
     target: &Digest,
     requests: &[TagRequest],
 ) -> Result<Vec<Option<CurrentTag>>> {
+    let found = lookup_tags(registry, repo, requests).await?;
+    held_by_tags(registry, repo, target, requests, found).await
+}
+
+/// The digest each requested tag points at now (concurrent HEADs). The target need not be
+/// known yet, so a caller can look up while it still reads the target; [`held_by_tags`] turns
+/// the answers into what [`decide_tags`] needs.
+pub async fn lookup_tags<R: Registry>(
+    registry: &R,
+    repo: &str,
+    requests: &[TagRequest],
+) -> Result<Vec<Option<Digest>>> {
     futures::stream::iter(requests)
-        .map(|request| observe(registry, repo, request, target))
+        .map(
+            |request| async move { Ok(registry.head_manifest(repo, &request.name).await?.map(|d| d.digest)) },
+        )
+        .buffered(LOOKUP_CONCURRENCY)
+        .try_collect()
+        .await
+}
+
+/// The tags [`lookup_tags`] found, with the version each holds where the rule needs it: a
+/// monotonic tag on another digest than `target`.
+pub async fn held_by_tags<R: Registry>(
+    registry: &R,
+    repo: &str,
+    target: &Digest,
+    requests: &[TagRequest],
+    found: Vec<Option<Digest>>,
+) -> Result<Vec<Option<CurrentTag>>> {
+    futures::stream::iter(requests.iter().zip(found))
+        .map(|(request, held)| held_by(registry, repo, request, held, target))
         .buffered(LOOKUP_CONCURRENCY)
         .try_collect()
         .await
@@ -335,9 +365,22 @@ async fn observe<R: Registry>(
     request: &TagRequest,
     target: &Digest,
 ) -> Result<Option<CurrentTag>> {
-    let Some(held) = registry.head_manifest(repo, &request.name).await? else { return Ok(None) };
-    if held.digest == *target || request.rule != TagRule::Monotonic {
-        return Ok(Some(CurrentTag { digest: held.digest, version: None }));
+    let held = registry.head_manifest(repo, &request.name).await?.map(|d| d.digest);
+    held_by(registry, repo, request, held, target).await
+}
+
+/// What a tag found pointing at `held` holds: the version is read only for a monotonic tag on
+/// another digest than `target`.
+async fn held_by<R: Registry>(
+    registry: &R,
+    repo: &str,
+    request: &TagRequest,
+    held: Option<Digest>,
+    target: &Digest,
+) -> Result<Option<CurrentTag>> {
+    let Some(digest) = held else { return Ok(None) };
+    if digest == *target || request.rule != TagRule::Monotonic {
+        return Ok(Some(CurrentTag { digest, version: None }));
     }
     current_tag(registry, repo, &request.name).await
 }

@@ -2,9 +2,11 @@
 //! every config and layer blob.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 
 use futures::{StreamExt as _, TryStreamExt as _};
 use relkit_core::{Error, Result};
+use tokio::sync::{OnceCell, Semaphore};
 
 use crate::digest::Digest;
 use crate::manifest::{Descriptor, RawManifest};
@@ -41,21 +43,53 @@ pub async fn load<R: Registry>(registry: &R, repo: &str, digest: &Digest) -> Res
     load_from(registry, repo, root).await
 }
 
-/// Reads the tree rooted at `digest` from `repo`, or `None` when the root does not exist.
-pub async fn load_if_exists<R: Registry>(
-    registry: &R,
-    repo: &str,
-    digest: &Digest,
-) -> Result<Option<ImageTree>> {
-    match registry.get_manifest(repo, digest.as_str()).await? {
-        Some(fetched) => Ok(Some(load_from(registry, repo, fetched.manifest).await?)),
-        None => Ok(None),
+/// The manifest reads of one repository, shared by everything that walks the same image at
+/// once (the tree loader and a copy that starts on each child as soon as it is read): each
+/// manifest is read once, by whoever asks first, and every asker gets it when that read
+/// answers. At most [`READ_CONCURRENCY`] reads are in flight.
+pub struct Reads<'a, R> {
+    registry: &'a R,
+    repo: &'a str,
+    cells: Mutex<BTreeMap<Digest, Arc<OnceCell<RawManifest>>>>,
+    slots: Semaphore,
+}
+
+impl<'a, R: Registry> Reads<'a, R> {
+    /// Nothing read yet.
+    pub fn new(registry: &'a R, repo: &'a str) -> Self {
+        Self::with(registry, repo, [])
+    }
+
+    /// With `manifests` already read (a loaded tree).
+    pub fn with(registry: &'a R, repo: &'a str, manifests: impl IntoIterator<Item = RawManifest>) -> Self {
+        let cells = manifests
+            .into_iter()
+            .map(|m| (m.digest.clone(), Arc::new(OnceCell::new_with(Some(m)))))
+            .collect();
+        Self { registry, repo, cells: Mutex::new(cells), slots: Semaphore::new(READ_CONCURRENCY) }
+    }
+
+    /// The manifest `digest` (a missing one is an error: the image is incomplete).
+    pub async fn get(&self, digest: &Digest) -> Result<RawManifest> {
+        let cell = self.cells.lock().expect("manifest reads lock").entry(digest.clone()).or_default().clone();
+        let manifest = cell
+            .get_or_try_init(|| async {
+                let _slot = self.slots.acquire().await.expect("the read semaphore is never closed");
+                read(self.registry, self.repo, digest).await
+            })
+            .await?;
+        Ok(manifest.clone())
     }
 }
 
 /// Reads the rest of the tree under an already read root. The children of each level are read
 /// concurrently.
 pub async fn load_from<R: Registry>(registry: &R, repo: &str, root: RawManifest) -> Result<ImageTree> {
+    load_with(&Reads::new(registry, repo), root).await
+}
+
+/// [`load_from`] through shared [`Reads`].
+pub async fn load_with<R: Registry>(reads: &Reads<'_, R>, root: RawManifest) -> Result<ImageTree> {
     let mut children_of: BTreeMap<Digest, Vec<Digest>> = BTreeMap::new();
     let mut read_so_far: BTreeMap<Digest, RawManifest> = BTreeMap::new();
     let root_digest = root.digest.clone();
@@ -77,7 +111,7 @@ pub async fn load_from<R: Registry>(registry: &R, repo: &str, root: RawManifest)
         next.sort();
         next.dedup();
         level = futures::stream::iter(next.iter())
-            .map(|d| read(registry, repo, d))
+            .map(|d| reads.get(d))
             .buffered(READ_CONCURRENCY)
             .try_collect()
             .await?;
