@@ -1076,3 +1076,57 @@ async fn promote_stores_each_manifest_only_after_what_it_points_at() {
         assert!(mounts.values().all(|n| *n == 1), "seed {seed}: {mounts:#?}");
     }
 }
+
+/// Distribution refuses a manifest PUT as `DIGEST_INVALID` when it reads a blob link that a
+/// concurrent mount of the same blob is rewriting (two promotes into one repository). The PUT is
+/// sent again, twice at most: a lasting refusal still fails, naming the registry's code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manifest_put_refused_by_a_blob_link_race_is_sent_again() {
+    use std::sync::{Arc, Mutex};
+    let Some(reg) = TestRegistry::start("a_manifest_put_refused_by_a_blob_link_race_is_sent_again", None)
+    else {
+        return;
+    };
+    let (_tmp, path) = layout_dir();
+    let layout = layout_at(&path);
+    let image = image_manifest(&layout, 41, "4.1.0", "amd64", 1024).await;
+    let race = r#"{"errors":[{"code":"DIGEST_INVALID","message":"provided digest did not match uploaded content"}]}"#;
+    for (refusals, succeeds) in [(1, true), (2, true), (usize::MAX, false)] {
+        let refused = Arc::new(Mutex::new(0usize));
+        let count = refused.clone();
+        let proxy = Proxy::start(ProxyConfig {
+            upstream: reg.port,
+            intercept: Some(Arc::new(move |seen: &Seen| {
+                if seen.method != "PUT" || !seen.path.contains("/manifests/") {
+                    return None;
+                }
+                let mut n = count.lock().unwrap();
+                (*n < refusals).then(|| {
+                    *n += 1;
+                    answer(400, race)
+                })?
+            })),
+            ..Default::default()
+        })
+        .await;
+        let http = HttpRegistry::new(&format!("127.0.0.1:{}", proxy.port), &options(&reg)).unwrap();
+        let repo = format!("race{refusals}");
+        let src = relkit_registry::ops::copy::Endpoint { registry: &layout, repo: "" };
+        let dst = relkit_registry::ops::copy::Endpoint { registry: &http, repo: &repo };
+        // The copy stores the image by digest, then the tag is written.
+        let stored = relkit_registry::ops::copy::copy_image(&src, &dst, &image.digest, false, 4).await;
+        let puts =
+            || proxy.seen().iter().filter(|s| s.method == "PUT" && s.path.contains("/manifests/")).count();
+        if succeeds {
+            stored.unwrap();
+            http.put_manifest(&repo, "v4.1.0", &image, None).await.unwrap();
+            assert_eq!(puts(), refusals + 2, "refused {refusals} times, then stored, then tagged");
+            reg.assert_complete(&repo, "v4.1.0");
+        } else {
+            let error = stored.unwrap_err().to_string();
+            assert!(error.contains("DIGEST_INVALID"), "{error}");
+            assert_eq!(puts(), 3, "sent three times in all");
+            assert!(http.head_manifest(&repo, "v4.1.0").await.unwrap().is_none());
+        }
+    }
+}

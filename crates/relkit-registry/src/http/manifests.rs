@@ -3,15 +3,20 @@
 //! hosted registry answers (405 on Docker Hub, the GitHub Packages API on ghcr.io).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use relkit_core::{Error, Result};
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, StatusCode};
 
+use super::transport::{oci_error_code, retry_attempt};
 use super::{Access, HttpRegistry, MAX_API_BODY, is_docker_hub};
 use crate::digest::Digest;
 use crate::manifest::{ACCEPTED_MANIFESTS, Descriptor, RawManifest};
 use crate::registry::{Fetched, PutOutcome};
+
+/// How many times a manifest PUT refused by a blob-link race is sent again.
+const LINK_RACE_RETRIES: usize = 2;
 
 impl HttpRegistry {
     pub(super) fn manifest_path(repo: &str, reference: &str) -> String {
@@ -108,7 +113,26 @@ impl HttpRegistry {
             request.headers.push(("If-Match", etag.to_string()));
         }
         request.body = Some(manifest.bytes.clone());
-        let response = self.execute(&request).await?;
+        // Distribution rewrites a blob's link when the blob is mounted again, and a manifest PUT
+        // reading the link meanwhile is refused as DIGEST_INVALID or MANIFEST_BLOB_UNKNOWN
+        // (another promote into the same repository mounting the same blobs does that). The PUT
+        // is idempotent: such a refusal is sent again, at most `LINK_RACE_RETRIES` times.
+        let races = AtomicUsize::new(0);
+        let response = self
+            .retry
+            .run(|| async {
+                let response = self.attempt(&request).await?;
+                let response = self.read(response, request.limit).await?;
+                let race = response.status == StatusCode::BAD_REQUEST
+                    && oci_error_code(&response).is_some_and(|code| {
+                        matches!(code.as_str(), "DIGEST_INVALID" | "MANIFEST_BLOB_UNKNOWN")
+                    });
+                if race && races.fetch_add(1, Ordering::Relaxed) < LINK_RACE_RETRIES {
+                    return Err(retry_attempt(&response));
+                }
+                Ok(response)
+            })
+            .await?;
         match response.status {
             StatusCode::CREATED | StatusCode::OK | StatusCode::ACCEPTED => {
                 if let Some(stored) =

@@ -238,8 +238,8 @@ pub(super) fn parse_retry_after(value: &str) -> Option<Duration> {
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
-/// A short description of an error body: the OCI error code and message, or the first words.
-pub(super) fn describe_body(response: &Response) -> String {
+/// The first OCI error of an error body: its code and message.
+fn first_oci_error(response: &Response) -> Option<(String, String)> {
     #[derive(serde::Deserialize)]
     struct Envelope {
         errors: Vec<OciError>,
@@ -250,10 +250,19 @@ pub(super) fn describe_body(response: &Response) -> String {
         #[serde(default)]
         message: String,
     }
-    if let Ok(envelope) = serde_json::from_slice::<Envelope>(&response.body)
-        && let Some(first) = envelope.errors.first()
-    {
-        return format!(": {} {}", first.code, first.message);
+    let envelope = serde_json::from_slice::<Envelope>(&response.body).ok()?;
+    envelope.errors.into_iter().next().map(|e| (e.code, e.message))
+}
+
+/// The OCI error code of an error answer (`DIGEST_INVALID`, `MANIFEST_BLOB_UNKNOWN`, ...).
+pub(super) fn oci_error_code(response: &Response) -> Option<String> {
+    first_oci_error(response).map(|(code, _)| code)
+}
+
+/// A short description of an error body: the OCI error code and message, or the first words.
+pub(super) fn describe_body(response: &Response) -> String {
+    if let Some((code, message)) = first_oci_error(response) {
+        return format!(": {code} {message}");
     }
     let text = String::from_utf8_lossy(&response.body);
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
