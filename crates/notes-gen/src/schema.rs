@@ -3,7 +3,7 @@
 //! sits on another branch), from a tree diff that enters only directories a glob can match.
 
 use relkit_core::Result;
-use relkit_git::{PathGlobs, Repo};
+use relkit_git::{BothFilters, PathFilter, PathGlobs, Repo};
 
 use crate::notes::SchemaChange;
 
@@ -21,20 +21,30 @@ pub fn diff_base(repo: &Repo, from: Option<&str>, to: &str) -> Result<Option<Str
     }
 }
 
-/// Changed files matching the globs between the merge base of `from` and `to`, and `to`.
+/// Changed files matching the globs between the merge base of `from` and `to`, and `to`; for a
+/// component, only those inside its `paths` (another package's schema is not its change).
 pub fn schema_changes(
     repo: &Repo,
     from: Option<&str>,
     to: &str,
     patterns: &[String],
+    paths: Option<&PathGlobs>,
 ) -> Result<Vec<SchemaChange>> {
     let globs = globs(patterns)?;
     if globs.is_empty() {
         return Ok(Vec::new());
     }
     let base = diff_base(repo, from, to)?;
+    let scoped;
+    let filter: &dyn PathFilter = match paths {
+        Some(paths) => {
+            scoped = BothFilters(&globs, paths);
+            &scoped
+        }
+        None => &globs,
+    };
     Ok(repo
-        .diff_stat(base.as_deref(), to, &globs)?
+        .diff_stat(base.as_deref(), to, filter)?
         .into_iter()
         .map(|s| SchemaChange { path: s.path, added: s.added, removed: s.removed })
         .collect())
@@ -43,7 +53,6 @@ pub fn schema_changes(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use relkit_git::PathFilter;
 
     #[test]
     fn globs_select_schema_files_and_prune_directories() {

@@ -296,10 +296,13 @@ fn a_component_counts_only_the_commits_touching_its_paths() {
     );
     r.write("packages/api/src/lib.rs", "1\n");
     r.write("packages/web/index.js", "1\n");
+    r.write("packages/web/form.schema.json", "{}\n");
     r.commit("feat: both packages");
     r.light_tag("api@1.0.0");
     r.light_tag("@acme/web@1.0.0");
     r.write("packages/web/index.js", "2\n");
+    // A schema change of one package is not another's (no section, no minor bump for it).
+    r.write("packages/web/form.schema.json", "{\"type\": \"object\"}\n");
     r.commit("feat(web): a new page");
     r.write("packages/api/src/lib.rs", "2\n");
     r.commit("fix(api): empty body");
@@ -310,8 +313,10 @@ fn a_component_counts_only_the_commits_touching_its_paths() {
     assert_eq!(api["release"]["previous_tag"], "api@1.0.0");
     assert_eq!(api["release"]["commit_count"], 1);
     assert_eq!(api["sections"][0]["changes"][0]["description"], "empty body");
+    assert_eq!(api["schema_changes"], serde_json::json!([]));
     let web = notes_json(&r, &["--component", "@acme/web"]);
     assert_eq!(web["release"]["previous_tag"], "@acme/web@1.0.0");
+    assert_eq!(web["schema_changes"][0]["path"], "packages/web/form.schema.json");
     assert_eq!(web["sections"][0]["changes"][0]["description"], "a new page");
     // `--path` for one-off use.
     let docs = notes_json(&r, &["--component", "api", "--path", "*.md"]);

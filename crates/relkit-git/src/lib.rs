@@ -271,6 +271,19 @@ pub trait PathFilter {
     fn matches(&self, path: &str) -> bool;
 }
 
+/// The files two filters both take: schema files inside a component's paths.
+pub struct BothFilters<'a>(pub &'a dyn PathFilter, pub &'a dyn PathFilter);
+
+impl PathFilter for BothFilters<'_> {
+    fn may_contain(&self, dir: &str) -> bool {
+        self.0.may_contain(dir) && self.1.may_contain(dir)
+    }
+
+    fn matches(&self, path: &str) -> bool {
+        self.0.matches(path) && self.1.matches(path)
+    }
+}
+
 /// Glob patterns (`**/*.schema.json`, `packages/api/**`) as a [`PathFilter`]: a directory is
 /// entered only when some pattern's literal leading directories are compatible with it.
 #[derive(Debug, Clone)]

@@ -16,7 +16,7 @@ use relkit_core::resolved::{ResolvedVersion, Source};
 use relkit_core::tagset::{Scope, TagEntry, TagSet};
 use relkit_core::version::{TagGrammar, is_stable, parse_version};
 use relkit_core::{Error, Result};
-use relkit_git::{PathGlobs, Repo};
+use relkit_git::{BothFilters, PathGlobs, Repo};
 use semver::{BuildMetadata, Prerelease, Version};
 
 /// How `--bump` computes the next version.
@@ -228,8 +228,12 @@ pub fn read_history(
     let reachable: HashSet<String> = repo.commit_ids(head, &[])?.into_iter().collect();
     let last_stable = last_reachable(tags, &reachable, true).and_then(|e| e.commit.clone());
     let last_any = last_reachable(tags, &reachable, false).and_then(|e| e.commit.clone());
-    // The last stable release is an ancestor of HEAD: it is its own merge base.
-    let schema_changed = repo.touches(last_stable.as_deref(), head, schema_globs)?;
+    // The last stable release is an ancestor of HEAD: it is its own merge base. A component's
+    // schema changes are those inside its paths.
+    let schema_changed = match paths {
+        Some(paths) => repo.touches(last_stable.as_deref(), head, &BothFilters(schema_globs, paths))?,
+        None => repo.touches(last_stable.as_deref(), head, schema_globs)?,
+    };
     let since_stable: Vec<String> = last_stable.iter().cloned().collect();
     let mut memo = relkit_git::TouchMemo::default();
     let commits_since_stable = match paths {
