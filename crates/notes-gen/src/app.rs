@@ -228,14 +228,13 @@ async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
     };
     let repository = args.forge.repository.clone().or_else(|| ctx.repository.clone());
     let verification = verification::build(verification_input, repository.as_deref())?;
-    let schema_changes =
-        schema::schema_changes(
-            &ws.repo,
-            range.from.as_deref(),
-            &range.to,
-            &config.schema_globs,
-            ws.paths.as_ref(),
-        )?;
+    let schema_changes = schema::schema_changes(
+        &ws.repo,
+        range.from.as_deref(),
+        &range.to,
+        &config.schema_globs,
+        ws.paths.as_ref(),
+    )?;
     let forge = forge_client(&args.forge, &ctx, env)?;
     let lookup = match (&forge, !args.pull_requests) {
         (_, true) => PullLookup::default(),
