@@ -18,9 +18,9 @@ use crate::forge::Forge;
 use crate::forge::forgejo::ForgejoApi;
 use crate::forge::github::{GithubApi, PullLookup};
 use crate::forge::http::{AuthScheme, Http, RetryPolicy};
-use crate::notes::{Inputs, ReleaseInfo, assemble};
+use crate::notes::{Inputs, ReleaseInfo, assemble, credit_contributors};
 use crate::publish::{PublishRequest, publish, revoke};
-use crate::range::{RangeRequest, Since, midway_release, resolve};
+use crate::range::{RangeRequest, Since, midway_releases, resolve};
 use crate::render::{Format, render_changelog, render_notes, to_json};
 use crate::sections::ReleaseYml;
 use crate::verification::{self, AssetChecksum};
@@ -203,9 +203,9 @@ async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
     let (authors_tx, authors_rx) = std::sync::mpsc::channel();
     let earlier_walk = match (&range.from, config.contributors) {
         (Some(from), true) => {
-            let seed = midway_release(&ws.tags, from, range.previous_tag.as_deref());
+            let seeds = midway_releases(&ws.tags, from, range.previous_tag.as_deref());
             let (repo, from) = (ws.repo.handle(), from.clone());
-            Some(std::thread::spawn(move || repo.authors_seen(&from, seed.as_deref(), authors_rx)))
+            Some(std::thread::spawn(move || repo.authors_seen(&from, &seeds, authors_rx)))
         }
         _ => None,
     };
@@ -268,17 +268,6 @@ async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
         }
     };
 
-    let earlier_authors: Option<BTreeSet<String>> = match earlier_walk {
-        Some(walk) => Some(walk.join().map_err(|_| Error::failed("the history walk panicked"))??),
-        None => None,
-    };
-    let earlier_logins = match (&forge, &range.from, &earlier_authors) {
-        (Some(Forge::Github(api)), Some(from), Some(earlier)) if !lookup.user_ids.is_empty() => {
-            Some(earlier_logins(api, from, &commits, &lookup, earlier).await)
-        }
-        _ => None,
-    };
-
     let release = range.release.as_ref();
     let server = server_url(&args.forge, &ctx);
     let compare_url = match (&repository, &range.previous_tag, release) {
@@ -297,13 +286,14 @@ async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
         compare_url,
         ..ReleaseInfo::default()
     };
-    let notes = assemble(Inputs {
+    // Everything but who is new, while the walk of the older history may still run.
+    let mut notes = assemble(Inputs {
         release: info,
         commits: &commits,
         pulls: &lookup.pulls,
         commit_logins: &lookup.authors,
-        earlier_authors: earlier_authors.as_ref(),
-        earlier_logins: earlier_logins.as_ref(),
+        earlier_authors: None,
+        earlier_logins: None,
         schema_changes,
         schema_bump: ws.schema_bump,
         verification,
@@ -311,6 +301,25 @@ async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
         release_yml: release_yml.as_ref(),
         notices,
     })?;
+    let earlier_authors: Option<BTreeSet<String>> = match earlier_walk {
+        Some(walk) => Some(walk.join().map_err(|_| Error::failed("the history walk panicked"))??),
+        None => None,
+    };
+    let earlier_logins = match (&forge, &range.from, &earlier_authors) {
+        (Some(Forge::Github(api)), Some(from), Some(earlier)) if !lookup.user_ids.is_empty() => {
+            Some(earlier_logins(api, from, &commits, &lookup, earlier).await)
+        }
+        _ => None,
+    };
+    credit_contributors(
+        &mut notes,
+        &commits,
+        &lookup.pulls,
+        &lookup.authors,
+        earlier_authors.as_ref(),
+        earlier_logins.as_ref(),
+        &config,
+    );
     let markdown = render_notes(&notes, template.as_ref().map(|(o, s)| (o.as_str(), s.as_str())))?;
     let json = to_json(&notes)?;
     write_output(

@@ -301,6 +301,25 @@ fn change_bump(kind: Option<&str>, breaking: bool) -> relkit_core::conventional:
     }
 }
 
+/// Credits the range's contributors anew, once the walk of the older history has said who
+/// committed before the range (`earlier_authors`, `earlier_logins` as in [`Inputs`]): the rest
+/// of the notes can be assembled while that walk still runs.
+pub fn credit_contributors(
+    notes: &mut Notes,
+    commits: &[Commit],
+    pulls: &BTreeMap<String, PullRequest>,
+    commit_logins: &BTreeMap<String, String>,
+    earlier_authors: Option<&BTreeSet<String>>,
+    earlier_logins: Option<&BTreeSet<String>>,
+    config: &NotesConfig,
+) {
+    if config.contributors {
+        let non_merges: Vec<&Commit> = commits.iter().filter(|c| c.parent_count < 2).collect();
+        (notes.contributors, notes.first_time_contributors) =
+            contributors_of(&non_merges, pulls, commit_logins, earlier_authors, earlier_logins);
+    }
+}
+
 fn contributors_of(
     commits: &[&Commit],
     pulls: &BTreeMap<String, PullRequest>,

@@ -156,10 +156,11 @@ pub fn missing_predecessor(release: &Version, base: &Version) -> Option<String> 
     (!found).then_some(expected)
 }
 
-/// A release about halfway down the releases below the range's base (`from`, tagged
-/// `previous_tag`): a guess at the middle of the older history, where a second walker of it
-/// starts (see `Repo::authors_seen`, which never trusts the guess for the answer).
-pub fn midway_release(tags: &TagSet, from: &str, previous_tag: Option<&str>) -> Option<String> {
+/// Releases below the range's base (`from`, tagged `previous_tag`) where a second walker of the
+/// older history starts, one after the other (see `Repo::authors_seen`, which never trusts them
+/// for the answer): the release halfway down, then halfway between that one and the base, and so
+/// on, four at most; guesses at splitting the older history evenly.
+pub fn midway_releases(tags: &TagSet, from: &str, previous_tag: Option<&str>) -> Vec<String> {
     let base = previous_tag.and_then(|name| tags.get(name));
     let below: Vec<&str> = tags
         .entries()
@@ -168,7 +169,14 @@ pub fn midway_release(tags: &TagSet, from: &str, previous_tag: Option<&str>) -> 
         .filter_map(|e| e.commit.as_deref())
         .filter(|commit| *commit != from)
         .collect();
-    below.get(below.len() / 2).map(|commit| commit.to_string())
+    let mut seeds = Vec::new();
+    let mut rest = &below[..];
+    while !rest.is_empty() && seeds.len() < 4 {
+        let middle = rest.len() / 2;
+        seeds.push(rest[middle].to_string());
+        rest = &rest[middle + 1..];
+    }
+    seeds
 }
 
 #[cfg(test)]
@@ -192,9 +200,10 @@ mod tests {
         }
     }
 
-    /// The seed of the second walker: the middle of the releases below the base, never the base.
+    /// The seeds of the second walker: the middle of the releases below the base, then the
+    /// middle of those above it, never the base.
     #[test]
-    fn midway_release_is_the_middle_release_below_the_base() {
+    fn midway_releases_halve_the_releases_below_the_base() {
         let grammar = TagGrammar::default();
         let refs = (1..=9).map(|i| relkit_core::tagset::TagRef {
             name: format!("v{i}.0.0"),
@@ -202,15 +211,15 @@ mod tests {
             ..Default::default()
         });
         let tags = TagSet::from_refs(&grammar, refs);
-        let table = [
-            ("c7", Some("v7.0.0"), Some("c4")), // v1..v6 below
-            ("c2", Some("v2.0.0"), Some("c1")),
-            ("c1", Some("v1.0.0"), None),
-            ("c9", None, Some("c5")),             // every release but the base
-            ("abc", Some("v10.0.0"), Some("c5")), // an unknown tag: every release
+        let table: [(&str, Option<&str>, &[&str]); 5] = [
+            ("c7", Some("v7.0.0"), &["c4", "c6"]), // v1..v6 below: c4, then c5..c6
+            ("c2", Some("v2.0.0"), &["c1"]),
+            ("c1", Some("v1.0.0"), &[]),
+            ("c9", None, &["c5", "c7", "c8"]), // every release but the base
+            ("abc", Some("v10.0.0"), &["c5", "c8", "c9"]), // an unknown tag: every release
         ];
         for (from, previous, want) in table {
-            assert_eq!(midway_release(&tags, from, previous).as_deref(), want, "{from} {previous:?}");
+            assert_eq!(midway_releases(&tags, from, previous), want, "{from} {previous:?}");
         }
     }
 }

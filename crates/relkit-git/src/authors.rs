@@ -1,11 +1,12 @@
 //! Who committed before a range: the walk behind "made their first contribution".
 //!
 //! Git keeps no index of authors, so when someone in the range is new the whole older history
-//! is read. Two walkers share that: one from the range's base, one from a release tag further
-//! down (a guess at the middle of the history, supplied by the caller). Each commit is claimed
-//! by the first walker to reach it and read once. The guess is never trusted: the second
-//! walker's commits count only where the first walker's walk reaches them, so a seed off the
-//! base's history (a maintenance branch) changes the speed, never the answer.
+//! is read. Two walkers share that: one from the range's base, one from release tags further
+//! down (guesses at the middle of the history and then nearer the base, supplied by the caller;
+//! it moves to the next one when it is done with the previous one). Each commit is claimed by the
+//! first walker to reach it and read once. The guesses are never trusted: the second walker's
+//! commits count only where the first walker's walk reaches them, so a seed off the base's
+//! history (a maintenance branch) changes the speed, never the answer.
 
 use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::sync::Mutex;
@@ -80,25 +81,26 @@ impl Repo {
     /// from `tip`. The walk starts at once, on the caller's thread, and the e-mails arrive on
     /// `wanted` when the caller knows them (the authors of a range it is still reading); until
     /// then it remembers every e-mail it passes. It stops as soon as every wanted e-mail was seen,
-    /// so it reads the whole history only when someone is new. Given a `seed` (a commit expected
-    /// deep in `tip`'s history, such as an older release), a second walker on its own thread
-    /// reads the history below it meanwhile, so that a whole read takes half as long on two
-    /// cores. Each commit is read once, and only up to its author line. A closed channel ends
+    /// so it reads the whole history only when someone is new. Given `seeds` (commits expected in
+    /// `tip`'s history, such as older releases: the deepest first), a second walker on its own
+    /// thread reads the history below them meanwhile, one after the other, so that a whole read
+    /// takes about half as long on two cores. Each commit is read once, and only up to its author line. A closed channel ends
     /// the walk with nothing found.
     pub fn authors_seen(
         &self,
         tip: &str,
-        seed: Option<&str>,
+        seeds: &[String],
         wanted: Receiver<BTreeSet<String>>,
     ) -> Result<BTreeSet<String>> {
         let tip = parse_id(tip)?;
-        let seed = seed.map(parse_id).transpose()?.filter(|seed| *seed != tip);
+        let mut seeds: Vec<ObjectId> = seeds.iter().map(|seed| parse_id(seed)).collect::<Result<_>>()?;
+        seeds.retain(|seed| *seed != tip);
         let claims = Claims::new(std::iter::once((tip, Walker::Base)).collect());
         let stop = AtomicBool::new(false);
         std::thread::scope(|scope| {
-            let seed_walker = seed.map(|seed| {
-                let (repo, claims, stop) = (self.handle(), &claims, &stop);
-                scope.spawn(move || repo.walk_from_seed(seed, claims, stop))
+            let seed_walker = (!seeds.is_empty()).then(|| {
+                let (repo, seeds, claims, stop) = (self.handle(), &seeds, &claims, &stop);
+                scope.spawn(move || repo.walk_from_seeds(seeds, claims, stop))
             });
             let base = self.walk_from_base(tip, &claims, &wanted);
             if !matches!(base, Ok(BaseWalk::Finished { .. })) {
@@ -178,36 +180,38 @@ impl Repo {
         Ok(BaseWalk::Finished { wanted, seen, contacts })
     }
 
-    /// The walk from the seed: everything below it that the base walker has not claimed, until
-    /// told to stop.
-    fn walk_from_seed(&self, seed: ObjectId, claims: &Claims, stop: &AtomicBool) -> Result<SeedWalk> {
+    /// The walk from the seeds, one after the other: everything below each that no walker has
+    /// claimed yet, until told to stop.
+    fn walk_from_seeds(&self, seeds: &[ObjectId], claims: &Claims, stop: &AtomicBool) -> Result<SeedWalk> {
         let mut read = SeedWalk::default();
-        {
-            let mut claimed = claims.lock().expect("claims lock");
-            if claimed.contains_key(&seed) {
-                // The base walker got there first (the seed is just below the base): it has it all.
-                return Ok(read);
-            }
-            claimed.insert(seed, Walker::Seed);
-        }
         let mut reader = HeadReader::new(self);
-        let mut queue = VecDeque::from([seed]);
         let mut parents = Vec::new();
-        while let Some(id) = queue.pop_front() {
-            if stop.load(Ordering::Relaxed) {
-                break;
-            }
-            let email = reader.read(id, &mut parents)?;
+        for &seed in seeds {
             {
                 let mut claimed = claims.lock().expect("claims lock");
-                for parent in &parents {
-                    if !claimed.contains_key(parent) {
-                        claimed.insert(*parent, Walker::Seed);
-                        queue.push_back(*parent);
+                if claimed.contains_key(&seed) {
+                    // Read already: by the base walker (it got there first), or below an earlier seed.
+                    continue;
+                }
+                claimed.insert(seed, Walker::Seed);
+            }
+            let mut queue = VecDeque::from([seed]);
+            while let Some(id) = queue.pop_front() {
+                if stop.load(Ordering::Relaxed) {
+                    return Ok(read);
+                }
+                let email = reader.read(id, &mut parents)?;
+                {
+                    let mut claimed = claims.lock().expect("claims lock");
+                    for parent in &parents {
+                        if !claimed.contains_key(parent) {
+                            claimed.insert(*parent, Walker::Seed);
+                            queue.push_back(*parent);
+                        }
                     }
                 }
+                read.record(id, &parents, email);
             }
-            read.record(id, &parents, email);
         }
         Ok(read)
     }

@@ -2,7 +2,7 @@
 //! repositories: merges, a maintenance branch whose author must not count, an octopus merge
 //! whose header is longer than the prefix read from packs; commits loose, packed, or both; with
 //! no second walker, or one seeded at an ancestor, off the history, at the tip, at the root,
-//! or above the tip.
+//! above the tip, or at several of these one after the other.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -75,10 +75,11 @@ fn git_log_authors(dir: &Path, tip: &str) -> BTreeSet<String> {
     git(dir, &["log", "--format=%ae", tip]).lines().map(str::to_lowercase).collect()
 }
 
-fn authors_seen(repo: &Repo, tip: &str, seed: Option<&str>, wanted: &BTreeSet<String>) -> BTreeSet<String> {
+fn authors_seen(repo: &Repo, tip: &str, seeds: &[&String], wanted: &BTreeSet<String>) -> BTreeSet<String> {
     let (tx, rx) = std::sync::mpsc::channel();
     tx.send(wanted.clone()).unwrap();
-    repo.authors_seen(tip, seed, rx).unwrap()
+    let seeds: Vec<String> = seeds.iter().map(|s| s.to_string()).collect();
+    repo.authors_seen(tip, &seeds, rx).unwrap()
 }
 
 #[test]
@@ -105,16 +106,22 @@ fn authors_seen_matches_git_log_for_every_seed_and_storage() {
         for tip in [&h.tip, &h.released, &h.octopus] {
             let want = git_log_authors(p, tip);
             assert!(!want.contains("mallory@example.org") && !want.contains("new@example.org"));
-            for (seed_name, seed) in [
-                ("no seed", None),
-                ("an older release", Some(&h.old_release)),
-                ("the maintenance branch", Some(&h.maintenance)),
-                ("the tip itself", Some(tip)),
-                ("the root", Some(&h.root)),
-                ("above the tip", Some(&above)),
-            ] {
-                let got = authors_seen(&repo, tip, seed.map(String::as_str), &everyone);
-                assert_eq!(got, want, "{storage}, tip {tip}, seed: {seed_name}");
+            let seeds: [(&str, Vec<&String>); 8] = [
+                ("no seed", vec![]),
+                ("an older release", vec![&h.old_release]),
+                ("the maintenance branch", vec![&h.maintenance]),
+                ("the tip itself", vec![tip]),
+                ("the root", vec![&h.root]),
+                ("above the tip", vec![&above]),
+                (
+                    "the root, then an older release, then the octopus",
+                    vec![&h.root, &h.old_release, &h.octopus],
+                ),
+                ("the maintenance branch, then above the tip", vec![&h.maintenance, &above]),
+            ];
+            for (seed_name, seeds) in seeds {
+                let got = authors_seen(&repo, tip, &seeds, &everyone);
+                assert_eq!(got, want, "{storage}, tip {tip}, seeds: {seed_name}");
             }
         }
     }
@@ -129,18 +136,19 @@ fn authors_seen_learns_the_wanted_emails_at_any_time() {
     let wanted: BTreeSet<String> =
         ["ann@example.org", "bob@example.org", "new@example.org"].map(String::from).into();
     let want: BTreeSet<String> = ["ann@example.org", "bob@example.org"].map(String::from).into();
-    for seed in [None, Some(h.old_release.as_str())] {
-        assert_eq!(authors_seen(&repo, &h.tip, seed, &wanted), want, "known at the start");
+    for seeds in [vec![], vec![h.old_release.clone()]] {
+        let seed_refs: Vec<&String> = seeds.iter().collect();
+        assert_eq!(authors_seen(&repo, &h.tip, &seed_refs, &wanted), want, "known at the start");
 
         let (tx, rx) = std::sync::mpsc::channel();
-        let (walker, tip, seed_owned) = (repo.handle(), h.tip.clone(), seed.map(str::to_string));
-        let walk = std::thread::spawn(move || walker.authors_seen(&tip, seed_owned.as_deref(), rx));
+        let (walker, tip, owned) = (repo.handle(), h.tip.clone(), seeds.clone());
+        let walk = std::thread::spawn(move || walker.authors_seen(&tip, &owned, rx));
         tx.send(wanted.clone()).unwrap();
         assert_eq!(walk.join().unwrap().unwrap(), want, "sent while the walk runs");
 
         let (tx, rx) = std::sync::mpsc::channel::<BTreeSet<String>>();
         drop(tx);
-        assert!(repo.authors_seen(&h.tip, seed, rx).unwrap().is_empty(), "never sent");
+        assert!(repo.authors_seen(&h.tip, &seeds, rx).unwrap().is_empty(), "never sent");
     }
 }
 
@@ -150,11 +158,11 @@ fn authors_seen_learns_the_wanted_emails_at_any_time() {
 fn an_unreadable_seed_matters_only_when_the_answer_needs_it() {
     let h = history();
     let repo = Repo::discover(h.dir.path()).unwrap();
-    let missing = "1234567890123456789012345678901234567890";
+    let missing = "1234567890123456789012345678901234567890".to_string();
     let known: BTreeSet<String> = ["erin@example.org".to_string()].into();
-    assert_eq!(authors_seen(&repo, &h.tip, Some(missing), &known), known);
+    assert_eq!(authors_seen(&repo, &h.tip, &[&missing], &known), known);
     let (tx, rx) = std::sync::mpsc::channel();
     tx.send(["new@example.org".to_string()].into()).unwrap();
-    let error = repo.authors_seen(&h.tip, Some(missing), rx).unwrap_err().to_string();
+    let error = repo.authors_seen(&h.tip, &[missing], rx).unwrap_err().to_string();
     assert!(error.contains("cannot read a commit"), "{error}");
 }
