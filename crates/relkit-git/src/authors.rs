@@ -17,7 +17,7 @@ use gix::ObjectId;
 use gix::bstr::ByteSlice;
 use gix::prelude::FindExt as _;
 
-use crate::commit_heads::CommitHeads;
+use crate::commit_heads::{CommitHeads, Packs};
 use crate::{Repo, Result, git_error, parse_id};
 
 /// Which walker claimed a commit.
@@ -84,8 +84,8 @@ impl Repo {
     /// so it reads the whole history only when someone is new. Given `seeds` (commits expected in
     /// `tip`'s history, such as older releases: the deepest first), a second walker on its own
     /// thread reads the history below them meanwhile, one after the other, so that a whole read
-    /// takes about half as long on two cores. Each commit is read once, and only up to its author line. A closed channel ends
-    /// the walk with nothing found.
+    /// takes about half as long on two cores. Each commit is read once, and only up to its
+    /// author line. A closed channel ends the walk with nothing found.
     pub fn authors_seen(
         &self,
         tip: &str,
@@ -97,12 +97,13 @@ impl Repo {
         seeds.retain(|seed| *seed != tip);
         let claims = Claims::new(std::iter::once((tip, Walker::Base)).collect());
         let stop = AtomicBool::new(false);
+        let packs = Packs::open(self.repo.objects.store_ref().path(), self.repo.object_hash());
         std::thread::scope(|scope| {
             let seed_walker = (!seeds.is_empty()).then(|| {
-                let (repo, seeds, claims, stop) = (self.handle(), &seeds, &claims, &stop);
-                scope.spawn(move || repo.walk_from_seeds(seeds, claims, stop))
+                let (repo, seeds, packs, claims, stop) = (self.handle(), &seeds, &packs, &claims, &stop);
+                scope.spawn(move || repo.walk_from_seeds(seeds, HeadReader::new(&repo, packs), claims, stop))
             });
-            let base = self.walk_from_base(tip, &claims, &wanted);
+            let base = self.walk_from_base(tip, HeadReader::new(self, &packs), &claims, &wanted);
             if !matches!(base, Ok(BaseWalk::Finished { .. })) {
                 stop.store(true, Ordering::Relaxed);
             }
@@ -125,10 +126,10 @@ impl Repo {
     fn walk_from_base(
         &self,
         tip: ObjectId,
+        mut reader: HeadReader<'_>,
         claims: &Claims,
         wanted: &Receiver<BTreeSet<String>>,
     ) -> Result<BaseWalk> {
-        let mut reader = HeadReader::new(self);
         let mut queue = VecDeque::from([tip]);
         let mut seen: HashSet<String> = HashSet::new();
         // Once the wanted e-mails are known: them, and those not seen yet.
@@ -152,19 +153,9 @@ impl Repo {
                 return Ok(BaseWalk::AllSeen(w.clone()));
             }
             let email = reader.read(id, &mut parents)?;
-            {
-                let mut claimed = claims.lock().expect("claims lock");
-                for parent in parents.drain(..) {
-                    match claimed.get(&parent) {
-                        None => {
-                            claimed.insert(parent, Walker::Base);
-                            queue.push_back(parent);
-                        }
-                        Some(Walker::Seed) => contacts.push(parent),
-                        Some(Walker::Base) => {}
-                    }
-                }
-            }
+            claim_parents(claims, Walker::Base, &parents, &mut queue, |seed_walkers| {
+                contacts.push(seed_walkers)
+            });
             if let Some((_, still)) = &mut missing {
                 still.remove(&email);
             }
@@ -182,9 +173,14 @@ impl Repo {
 
     /// The walk from the seeds, one after the other: everything below each that no walker has
     /// claimed yet, until told to stop.
-    fn walk_from_seeds(&self, seeds: &[ObjectId], claims: &Claims, stop: &AtomicBool) -> Result<SeedWalk> {
+    fn walk_from_seeds(
+        &self,
+        seeds: &[ObjectId],
+        mut reader: HeadReader<'_>,
+        claims: &Claims,
+        stop: &AtomicBool,
+    ) -> Result<SeedWalk> {
         let mut read = SeedWalk::default();
-        let mut reader = HeadReader::new(self);
         let mut parents = Vec::new();
         for &seed in seeds {
             {
@@ -201,19 +197,33 @@ impl Repo {
                     return Ok(read);
                 }
                 let email = reader.read(id, &mut parents)?;
-                {
-                    let mut claimed = claims.lock().expect("claims lock");
-                    for parent in &parents {
-                        if !claimed.contains_key(parent) {
-                            claimed.insert(*parent, Walker::Seed);
-                            queue.push_back(*parent);
-                        }
-                    }
-                }
+                claim_parents(claims, Walker::Seed, &parents, &mut queue, |_| {});
                 read.record(id, &parents, email);
             }
         }
         Ok(read)
+    }
+}
+
+/// Claims for `walker` each of `parents` that no walker holds yet, and queues it; hands those the
+/// other walker holds to `held_by_other`.
+fn claim_parents(
+    claims: &Claims,
+    walker: Walker,
+    parents: &[ObjectId],
+    queue: &mut VecDeque<ObjectId>,
+    mut held_by_other: impl FnMut(ObjectId),
+) {
+    let mut claimed = claims.lock().expect("claims lock");
+    for &parent in parents {
+        match claimed.get(&parent) {
+            None => {
+                claimed.insert(parent, walker);
+                queue.push_back(parent);
+            }
+            Some(holder) if *holder != walker => held_by_other(parent),
+            Some(_) => {}
+        }
     }
 }
 
@@ -238,16 +248,15 @@ fn authors_below(below: &SeedWalk, contacts: Vec<ObjectId>) -> impl Iterator<Ite
 }
 
 /// Reads a commit's parents and author e-mail, from a pack prefix when it can.
-struct HeadReader<'repo> {
-    repo: &'repo Repo,
-    heads: CommitHeads,
+struct HeadReader<'a> {
+    repo: &'a Repo,
+    heads: CommitHeads<'a>,
     buf: Vec<u8>,
 }
 
-impl<'repo> HeadReader<'repo> {
-    fn new(repo: &'repo Repo) -> Self {
-        let heads = CommitHeads::open(repo.repo.objects.store_ref().path(), repo.repo.object_hash());
-        HeadReader { repo, heads, buf: Vec::new() }
+impl<'a> HeadReader<'a> {
+    fn new(repo: &'a Repo, packs: &'a Packs) -> Self {
+        HeadReader { repo, heads: CommitHeads::new(packs), buf: Vec::new() }
     }
 
     /// Fills `parents` with the parents of commit `id` and returns its author's e-mail in lower case.

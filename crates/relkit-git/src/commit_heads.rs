@@ -13,17 +13,15 @@ use gix::odb::pack;
 /// at most 225 bytes, half under 170); longer headers (octopus merges) take the full read.
 const PREFIX_LEN: usize = 256;
 
-/// The pack files of a repository, opened for prefix reads.
-pub(crate) struct CommitHeads {
+/// The pack files of a repository, opened once for prefix reads (shared by every reader).
+pub(crate) struct Packs {
     bundles: Vec<pack::Bundle>,
-    inflate: gix::zlib::Inflate,
-    buf: Vec<u8>,
 }
 
-impl CommitHeads {
+impl Packs {
     /// Opens every `*.idx` pack of the object directory, largest first; packs that cannot be
     /// opened are left out (their commits are then read the ordinary way).
-    pub(crate) fn open(objects_dir: &std::path::Path, hash: gix::hash::Kind) -> CommitHeads {
+    pub(crate) fn open(objects_dir: &std::path::Path, hash: gix::hash::Kind) -> Packs {
         let mut bundles: Vec<pack::Bundle> = std::fs::read_dir(objects_dir.join("pack"))
             .into_iter()
             .flatten()
@@ -33,7 +31,20 @@ impl CommitHeads {
             .collect();
         // The largest pack first: most lookups end in it.
         bundles.sort_by_key(|b| std::cmp::Reverse(b.index.num_objects()));
-        CommitHeads { bundles, inflate: gix::zlib::Inflate::default(), buf: vec![0; PREFIX_LEN] }
+        Packs { bundles }
+    }
+}
+
+/// One reader of commit heads: its own inflater and buffer over shared [`Packs`].
+pub(crate) struct CommitHeads<'p> {
+    packs: &'p Packs,
+    inflate: gix::zlib::Inflate,
+    buf: Vec<u8>,
+}
+
+impl<'p> CommitHeads<'p> {
+    pub(crate) fn new(packs: &'p Packs) -> Self {
+        CommitHeads { packs, inflate: gix::zlib::Inflate::default(), buf: vec![0; PREFIX_LEN] }
     }
 
     /// The first [`PREFIX_LEN`] bytes of commit `id`'s object when it is stored whole in a
@@ -41,6 +52,7 @@ impl CommitHeads {
     /// the caller reads it in full.
     pub(crate) fn head(&mut self, id: &gix::oid) -> Option<&[u8]> {
         let (bundle, offset) = self
+            .packs
             .bundles
             .iter()
             .find_map(|b| b.index.lookup(id).map(|i| (b, b.index.pack_offset_at_index(i))))?;
@@ -75,9 +87,11 @@ mod tests {
         let full = git(p, &["cat-file", "commit", "HEAD"]);
         let objects = p.join(".git/objects");
 
-        assert!(CommitHeads::open(&objects, gix::hash::Kind::Sha1).head(&id).is_none(), "loose");
+        let loose = Packs::open(&objects, gix::hash::Kind::Sha1);
+        assert!(CommitHeads::new(&loose).head(&id).is_none(), "loose");
         git(p, &["gc", "-q", "--prune=now"]);
-        let mut heads = CommitHeads::open(&objects, gix::hash::Kind::Sha1);
+        let packs = Packs::open(&objects, gix::hash::Kind::Sha1);
+        let mut heads = CommitHeads::new(&packs);
         let head = heads.head(&id).expect("packed").to_vec();
         assert_eq!(head.len(), PREFIX_LEN, "a prefix, not the whole {}-byte commit", full.len());
         assert!(full.as_bytes().starts_with(&head));
