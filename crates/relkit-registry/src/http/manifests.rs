@@ -3,13 +3,12 @@
 //! hosted registry answers (405 on Docker Hub, the GitHub Packages API on ghcr.io).
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use relkit_core::{Error, Result};
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, StatusCode};
 
-use super::transport::{oci_error_code, retry_attempt};
+use super::transport::oci_error_code;
 use super::{Access, HttpRegistry, MAX_API_BODY, is_docker_hub};
 use crate::digest::Digest;
 use crate::manifest::{ACCEPTED_MANIFESTS, Descriptor, RawManifest};
@@ -117,22 +116,12 @@ impl HttpRegistry {
         // reading the link meanwhile is refused as DIGEST_INVALID or MANIFEST_BLOB_UNKNOWN
         // (another promote into the same repository mounting the same blobs does that). The PUT
         // is idempotent: such a refusal is sent again, at most `LINK_RACE_RETRIES` times.
-        let races = AtomicUsize::new(0);
-        let response = self
-            .retry
-            .run(|| async {
-                let response = self.attempt(&request).await?;
-                let response = self.read(response, request.limit).await?;
-                let race = response.status == StatusCode::BAD_REQUEST
-                    && oci_error_code(&response).is_some_and(|code| {
-                        matches!(code.as_str(), "DIGEST_INVALID" | "MANIFEST_BLOB_UNKNOWN")
-                    });
-                if race && races.fetch_add(1, Ordering::Relaxed) < LINK_RACE_RETRIES {
-                    return Err(retry_attempt(&response));
-                }
-                Ok(response)
-            })
-            .await?;
+        let link_race = |response: &super::Response| {
+            response.status == StatusCode::BAD_REQUEST
+                && oci_error_code(response)
+                    .is_some_and(|code| matches!(code.as_str(), "DIGEST_INVALID" | "MANIFEST_BLOB_UNKNOWN"))
+        };
+        let response = self.execute_resending(&request, LINK_RACE_RETRIES, link_race).await?;
         match response.status {
             StatusCode::CREATED | StatusCode::OK | StatusCode::ACCEPTED => {
                 if let Some(stored) =

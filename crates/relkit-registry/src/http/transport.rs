@@ -7,7 +7,7 @@ use std::time::Duration;
 use relkit_core::{Error, Result};
 use reqwest::header::{RETRY_AFTER, WWW_AUTHENTICATE};
 use reqwest::{Method, StatusCode};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{Access, HttpRegistry, MAX_API_BODY, Request, Response};
 use crate::retry::Attempt;
@@ -51,10 +51,27 @@ impl HttpRegistry {
 
     /// Executes an authorized request with retries and reads the whole answer.
     pub(super) async fn execute(&self, request: &Request) -> Result<Response> {
+        self.execute_resending(request, 0, |_| false).await
+    }
+
+    /// Like [`Self::execute`], and sends the request again, at most `times` more, when an answer
+    /// is one `transient` picks out that is not retried anyway (an idempotent request refused
+    /// by a passing state of the registry).
+    pub(super) async fn execute_resending(
+        &self,
+        request: &Request,
+        times: usize,
+        transient: impl Fn(&Response) -> bool,
+    ) -> Result<Response> {
+        let resent = AtomicUsize::new(0);
         self.retry
             .run(|| async {
                 let response = self.attempt(request).await?;
-                self.read(response, request.limit).await
+                let response = self.read(response, request.limit).await?;
+                if transient(&response) && resent.fetch_add(1, Ordering::Relaxed) < times {
+                    return Err(retry_attempt(&response));
+                }
+                Ok(response)
             })
             .await
     }
