@@ -730,39 +730,16 @@ async fn referrers_api_pages_are_all_read() {
     assert_eq!(proxy.seen().len(), before);
 }
 
-/// Runs openssl in `dir`; panics with its stderr when it fails.
-fn openssl(dir: &std::path::Path, args: &[&str]) {
-    let out = std::process::Command::new("openssl").args(args).current_dir(dir).output().unwrap();
-    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
 /// A CA, a server certificate for 127.0.0.1 and a client certificate, all signed by the CA.
 fn certificates(dir: &std::path::Path) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=relkit test CA",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.crt",
-        ],
-    );
+    relkit_testkit::tools::self_signed_certificate(dir, "/CN=relkit test CA", "ca.key", "ca.crt");
     for (name, usage) in [
         ("server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth"),
         ("client", "extendedKeyUsage=clientAuth"),
     ] {
         std::fs::write(dir.join(format!("{name}.ext")), format!("basicConstraints=CA:FALSE\n{usage}\n"))
             .unwrap();
-        openssl(
+        relkit_testkit::tools::openssl(
             dir,
             &[
                 "req",
@@ -777,7 +754,7 @@ fn certificates(dir: &std::path::Path) {
                 &format!("{name}.csr"),
             ],
         );
-        openssl(
+        relkit_testkit::tools::openssl(
             dir,
             &[
                 "x509",

@@ -59,31 +59,8 @@ impl TokenIssuer {
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
-        let ok = std::process::Command::new("openssl")
-            .args([
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=relkit-test-issuer",
-            ])
-            .arg("-keyout")
-            .arg(dir.path().join("key.pem"))
-            .arg("-out")
-            .arg(dir.path().join("root.crt"))
-            .output()
-            .unwrap();
-        assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
-        let der = std::process::Command::new("openssl")
-            .args(["x509", "-outform", "DER", "-in"])
-            .arg(dir.path().join("root.crt"))
-            .output()
-            .unwrap()
-            .stdout;
+        crate::tools::self_signed_certificate(dir.path(), "/CN=relkit-test-issuer", "key.pem", "root.crt");
+        let der = crate::tools::openssl(dir.path(), &["x509", "-outform", "DER", "-in", "root.crt"]);
         let x5c = base64::engine::general_purpose::STANDARD.encode(der);
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();

@@ -41,3 +41,18 @@ pub fn ok(out: std::process::Output) -> String {
     );
     String::from_utf8(out.stdout).expect("stdout is UTF-8")
 }
+
+/// Runs `openssl ARGS` in `dir` and returns its stdout; panics showing its output when it fails.
+pub fn openssl(dir: &std::path::Path, args: &[&str]) -> Vec<u8> {
+    let out =
+        std::process::Command::new("openssl").args(args).current_dir(dir).output().expect("openssl runs");
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
+
+/// A self-signed certificate for `subject` (`/CN=...`, RSA 2048, valid two days), written to
+/// `key` and `certificate` in `dir`.
+pub fn self_signed_certificate(dir: &std::path::Path, subject: &str, key: &str, certificate: &str) {
+    let args = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", subject];
+    openssl(dir, &[&args[..], &["-keyout", key, "-out", certificate]].concat());
+}

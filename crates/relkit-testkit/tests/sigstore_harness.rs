@@ -285,10 +285,7 @@ fn key_signed_bundles_pass_the_js_judge_with_that_key_only() {
         return;
     };
     let work = tempfile::tempdir().unwrap();
-    let openssl = |args: &[&str]| {
-        let out = std::process::Command::new("openssl").args(args).current_dir(work.path()).output().unwrap();
-        assert_ok("openssl", &out);
-    };
+    let openssl = |args: &[&str]| relkit_testkit::tools::openssl(work.path(), args);
     openssl(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "key.pem"]);
     openssl(&["pkey", "-in", "key.pem", "-pubout", "-out", "key.pub"]);
     openssl(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "other.pem"]);
