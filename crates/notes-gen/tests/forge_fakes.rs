@@ -42,29 +42,17 @@ fn github(server: &MockServer) -> Forge {
     Forge::Github(GithubApi::new(http, &server.uri(), &format!("{}/graphql", server.uri()), "acme", "app"))
 }
 
-/// A release object as `GET /repos/{owner}/{repo}/releases/{id}` documents it.
+/// A release object of acme/app as GitHub documents it.
 fn gh_release(server: &str, id: u64, tag: &str, draft: bool, body: &str) -> Value {
-    json!({
-        "url": format!("{server}/repos/acme/app/releases/{id}"),
-        "html_url": format!("https://github.com/acme/app/releases/tag/{tag}"),
-        "assets_url": format!("{server}/repos/acme/app/releases/{id}/assets"),
-        "upload_url": format!("{server}/uploads/repos/acme/app/releases/{id}/assets{{?name,label}}"),
-        "tarball_url": format!("{server}/repos/acme/app/tarball/{tag}"),
-        "zipball_url": format!("{server}/repos/acme/app/zipball/{tag}"),
-        "id": id,
-        "node_id": "RE_kwDOAAAB",
-        "tag_name": tag,
-        "target_commitish": "main",
-        "name": tag,
-        "body": body,
-        "draft": draft,
-        "prerelease": false,
-        "immutable": false,
-        "created_at": "2026-11-01T10:00:00Z",
-        "published_at": if draft { Value::Null } else { json!("2026-11-01T10:00:00Z") },
-        "author": {"login": "github-actions[bot]", "id": 41898282, "type": "Bot", "site_admin": false},
-        "assets": []
-    })
+    relkit_testkit::github::release_json(
+        server,
+        "https://github.com/acme/app",
+        "/repos/acme/app",
+        id,
+        tag,
+        draft,
+        body,
+    )
 }
 
 /// A release asset as documented.

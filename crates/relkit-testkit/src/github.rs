@@ -155,31 +155,44 @@ impl Respond for Handler {
 }
 
 impl Handler {
-    /// A release object as `GET /repos/{o}/{r}/releases/{id}` documents it.
     fn release(&self, id: u64, tag: &str) -> Value {
-        let api = format!("{}{}", self.api, self.repo_path);
-        json!({
-            "url": format!("{api}/releases/{id}"),
-            "html_url": format!("{}/releases/tag/{tag}", self.html),
-            "assets_url": format!("{api}/releases/{id}/assets"),
-            "upload_url": format!("{}/uploads{}/releases/{id}/assets{{?name,label}}", self.api, self.repo_path),
-            "tarball_url": format!("{api}/tarball/{tag}"),
-            "zipball_url": format!("{api}/zipball/{tag}"),
-            "id": id,
-            "node_id": "RE_kwDOAAAB",
-            "tag_name": tag,
-            "target_commitish": "main",
-            "name": tag,
-            "body": "",
-            "draft": false,
-            "prerelease": false,
-            "immutable": false,
-            "created_at": "2026-11-01T10:00:00Z",
-            "published_at": "2026-11-01T10:00:00Z",
-            "author": {"login": "github-actions[bot]", "id": 41898282, "type": "Bot", "site_admin": false},
-            "assets": []
-        })
+        release_json(&self.api, &self.html, &self.repo_path, id, tag, false, "")
     }
+}
+
+/// A release object as `GET /repos/{owner}/{repo}/releases/{id}` documents it: `api` is the API
+/// root, `html` the repository's page, `repo_path` `/repos/{owner}/{repo}`.
+pub fn release_json(
+    api: &str,
+    html: &str,
+    repo_path: &str,
+    id: u64,
+    tag: &str,
+    draft: bool,
+    body: &str,
+) -> Value {
+    let repo_api = format!("{api}{repo_path}");
+    json!({
+        "url": format!("{repo_api}/releases/{id}"),
+        "html_url": format!("{html}/releases/tag/{tag}"),
+        "assets_url": format!("{repo_api}/releases/{id}/assets"),
+        "upload_url": format!("{api}/uploads{repo_path}/releases/{id}/assets{{?name,label}}"),
+        "tarball_url": format!("{repo_api}/tarball/{tag}"),
+        "zipball_url": format!("{repo_api}/zipball/{tag}"),
+        "id": id,
+        "node_id": "RE_kwDOAAAB",
+        "tag_name": tag,
+        "target_commitish": "main",
+        "name": tag,
+        "body": body,
+        "draft": draft,
+        "prerelease": false,
+        "immutable": false,
+        "created_at": "2026-11-01T10:00:00Z",
+        "published_at": if draft { Value::Null } else { json!("2026-11-01T10:00:00Z") },
+        "author": {"login": "github-actions[bot]", "id": 41898282, "type": "Bot", "site_admin": false},
+        "assets": []
+    })
 }
 
 /// The writable fields of a create or update request copied onto the stored release
