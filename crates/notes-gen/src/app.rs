@@ -321,7 +321,12 @@ async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
         &config,
     );
     let markdown = render_notes(&notes, template.as_ref().map(|(o, s)| (o.as_str(), s.as_str())))?;
-    let json = to_json(&notes)?;
+    // The JSON notes are printed with `--format json`, and are otherwise a step output only.
+    let json = if args.repo.format == Format::Json || Outputs::collected(env) {
+        to_json(&notes)?
+    } else {
+        String::new()
+    };
     write_output(
         args.repo.output.as_deref(),
         if args.repo.format == Format::Json { &json } else { &markdown },

@@ -251,5 +251,12 @@ fn outputs_and_summary_under_actions() {
     assert!(outputs.contains("tag<<ghadelimiter_relkit_0\nv1.1.0-rc.2\n"), "{outputs}");
     assert!(outputs.contains("previous_tag<<ghadelimiter_relkit_0\nv1.1.0-rc.1\n"), "{outputs}");
     assert!(outputs.contains("commit_count<<ghadelimiter_relkit_0\n2\n"), "{outputs}");
+    // The `json` output holds the structured notes, though stdout printed Markdown.
+    let json = outputs
+        .split("json<<ghadelimiter_relkit_0\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\nghadelimiter_relkit_0\n").next());
+    let json: serde_json::Value = serde_json::from_str(json.expect("a json output")).unwrap();
+    assert_eq!(json["release"]["tag"], "v1.1.0-rc.2", "{outputs}");
     assert!(std::fs::read_to_string(&summary).unwrap().starts_with("## Release notes: v1.1.0-rc.2"));
 }

@@ -79,6 +79,12 @@ impl Outputs {
         out
     }
 
+    /// True when [`Outputs::write`] writes somewhere (`$GITHUB_OUTPUT` is set): an output that is
+    /// costly to build and shown nowhere else can be left out otherwise.
+    pub fn collected(env: &dyn Env) -> bool {
+        env.var("GITHUB_OUTPUT").is_some_and(|p| !p.is_empty())
+    }
+
     /// Appends the outputs to `$GITHUB_OUTPUT` when it is set; does nothing outside Actions.
     pub fn write(&self, env: &dyn Env) -> Result<()> {
         match env.var("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
