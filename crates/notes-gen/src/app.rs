@@ -21,7 +21,7 @@ use crate::forge::http::{AuthScheme, Http, RetryPolicy};
 use crate::notes::{Inputs, ReleaseInfo, assemble, credit_contributors};
 use crate::publish::{PublishRequest, publish, revoke};
 use crate::range::{RangeRequest, Since, midway_releases, resolve};
-use crate::render::{Format, render_changelog, render_notes, to_json};
+use crate::render::{Format, NotesTemplate, render_changelog, to_json};
 use crate::sections::ReleaseYml;
 use crate::verification::{self, AssetChecksum};
 use crate::{changelog, schema};
@@ -209,6 +209,7 @@ async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
         }
         _ => None,
     };
+    let notes_template = NotesTemplate::new(template.as_ref().map(|(o, s)| (o.as_str(), s.as_str())))?;
     let hidden: Vec<String> = range.from.iter().cloned().collect();
     let commits =
         changelog::commits(&ws.repo, &range.to, &hidden, ws.paths.as_ref(), &mut Default::default())?;
@@ -320,7 +321,7 @@ async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
         earlier_logins.as_ref(),
         &config,
     );
-    let markdown = render_notes(&notes, template.as_ref().map(|(o, s)| (o.as_str(), s.as_str())))?;
+    let markdown = notes_template.render(&notes)?;
     // The JSON notes are printed with `--format json`, and are otherwise a step output only.
     let json = if args.repo.format == Format::Json || Outputs::collected(env) {
         to_json(&notes)?

@@ -156,10 +156,11 @@ pub fn missing_predecessor(release: &Version, base: &Version) -> Option<String> 
     (!found).then_some(expected)
 }
 
-/// Releases below the range's base (`from`, tagged `previous_tag`) where a second walker of the
-/// older history starts, one after the other (see `Repo::authors_seen`, which never trusts them
-/// for the answer): the release halfway down, then halfway between that one and the base, and so
-/// on, four at most; guesses at splitting the older history evenly.
+/// Releases below the range's base (`from`, tagged `previous_tag`) where the walks of the older
+/// history start, in the order they are taken (see `Repo::authors_seen`, which never trusts them
+/// for the answer): the release halfway down, then the middles of the two halves, then of the
+/// quarters, and so on, [`MIDWAY_RELEASES`] at most; guesses at splitting the older history
+/// into stretches either walker can take when it is done with the last one.
 pub fn midway_releases(tags: &TagSet, from: &str, previous_tag: Option<&str>) -> Vec<String> {
     let base = previous_tag.and_then(|name| tags.get(name));
     let below: Vec<&str> = tags
@@ -170,14 +171,25 @@ pub fn midway_releases(tags: &TagSet, from: &str, previous_tag: Option<&str>) ->
         .filter(|commit| *commit != from)
         .collect();
     let mut seeds = Vec::new();
-    let mut rest = &below[..];
-    while !rest.is_empty() && seeds.len() < 4 {
-        let middle = rest.len() / 2;
-        seeds.push(rest[middle].to_string());
-        rest = &rest[middle + 1..];
+    // Stretches of `below` still to split, as (start, end) index pairs, widest first.
+    let mut stretches = std::collections::VecDeque::from([(0, below.len())]);
+    while let Some((start, end)) = stretches.pop_front() {
+        if seeds.len() == MIDWAY_RELEASES {
+            break;
+        }
+        if start == end {
+            continue;
+        }
+        let middle = start + (end - start) / 2;
+        seeds.push(below[middle].to_string());
+        stretches.push_back((start, middle));
+        stretches.push_back((middle + 1, end));
     }
     seeds
 }
+
+/// Seeds at most: the middles of five levels of halving, stretches of about 1/32 of the history.
+pub const MIDWAY_RELEASES: usize = 31;
 
 #[cfg(test)]
 mod tests {
@@ -200,26 +212,34 @@ mod tests {
         }
     }
 
-    /// The seeds of the second walker: the middle of the releases below the base, then the
-    /// middle of those above it, never the base.
+    /// The seeds: the middle of the releases below the base, then the middles of its halves
+    /// (lower first), and so on; never the base, and no more than [`MIDWAY_RELEASES`].
     #[test]
     fn midway_releases_halve_the_releases_below_the_base() {
         let grammar = TagGrammar::default();
-        let refs = (1..=9).map(|i| relkit_core::tagset::TagRef {
-            name: format!("v{i}.0.0"),
-            commit: Some(format!("c{i}")),
-            ..Default::default()
-        });
-        let tags = TagSet::from_refs(&grammar, refs);
+        let tags_of = |count: usize| {
+            let refs = (1..=count).map(|i| relkit_core::tagset::TagRef {
+                name: format!("v{i}.0.0"),
+                commit: Some(format!("c{i}")),
+                ..Default::default()
+            });
+            TagSet::from_refs(&grammar, refs)
+        };
+        let tags = tags_of(9);
         let table: [(&str, Option<&str>, &[&str]); 5] = [
-            ("c7", Some("v7.0.0"), &["c4", "c6"]), // v1..v6 below: c4, then c5..c6
+            // v1..v6 below: c4, then c2 (of c1..c3) and c6 (of c5..c6), then c1, c3, c5
+            ("c7", Some("v7.0.0"), &["c4", "c2", "c6", "c1", "c3", "c5"]),
             ("c2", Some("v2.0.0"), &["c1"]),
             ("c1", Some("v1.0.0"), &[]),
-            ("c9", None, &["c5", "c7", "c8"]), // every release but the base
-            ("abc", Some("v10.0.0"), &["c5", "c8", "c9"]), // an unknown tag: every release
+            ("c9", None, &["c5", "c3", "c7", "c2", "c4", "c6", "c8", "c1"]), // every release but the base
+            ("abc", Some("v10.0.0"), &["c5", "c3", "c8", "c2", "c4", "c7", "c9", "c1", "c6"]), // an unknown tag
         ];
         for (from, previous, want) in table {
             assert_eq!(midway_releases(&tags, from, previous), want, "{from} {previous:?}");
         }
+        let many = tags_of(1000);
+        let seeds = midway_releases(&many, "c1000", Some("v1000.0.0"));
+        assert_eq!(seeds.len(), MIDWAY_RELEASES);
+        assert_eq!(seeds[..3], ["c500", "c250", "c750"]);
     }
 }

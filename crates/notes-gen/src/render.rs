@@ -43,22 +43,38 @@ fn environment() -> Result<Environment<'static>> {
     Ok(env)
 }
 
-/// Renders release notes with the default template, or with `custom` (template source and the
-/// name to report in errors). Custom templates can `{% import "macros.md.j2" as m %}`.
-pub fn render_notes(notes: &Notes, custom: Option<(&str, &str)>) -> Result<String> {
-    let mut env = environment()?;
-    let name = match custom {
-        Some((origin, source)) => {
-            env.add_template_owned(origin.to_string(), source.to_string())
-                .map_err(|e| Error::usage(format!("template {origin}: {e}")))?;
-            origin
-        }
-        None => "notes.md.j2",
-    };
-    let template = env.get_template(name).map_err(|e| Error::failed(e.to_string()))?;
-    let ctx = minijinja::context! { notes => Serde(notes), ..Serde(notes) };
-    let text = template.render(ctx).map_err(|e| Error::usage(format!("template {name}: {e}")))?;
-    Ok(if custom.is_some() { text } else { tidy(&text) })
+/// The notes template, compiled: the default one, or a custom one (which can
+/// `{% import "macros.md.j2" as m %}`). Made before the history is read, so that a broken
+/// template fails at once and the compiling is done by the time the notes are.
+pub struct NotesTemplate {
+    env: Environment<'static>,
+    name: String,
+    custom: bool,
+}
+
+impl NotesTemplate {
+    /// Compiles the default template, or `custom` (the name to report in errors, and the source).
+    pub fn new(custom: Option<(&str, &str)>) -> Result<Self> {
+        let mut env = environment()?;
+        let name = match custom {
+            Some((origin, source)) => {
+                env.add_template_owned(origin.to_string(), source.to_string())
+                    .map_err(|e| Error::usage(format!("template {origin}: {e}")))?;
+                origin
+            }
+            None => "notes.md.j2",
+        };
+        Ok(NotesTemplate { env, name: name.to_string(), custom: custom.is_some() })
+    }
+
+    /// Renders release notes.
+    pub fn render(&self, notes: &Notes) -> Result<String> {
+        let name = &self.name;
+        let template = self.env.get_template(name).map_err(|e| Error::failed(e.to_string()))?;
+        let ctx = minijinja::context! { notes => Serde(notes), ..Serde(notes) };
+        let text = template.render(ctx).map_err(|e| Error::usage(format!("template {name}: {e}")))?;
+        Ok(if self.custom { text } else { tidy(&text) })
+    }
 }
 
 /// Renders a changelog of many releases (newest first).

@@ -1,12 +1,14 @@
 //! Who committed before a range: the walk behind "made their first contribution".
 //!
 //! Git keeps no index of authors, so when someone in the range is new the whole older history
-//! is read. Two walkers share that: one from the range's base, one from release tags further
-//! down (guesses at the middle of the history and then nearer the base, supplied by the caller;
-//! it moves to the next one when it is done with the previous one). Each commit is claimed by the
-//! first walker to reach it and read once. The guesses are never trusted: the second walker's
-//! commits count only where the first walker's walk reaches them, so a seed off the base's
-//! history (a maintenance branch) changes the speed, never the answer.
+//! is read. Two threads share that. One walks from the range's base. The other walks down from
+//! release tags further down (seeds the caller guesses: the middle of the older history first,
+//! then the middles of its halves, and so on), taking the next seed when it is done below the
+//! previous one; the first thread takes seeds too once the base's own walk is done, so that
+//! neither waits while the other still has a long stretch to read. Each commit is claimed by
+//! the first walk to reach it and read once. The guesses are never trusted: a seed walk's
+//! commits count only where the base's walk reaches them, so a seed off the base's history (a
+//! maintenance branch) changes the speed, never the answer.
 
 use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::sync::Mutex;
@@ -20,33 +22,94 @@ use gix::prelude::FindExt as _;
 use crate::commit_heads::{CommitHeads, Packs};
 use crate::{Repo, Result, git_error, parse_id};
 
-/// Which walker claimed a commit.
+/// Which walk claimed a commit: the base's (whose authors count) or a seed's.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Walker {
     Base,
     Seed,
 }
 
-/// Commits claimed so far, by walker.
-type Claims = Mutex<gix::hashtable::HashMap<ObjectId, Walker>>;
-
-/// How the base walker ended.
-enum BaseWalk {
-    /// Every wanted e-mail was seen early: these are the answer.
-    AllSeen(BTreeSet<String>),
-    /// The wanted e-mails never arrived (the caller gave up).
-    Abandoned,
-    /// The base walker read all it could reach.
-    Finished {
-        wanted: BTreeSet<String>,
-        seen: HashSet<String>,
-        /// Commits it reached that the seed walker had claimed.
-        contacts: Vec<ObjectId>,
-    },
+/// What the two threads share: who claimed each commit, and the seeds not taken yet.
+struct Shared {
+    claims: gix::hashtable::HashMap<ObjectId, Walker>,
+    seeds: VecDeque<ObjectId>,
 }
 
-/// What the seed walker read: each commit's parents and author e-mail, kept compact (a large
-/// history holds hundreds of thousands of commits and a few thousand authors).
+impl Shared {
+    /// The next seed no walk has claimed, now claimed for a seed walk.
+    fn take_seed(&mut self) -> Option<ObjectId> {
+        while let Some(seed) = self.seeds.pop_front() {
+            if !self.claims.contains_key(&seed) {
+                self.claims.insert(seed, Walker::Seed);
+                return Some(seed);
+            }
+        }
+        None
+    }
+}
+
+/// Whether the walk goes on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// Not known yet: keep reading.
+    Open,
+    /// Every wanted e-mail was seen by the base's walk: that is the answer.
+    AllSeen,
+    /// The wanted e-mails never came (the caller gave up).
+    Abandoned,
+}
+
+/// The base's walk: the wanted e-mails once they arrive, what it has seen, where it met seed walks.
+struct BaseWalk<'w> {
+    wanted: &'w Receiver<BTreeSet<String>>,
+    /// Once the wanted e-mails are known: them, and those not seen yet.
+    missing: Option<(BTreeSet<String>, HashSet<String>)>,
+    seen: HashSet<String>,
+    /// Commits it reached that a seed walk had claimed.
+    contacts: Vec<ObjectId>,
+}
+
+impl<'w> BaseWalk<'w> {
+    fn new(wanted: &'w Receiver<BTreeSet<String>>) -> Self {
+        BaseWalk { wanted, missing: None, seen: HashSet::new(), contacts: Vec::new() }
+    }
+
+    /// Takes the wanted e-mails if they have arrived (waiting for them when `wait`), and says
+    /// whether the walk can stop.
+    fn verdict(&mut self, wait: bool) -> Verdict {
+        if self.missing.is_none() {
+            let received = if wait {
+                self.wanted.recv().map_err(|_| TryRecvError::Disconnected)
+            } else {
+                self.wanted.try_recv()
+            };
+            match received {
+                Ok(wanted) => {
+                    let still = wanted.iter().filter(|email| !self.seen.contains(*email)).cloned().collect();
+                    self.missing = Some((wanted, still));
+                }
+                Err(TryRecvError::Empty) => {}
+                Err(TryRecvError::Disconnected) => return Verdict::Abandoned,
+            }
+        }
+        match &self.missing {
+            Some((_, still)) if still.is_empty() => Verdict::AllSeen,
+            _ => Verdict::Open,
+        }
+    }
+
+    fn saw(&mut self, email: &str) {
+        if let Some((_, still)) = &mut self.missing {
+            still.remove(email);
+        }
+        if !self.seen.contains(email) {
+            self.seen.insert(email.to_string());
+        }
+    }
+}
+
+/// What one thread's seed walks read: each commit's parents and author e-mail, kept compact (a
+/// large history holds hundreds of thousands of commits and a few thousand authors).
 #[derive(Default)]
 struct SeedWalk {
     /// Per commit: where its parents start in `parents`, how many, and its author's index.
@@ -57,22 +120,25 @@ struct SeedWalk {
 }
 
 impl SeedWalk {
-    fn record(&mut self, id: ObjectId, parents: &[ObjectId], email: String) {
-        let next = self.emails.len() as u32;
-        let author = *self.email_index.entry(email).or_insert_with_key(|email| {
-            self.emails.push(email.clone());
-            next
-        });
+    fn record(&mut self, id: ObjectId, parents: &[ObjectId], email: &str) {
+        let author = match self.email_index.get(email) {
+            Some(&index) => index,
+            None => {
+                let index = self.emails.len() as u32;
+                self.emails.push(email.to_string());
+                self.email_index.insert(email.to_string(), index);
+                index
+            }
+        };
         let start = self.parents.len() as u32;
         self.parents.extend_from_slice(parents);
         self.commits.insert(id, (start, parents.len() as u32, author));
     }
 
-    /// The parents and author e-mail of a commit this walker read.
-    fn get(&self, id: &ObjectId) -> Option<(&[ObjectId], &str)> {
+    /// The parents and author (an index into `emails`) of a commit this walk read.
+    fn get(&self, id: &ObjectId) -> Option<(&[ObjectId], u32)> {
         let (start, count, author) = *self.commits.get(id)?;
-        let parents = &self.parents[start as usize..(start + count) as usize];
-        Some((parents, self.emails[author as usize].as_str()))
+        Some((&self.parents[start as usize..(start + count) as usize], author))
     }
 }
 
@@ -82,10 +148,11 @@ impl Repo {
     /// `wanted` when the caller knows them (the authors of a range it is still reading); until
     /// then it remembers every e-mail it passes. It stops as soon as every wanted e-mail was seen,
     /// so it reads the whole history only when someone is new. Given `seeds` (commits expected in
-    /// `tip`'s history, such as older releases: the deepest first), a second walker on its own
-    /// thread reads the history below them meanwhile, one after the other, so that a whole read
-    /// takes about half as long on two cores. Each commit is read once, and only up to its
-    /// author line. A closed channel ends the walk with nothing found.
+    /// `tip`'s history, such as older releases, in the order to start from them), a second
+    /// thread reads the history below them meanwhile, and the caller's thread takes the seeds
+    /// left once it is done from `tip`, so that a whole read takes about half as long on two
+    /// cores. Each commit is read once, and only up to its author line. A closed channel ends
+    /// the walk with nothing found.
     pub fn authors_seen(
         &self,
         tip: &str,
@@ -93,132 +160,118 @@ impl Repo {
         wanted: Receiver<BTreeSet<String>>,
     ) -> Result<BTreeSet<String>> {
         let tip = parse_id(tip)?;
-        let mut seeds: Vec<ObjectId> = seeds.iter().map(|seed| parse_id(seed)).collect::<Result<_>>()?;
-        seeds.retain(|seed| *seed != tip);
-        let claims = Claims::new(std::iter::once((tip, Walker::Base)).collect());
+        let seeds: VecDeque<ObjectId> = seeds.iter().map(|seed| parse_id(seed)).collect::<Result<_>>()?;
+        let has_seeds = !seeds.is_empty();
+        let shared = Mutex::new(Shared { claims: std::iter::once((tip, Walker::Base)).collect(), seeds });
         let stop = AtomicBool::new(false);
         let packs = Packs::open(self.repo.objects.store_ref().path(), self.repo.object_hash());
         std::thread::scope(|scope| {
-            let seed_walker = (!seeds.is_empty()).then(|| {
-                let (repo, seeds, packs, claims, stop) = (self.handle(), &seeds, &packs, &claims, &stop);
-                scope.spawn(move || repo.walk_from_seeds(seeds, HeadReader::new(&repo, packs), claims, stop))
+            let seed_thread = has_seeds.then(|| {
+                let (repo, packs, shared, stop) = (self.handle(), &packs, &shared, &stop);
+                scope.spawn(move || {
+                    repo.walk_from_seeds(&mut HeadReader::new(&repo, packs), shared, &mut || {
+                        stop.load(Ordering::Relaxed)
+                    })
+                })
             });
-            let base = self.walk_from_base(tip, HeadReader::new(self, &packs), &claims, &wanted);
-            if !matches!(base, Ok(BaseWalk::Finished { .. })) {
+            let mut reader = HeadReader::new(self, &packs);
+            let mut base = BaseWalk::new(&wanted);
+            let walked = self.walk_from_base(tip, &mut reader, &shared, &mut base);
+            // Done from the tip: the seeds left, while the wanted e-mails may still arrive.
+            let own = match walked {
+                Ok(Verdict::Open) => Some(
+                    self.walk_from_seeds(&mut reader, &shared, &mut || base.verdict(false) != Verdict::Open),
+                ),
+                _ => None,
+            };
+            let verdict = match walked {
+                Ok(Verdict::Open) => base.verdict(true),
+                Ok(verdict) => verdict,
+                Err(_) => Verdict::Abandoned,
+            };
+            if verdict != Verdict::Open {
                 stop.store(true, Ordering::Relaxed);
             }
-            let below = seed_walker.map(|walker| walker.join().expect("the seed walker does not panic"));
-            Ok(match base? {
-                BaseWalk::AllSeen(wanted) => wanted,
-                BaseWalk::Abandoned => BTreeSet::new(),
-                BaseWalk::Finished { wanted, mut seen, contacts } => {
-                    // Only now does the answer depend on the seed walker, and on its errors.
-                    if let Some(below) = below.transpose()? {
-                        seen.extend(authors_below(&below, contacts));
-                    }
-                    wanted.into_iter().filter(|email| seen.contains(email)).collect()
-                }
-            })
+            let other = seed_thread.map(|thread| thread.join().expect("the seed walker does not panic"));
+            walked?;
+            let Some((wanted, _)) = base.missing.take() else { return Ok(BTreeSet::new()) };
+            if verdict != Verdict::Open {
+                // All seen early (the answer), or abandoned (nothing: `missing` stays unset).
+                return Ok(wanted);
+            }
+            // Only now does the answer depend on the seed walks, and on their errors.
+            let walks: Vec<SeedWalk> = own.into_iter().chain(other).collect::<Result<_>>()?;
+            let below = authors_below(&walks, &base.contacts);
+            Ok(wanted
+                .into_iter()
+                .filter(|email| base.seen.contains(email) || below.contains(email.as_str()))
+                .collect())
         })
     }
 
-    /// The walk from the range's base, which decides when to stop.
+    /// The walk from the range's base: every commit it reaches that no seed walk claimed first.
+    /// Ends when there is nothing left to read from the tip, or with the verdict that stops it.
     fn walk_from_base(
         &self,
         tip: ObjectId,
-        mut reader: HeadReader<'_>,
-        claims: &Claims,
-        wanted: &Receiver<BTreeSet<String>>,
-    ) -> Result<BaseWalk> {
+        reader: &mut HeadReader<'_>,
+        shared: &Mutex<Shared>,
+        base: &mut BaseWalk<'_>,
+    ) -> Result<Verdict> {
         let mut queue = VecDeque::from([tip]);
-        let mut seen: HashSet<String> = HashSet::new();
-        // Once the wanted e-mails are known: them, and those not seen yet.
-        let mut missing: Option<(BTreeSet<String>, HashSet<String>)> = None;
-        let mut contacts = Vec::new();
         let mut parents = Vec::new();
         while let Some(id) = queue.pop_front() {
-            if missing.is_none() {
-                match wanted.try_recv() {
-                    Ok(w) => {
-                        let still = w.iter().filter(|email| !seen.contains(*email)).cloned().collect();
-                        missing = Some((w, still));
-                    }
-                    Err(TryRecvError::Empty) => {}
-                    Err(TryRecvError::Disconnected) => return Ok(BaseWalk::Abandoned),
-                }
+            let verdict = base.verdict(false);
+            if verdict != Verdict::Open {
+                return Ok(verdict);
             }
-            if let Some((w, still)) = &missing
-                && still.is_empty()
-            {
-                return Ok(BaseWalk::AllSeen(w.clone()));
-            }
-            let email = reader.read(id, &mut parents)?;
-            claim_parents(claims, Walker::Base, &parents, &mut queue, |seed_walkers| {
-                contacts.push(seed_walkers)
-            });
-            if let Some((_, still)) = &mut missing {
-                still.remove(&email);
-            }
-            seen.insert(email);
+            reader.read(id, &mut parents)?;
+            claim_parents(shared, Walker::Base, &parents, &mut queue, |held| base.contacts.push(held));
+            base.saw(&reader.email);
         }
-        let wanted = match missing {
-            Some((w, _)) => w,
-            None => match wanted.recv() {
-                Ok(w) => w,
-                Err(_) => return Ok(BaseWalk::Abandoned),
-            },
-        };
-        Ok(BaseWalk::Finished { wanted, seen, contacts })
+        Ok(Verdict::Open)
     }
 
-    /// The walk from the seeds, one after the other: everything below each that no walker has
-    /// claimed yet, until told to stop.
+    /// Seed walks, one seed after the other: everything below each seed that no walk has
+    /// claimed yet, until no seed is left or `stop` says so.
     fn walk_from_seeds(
         &self,
-        seeds: &[ObjectId],
-        mut reader: HeadReader<'_>,
-        claims: &Claims,
-        stop: &AtomicBool,
+        reader: &mut HeadReader<'_>,
+        shared: &Mutex<Shared>,
+        stop: &mut dyn FnMut() -> bool,
     ) -> Result<SeedWalk> {
         let mut read = SeedWalk::default();
         let mut parents = Vec::new();
-        for &seed in seeds {
-            {
-                let mut claimed = claims.lock().expect("claims lock");
-                if claimed.contains_key(&seed) {
-                    // Read already: by the base walker (it got there first), or below an earlier seed.
-                    continue;
-                }
-                claimed.insert(seed, Walker::Seed);
-            }
+        loop {
+            let Some(seed) = shared.lock().expect("walk lock").take_seed() else { break };
             let mut queue = VecDeque::from([seed]);
             while let Some(id) = queue.pop_front() {
-                if stop.load(Ordering::Relaxed) {
+                if stop() {
                     return Ok(read);
                 }
-                let email = reader.read(id, &mut parents)?;
-                claim_parents(claims, Walker::Seed, &parents, &mut queue, |_| {});
-                read.record(id, &parents, email);
+                reader.read(id, &mut parents)?;
+                claim_parents(shared, Walker::Seed, &parents, &mut queue, |_| {});
+                read.record(id, &parents, &reader.email);
             }
         }
         Ok(read)
     }
 }
 
-/// Claims for `walker` each of `parents` that no walker holds yet, and queues it; hands those the
-/// other walker holds to `held_by_other`.
+/// Claims for `walker` each of `parents` that no walk holds yet, and queues it; hands those a
+/// walk of the other kind holds to `held_by_other`.
 fn claim_parents(
-    claims: &Claims,
+    shared: &Mutex<Shared>,
     walker: Walker,
     parents: &[ObjectId],
     queue: &mut VecDeque<ObjectId>,
     mut held_by_other: impl FnMut(ObjectId),
 ) {
-    let mut claimed = claims.lock().expect("claims lock");
+    let mut shared = shared.lock().expect("walk lock");
     for &parent in parents {
-        match claimed.get(&parent) {
+        match shared.claims.get(&parent) {
             None => {
-                claimed.insert(parent, walker);
+                shared.claims.insert(parent, walker);
                 queue.push_back(parent);
             }
             Some(holder) if *holder != walker => held_by_other(parent),
@@ -227,24 +280,30 @@ fn claim_parents(
     }
 }
 
-/// The e-mails of the seed walker's commits that the base's history reaches: those below the
-/// commits where the base walker met the seed walker's claims.
-fn authors_below(below: &SeedWalk, contacts: Vec<ObjectId>) -> impl Iterator<Item = String> + '_ {
-    let mut stack = contacts;
+/// The e-mails of the seed walks' commits that the base's history reaches: those below the
+/// commits where the base's walk met a seed walk's claims.
+fn authors_below<'a>(walks: &'a [SeedWalk], contacts: &[ObjectId]) -> HashSet<&'a str> {
+    let mut stack = contacts.to_vec();
     let mut done = gix::hashtable::HashSet::default();
-    std::iter::from_fn(move || {
-        while let Some(id) = stack.pop() {
-            if !done.insert(id) {
-                continue;
-            }
-            // Not read by the seed walker: the base walker claimed it, and counted it.
-            if let Some((parents, email)) = below.get(&id) {
+    let mut authors: Vec<Vec<bool>> = walks.iter().map(|walk| vec![false; walk.emails.len()]).collect();
+    while let Some(id) = stack.pop() {
+        if !done.insert(id) {
+            continue;
+        }
+        // Read by neither seed walk: the base's walk claimed it, and counted it.
+        for (walk, found) in walks.iter().zip(&mut authors) {
+            if let Some((parents, author)) = walk.get(&id) {
                 stack.extend_from_slice(parents);
-                return Some(email.to_string());
+                found[author as usize] = true;
+                break;
             }
         }
-        None
-    })
+    }
+    walks
+        .iter()
+        .zip(&authors)
+        .flat_map(|(walk, found)| walk.emails.iter().zip(found).filter(|(_, f)| **f).map(|(e, _)| e.as_str()))
+        .collect()
 }
 
 /// Reads a commit's parents and author e-mail, from a pack prefix when it can.
@@ -252,21 +311,23 @@ struct HeadReader<'a> {
     repo: &'a Repo,
     heads: CommitHeads<'a>,
     buf: Vec<u8>,
+    /// The author e-mail of the commit read last, in lower case.
+    email: String,
 }
 
 impl<'a> HeadReader<'a> {
     fn new(repo: &'a Repo, packs: &'a Packs) -> Self {
-        HeadReader { repo, heads: CommitHeads::new(packs), buf: Vec::new() }
+        HeadReader { repo, heads: CommitHeads::new(packs), buf: Vec::new(), email: String::new() }
     }
 
-    /// Fills `parents` with the parents of commit `id` and returns its author's e-mail in lower case.
-    fn read(&mut self, id: ObjectId, parents: &mut Vec<ObjectId>) -> Result<String> {
+    /// Fills `parents` with the parents of commit `id`, and `self.email` with its author's e-mail.
+    fn read(&mut self, id: ObjectId, parents: &mut Vec<ObjectId>) -> Result<()> {
         parents.clear();
         let hash = self.repo.repo.object_hash();
         if let Some(head) = self.heads.head(&id)
-            && let Some(email) = parents_and_author(gix::objs::CommitRefIter::from_bytes(head, hash), parents)
+            && parents_and_author(gix::objs::CommitRefIter::from_bytes(head, hash), parents, &mut self.email)
         {
-            return Ok(email);
+            return Ok(());
         }
         parents.clear();
         let commit = self
@@ -275,21 +336,37 @@ impl<'a> HeadReader<'a> {
             .objects
             .find_commit_iter(&id, &mut self.buf)
             .map_err(|e| git_error("cannot read a commit", e))?;
-        parents_and_author(commit, parents)
-            .ok_or_else(|| git_error("cannot decode a commit", format!("{id} has no author line")))
+        if parents_and_author(commit, parents, &mut self.email) {
+            Ok(())
+        } else {
+            Err(git_error("cannot decode a commit", format!("{id} has no author line")))
+        }
     }
 }
 
-/// Pushes each parent of `commit` onto `parents` and returns its author's e-mail in lower case;
-/// `None` when the author line is not there (a prefix cut short, or no commit).
-fn parents_and_author(commit: gix::objs::CommitRefIter<'_>, parents: &mut Vec<ObjectId>) -> Option<String> {
+/// Pushes each parent of `commit` onto `parents` and puts its author's e-mail, in lower case,
+/// into `email`; false when the author line is not there (a prefix cut short, or no commit).
+fn parents_and_author(
+    commit: gix::objs::CommitRefIter<'_>,
+    parents: &mut Vec<ObjectId>,
+    email: &mut String,
+) -> bool {
     use gix::objs::commit::ref_iter::Token;
     for token in commit {
-        match token.ok()? {
-            Token::Parent { id } => parents.push(id),
-            Token::Author { signature } => return Some(signature.email.to_str_lossy().to_lowercase()),
-            _ => {}
+        match token {
+            Ok(Token::Parent { id }) => parents.push(id),
+            Ok(Token::Author { signature }) => {
+                email.clear();
+                email.push_str(&signature.email.to_str_lossy());
+                email.make_ascii_lowercase();
+                if !email.is_ascii() {
+                    *email = email.to_lowercase();
+                }
+                return true;
+            }
+            Ok(_) => {}
+            Err(_) => return false,
         }
     }
-    None
+    false
 }

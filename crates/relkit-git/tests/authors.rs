@@ -2,7 +2,7 @@
 //! repositories: merges, a maintenance branch whose author must not count, an octopus merge
 //! whose header is longer than the prefix read from packs; commits loose, packed, or both; with
 //! no second walker, or one seeded at an ancestor, off the history, at the tip, at the root,
-//! above the tip, or at several of these one after the other.
+//! above the tip, at several of these one after the other, or at every commit.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -106,7 +106,10 @@ fn authors_seen_matches_git_log_for_every_seed_and_storage() {
         for tip in [&h.tip, &h.released, &h.octopus] {
             let want = git_log_authors(p, tip);
             assert!(!want.contains("mallory@example.org") && !want.contains("new@example.org"));
-            let seeds: [(&str, Vec<&String>); 8] = [
+            // Every commit of every branch, newest first: both threads take seeds in turn.
+            let every_commit: Vec<String> =
+                git(p, &["rev-list", "--all"]).lines().map(str::to_string).collect();
+            let seeds: [(&str, Vec<&String>); 9] = [
                 ("no seed", vec![]),
                 ("an older release", vec![&h.old_release]),
                 ("the maintenance branch", vec![&h.maintenance]),
@@ -118,6 +121,7 @@ fn authors_seen_matches_git_log_for_every_seed_and_storage() {
                     vec![&h.root, &h.old_release, &h.octopus],
                 ),
                 ("the maintenance branch, then above the tip", vec![&h.maintenance, &above]),
+                ("every commit", every_commit.iter().collect()),
             ];
             for (seed_name, seeds) in seeds {
                 let got = authors_seen(&repo, tip, &seeds, &everyone);
