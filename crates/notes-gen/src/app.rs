@@ -21,7 +21,7 @@ use crate::forge::http::{AuthScheme, Http, RetryPolicy};
 use crate::notes::{Inputs, ReleaseInfo, assemble, credit_contributors};
 use crate::publish::{PublishRequest, publish, revoke};
 use crate::range::{RangeRequest, Since, midway_releases, resolve};
-use crate::render::{Format, NotesTemplate, render_changelog, to_json};
+use crate::render::{Format, Template, to_json};
 use crate::sections::ReleaseYml;
 use crate::verification::{self, AssetChecksum};
 use crate::{changelog, schema};
@@ -97,15 +97,21 @@ fn open_workspace(args: &RepoArgs) -> Result<Workspace> {
     Ok(Workspace { repo, root, notes, schema_bump, paths, grammar, tags })
 }
 
-fn read_template(args: &RepoArgs, ws: &Workspace) -> Result<Option<(String, String)>> {
+/// The custom template (`--template`, or `notes.template` in the config) compiled by `compile`,
+/// or the built-in one.
+fn load_template(
+    args: &RepoArgs,
+    ws: &Workspace,
+    compile: fn(Option<(&str, &str)>) -> Result<Template>,
+) -> Result<Template> {
     let path = match (&args.template, &ws.notes.template) {
         (Some(p), _) => p.clone(),
         (None, Some(p)) => ws.root.join(p),
-        (None, None) => return Ok(None),
+        (None, None) => return compile(None),
     };
     let text = std::fs::read_to_string(&path)
         .map_err(|e| Error::usage(format!("cannot read template {}: {e}", path.display())))?;
-    Ok(Some((path.display().to_string(), text)))
+    compile(Some((&path.display().to_string(), &text)))
 }
 
 fn read_release_yml(ws: &Workspace) -> Result<Option<ReleaseYml>> {
@@ -184,7 +190,7 @@ async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
     let ws = open_workspace(&args.repo)?;
     let mut config = ws.notes.clone();
     config.require_conventional |= args.require_conventional;
-    let template = read_template(&args.repo, &ws)?;
+    let template = load_template(&args.repo, &ws, Template::notes)?;
     let release_yml = read_release_yml(&ws)?;
     let tag = args.tag.clone().or_else(|| {
         ctx.release_tag()
@@ -209,7 +215,6 @@ async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
         }
         _ => None,
     };
-    let notes_template = NotesTemplate::new(template.as_ref().map(|(o, s)| (o.as_str(), s.as_str())))?;
     let hidden: Vec<String> = range.from.iter().cloned().collect();
     let commits =
         changelog::commits(&ws.repo, &range.to, &hidden, ws.paths.as_ref(), &mut Default::default())?;
@@ -321,7 +326,7 @@ async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
         earlier_logins.as_ref(),
         &config,
     );
-    let markdown = notes_template.render(&notes)?;
+    let markdown = template.render_notes(&notes)?;
     // The JSON notes are printed with `--format json`, and are otherwise a step output only.
     let json = if args.repo.format == Format::Json || Outputs::collected(env) {
         to_json(&notes)?
@@ -496,7 +501,7 @@ async fn revoke_command(args: &RevokeArgs, env: &dyn Env) -> Result<()> {
 fn changelog_command(args: &ChangelogArgs, env: &dyn Env) -> Result<()> {
     let ctx = GithubContext::from_env(env)?;
     let ws = open_workspace(&args.repo)?;
-    let template = read_template(&args.repo, &ws)?;
+    let template = load_template(&args.repo, &ws, Template::changelog)?;
     let release_yml = read_release_yml(&ws)?;
     let request = changelog::ChangelogRequest {
         stable_only: args.since == Since::Stable,
@@ -508,9 +513,7 @@ fn changelog_command(args: &ChangelogArgs, env: &dyn Env) -> Result<()> {
         changelog::build(&ws.repo, &ws.tags, &ws.notes, release_yml.as_ref(), ws.paths.as_ref(), &request)?;
     let text = match args.repo.format {
         Format::Json => to_json(&releases)?,
-        Format::Markdown => {
-            render_changelog(&releases, template.as_ref().map(|(o, s)| (o.as_str(), s.as_str())))?
-        }
+        Format::Markdown => template.render_changelog(&releases)?,
     };
     write_output(args.repo.output.as_deref(), &text)?;
     let mut outputs = empty_outputs();

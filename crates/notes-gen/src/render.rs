@@ -43,18 +43,28 @@ fn environment() -> Result<Environment<'static>> {
     Ok(env)
 }
 
-/// The notes template, compiled: the default one, or a custom one (which can
-/// `{% import "macros.md.j2" as m %}`). Made before the history is read, so that a broken
-/// template fails at once and the compiling is done by the time the notes are.
-pub struct NotesTemplate {
+/// A compiled template: a built-in one, or a custom one (which can
+/// `{% import "macros.md.j2" as m %}`). Compiled before the history is read, so that a broken
+/// template fails at once.
+pub struct Template {
     env: Environment<'static>,
     name: String,
     custom: bool,
 }
 
-impl NotesTemplate {
-    /// Compiles the default template, or `custom` (the name to report in errors, and the source).
-    pub fn new(custom: Option<(&str, &str)>) -> Result<Self> {
+impl Template {
+    /// The release notes template: the built-in one, or `custom` (the name to report in errors,
+    /// and the source).
+    pub fn notes(custom: Option<(&str, &str)>) -> Result<Self> {
+        Self::compile("notes.md.j2", custom)
+    }
+
+    /// The changelog template: the built-in one, or `custom` (as for [`Template::notes`]).
+    pub fn changelog(custom: Option<(&str, &str)>) -> Result<Self> {
+        Self::compile("changelog.md.j2", custom)
+    }
+
+    fn compile(built_in: &str, custom: Option<(&str, &str)>) -> Result<Self> {
         let mut env = environment()?;
         let name = match custom {
             Some((origin, source)) => {
@@ -62,37 +72,27 @@ impl NotesTemplate {
                     .map_err(|e| Error::usage(format!("template {origin}: {e}")))?;
                 origin
             }
-            None => "notes.md.j2",
+            None => built_in,
         };
-        Ok(NotesTemplate { env, name: name.to_string(), custom: custom.is_some() })
+        Ok(Template { env, name: name.to_string(), custom: custom.is_some() })
     }
 
-    /// Renders release notes.
-    pub fn render(&self, notes: &Notes) -> Result<String> {
+    /// Renders the notes of one release.
+    pub fn render_notes(&self, notes: &Notes) -> Result<String> {
+        self.render(minijinja::context! { notes => Serde(notes), ..Serde(notes) })
+    }
+
+    /// Renders a changelog of many releases (newest first).
+    pub fn render_changelog(&self, releases: &[Notes]) -> Result<String> {
+        self.render(Serde(&ChangelogContext { releases }))
+    }
+
+    fn render(&self, ctx: impl Into<minijinja::Value>) -> Result<String> {
         let name = &self.name;
         let template = self.env.get_template(name).map_err(|e| Error::failed(e.to_string()))?;
-        let ctx = minijinja::context! { notes => Serde(notes), ..Serde(notes) };
         let text = template.render(ctx).map_err(|e| Error::usage(format!("template {name}: {e}")))?;
         Ok(if self.custom { text } else { tidy(&text) })
     }
-}
-
-/// Renders a changelog of many releases (newest first).
-pub fn render_changelog(releases: &[Notes], custom: Option<(&str, &str)>) -> Result<String> {
-    let mut env = environment()?;
-    let name = match custom {
-        Some((origin, source)) => {
-            env.add_template_owned(origin.to_string(), source.to_string())
-                .map_err(|e| Error::usage(format!("template {origin}: {e}")))?;
-            origin
-        }
-        None => "changelog.md.j2",
-    };
-    let template = env.get_template(name).map_err(|e| Error::failed(e.to_string()))?;
-    let text = template
-        .render(Serde(&ChangelogContext { releases }))
-        .map_err(|e| Error::usage(format!("template {name}: {e}")))?;
-    Ok(if custom.is_some() { text } else { tidy(&text) })
 }
 
 /// The notes as pretty JSON.

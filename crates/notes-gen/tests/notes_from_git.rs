@@ -166,6 +166,21 @@ fn bad_input_exits_2_without_a_panic() {
 }
 
 #[test]
+fn broken_custom_template_fails_in_one_line_naming_the_file() {
+    let r = release_train();
+    let template = r.path.join("broken.j2");
+    for source in ["{% for s in sections %}{{ s.title }}", "{{ release.title | no_such_filter }}"] {
+        std::fs::write(&template, source).unwrap();
+        for command in [&[][..], &["changelog"][..]] {
+            let out = notes_gen(&r.path).args(command).arg("--template").arg(&template).assert().code(2);
+            let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+            assert!(stderr.contains("broken.j2"), "{source} {command:?}: {stderr}");
+            assert_eq!(stderr.trim().lines().count(), 1, "{source} {command:?}: one line: {stderr}");
+        }
+    }
+}
+
+#[test]
 fn schema_changes_verification_release_yml_and_custom_template() {
     let mut r = GitRepo::new();
     r.write("schemas/recipe.schema.json", "{\n  \"type\": \"object\"\n}\n");
