@@ -187,6 +187,9 @@ pub fn assemble(inputs: Inputs<'_>) -> Result<Notes> {
             change.pr = pulls.get(&commit.id).cloned();
             if change.pr.is_some() {
                 change.description = without_pr_suffix(&change.description);
+                for note in &mut change.breaking_notes {
+                    *note = without_pr_suffix(note);
+                }
             }
             changes.push(change);
         }

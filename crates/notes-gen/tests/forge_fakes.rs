@@ -850,6 +850,7 @@ async fn the_cli_looks_up_pull_requests_and_publishes_with_release_yml_categorie
     repo.annotated_tag("v1.0.0");
     let labelled = repo.commit_as("Add the shiny thing (#12)", "Cy Contributor", "cy@example.org");
     let excluded = repo.commit("chore: bump deps (#13)");
+    let breaking = repo.commit_as("refactor!: drop the old flag (#14)", "Cy Contributor", "cy@example.org");
     repo.commit("fix: plain git fix");
     repo.write(
         ".github/release.yml",
@@ -865,6 +866,12 @@ async fn the_cli_looks_up_pull_requests_and_publishes_with_release_yml_categorie
         (excluded.clone(), {
             let mut pr = graphql_bot_pr(13, "dependabot");
             pr["labels"] = json!({"nodes": [{"name": "ignore-for-release"}]});
+            pr
+        }),
+        // Titled as the commit: its breaking note says nothing more than the line itself.
+        (breaking.clone(), {
+            let mut pr = graphql_pr(14, &[], "cy");
+            pr["title"] = json!("refactor!: drop the old flag");
             pr
         }),
     ]);

@@ -89,6 +89,7 @@ fn merges_and_squash_bodies() {
     r.git(&["merge", "-q", "--no-ff", "topic", "-m", "Merge pull request #3 from cy/topic"]);
     r.commit("Release train (#4)\n\n* feat(cli): add --quiet\n\n* fix: exit code on error\n\n* docs: explain flags");
     r.commit("refactor!: rename the config file (#5)\n\nBREAKING CHANGE: rename .toolrc to tool.toml");
+    r.commit("feat!: drop Node 18 (#6)");
     r.annotated_tag("v0.2.0");
     let md = stdout(notes_gen(&r.path).args(["--tag", "v0.2.0"]));
     insta::assert_snapshot!("merges_and_squash_bodies", md);
