@@ -333,14 +333,21 @@ fn contributors_of(
     let mut by_key: BTreeMap<String, Contributor> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
     // Oldest first, so that the list follows the order of first contribution. A contributor is
-    // their own login when the forge knows it (several e-mails, one person), else the e-mail;
-    // a commit is credited to its own author, never to the pull request's. A login is new when
-    // none of its e-mails in the range committed before it and the forge knows no earlier
-    // commit of the account (under an e-mail this range does not show).
+    // their own login when the forge knows it (several e-mails, one person), else their name as
+    // git has it (as `git shortlog` groups: one person committing from two e-mails is listed
+    // once), else the e-mail; a commit is credited to its own author, never to the pull
+    // request's. A contributor is new when none of their e-mails in the range committed before
+    // it and the forge knows no earlier commit of the account (under an e-mail this range does
+    // not show).
     for commit in commits.iter().rev() {
         let email = commit.author_email.to_lowercase();
         let login = logins.get(&commit.id).cloned();
-        let key = login.clone().map(|l| format!("@{l}")).unwrap_or_else(|| email.clone());
+        let name = commit.author_name.trim();
+        let key = match (&login, name.is_empty()) {
+            (Some(login), _) => format!("@{login}"),
+            (None, false) => format!("name:{name}"),
+            (None, true) => email.clone(),
+        };
         let login_seen =
             login.as_ref().is_some_and(|l| earlier_logins.is_some_and(|known| known.contains(l)));
         let is_new = earlier.is_some_and(|e| !e.contains(&email)) && !login_seen;

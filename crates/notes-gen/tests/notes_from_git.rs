@@ -117,6 +117,34 @@ fn a_deleted_previous_tag_falls_back_and_an_explicit_one_is_a_clear_error() {
         .stderr(contains("--from \"v1.1.0\" does not name a commit in this clone"));
 }
 
+/// Without a forge, contributors are grouped by their git name, as `git shortlog` does: one
+/// person committing from two e-mails is listed once, and is no first-timer when either e-mail
+/// committed before the range.
+#[test]
+fn contributors_without_a_forge_are_one_per_name() {
+    let mut r = GitRepo::new();
+    r.commit_as("feat: first", "Dal Oshu", "dal@work.example");
+    r.annotated_tag("v1.0.0");
+    r.commit_as("feat: from home", "Dal Oshu", "dal@home.example");
+    r.commit_as("fix: from work", "Dal Oshu", "dal@work.example");
+    r.commit_as("fix: typo", "Cy New", "cy@one.example");
+    r.commit_as("docs: more", "Cy New", "cy@two.example");
+    r.annotated_tag("v1.1.0");
+    let notes: serde_json::Value =
+        serde_json::from_str(&stdout(notes_gen(&r.path).args(["--tag", "v1.1.0", "--format", "json"])))
+            .unwrap();
+    let names = |list: &str| -> Vec<(String, u64)> {
+        notes[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["name"].as_str().unwrap().to_string(), c["commits"].as_u64().unwrap()))
+            .collect()
+    };
+    assert_eq!(names("contributors"), [("Dal Oshu".to_string(), 2), ("Cy New".to_string(), 2)]);
+    assert_eq!(names("first_time_contributors"), [("Cy New".to_string(), 2)]);
+}
+
 #[test]
 fn first_release_says_it_covers_the_whole_history() {
     let mut r = GitRepo::new();
