@@ -11,7 +11,7 @@ use relkit_core::github::GithubContext;
 use relkit_core::tagset::{Scope, TagSet};
 use relkit_core::version::{TagGrammar, is_stable};
 use relkit_core::{Error, Result};
-use relkit_git::{PathGlobs, Repo};
+use relkit_git::{PathGlobs, Repo, author_key, email_key};
 
 use crate::cli::{ChangelogArgs, Cli, Command, ForgeArgs, ForgeKind, NotesArgs, RepoArgs, RevokeArgs};
 use crate::forge::Forge;
@@ -219,7 +219,12 @@ async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
     let commits =
         changelog::commits(&ws.repo, &range.to, &hidden, ws.paths.as_ref(), &mut Default::default())?;
     // A walk that already ended needs nothing more: a failed send is no error.
-    let _ = authors_tx.send(commits.iter().map(|c| c.author_email.to_lowercase()).collect());
+    let _ = authors_tx.send(
+        commits
+            .iter()
+            .flat_map(|c| [author_key(&c.author_name, &c.author_email), email_key(&c.author_email)])
+            .collect(),
+    );
     let mut notices = range.notices.clone();
 
     let asset_paths = file_list(&args.assets);
@@ -397,19 +402,20 @@ async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
 }
 
 /// The logins of the range that GitHub knows to have committed before it (under any of their
-/// e-mails). Only logins all of whose e-mails in the range are new locally are asked about; when
-/// the query fails the e-mails decide alone, and the error is printed.
+/// e-mails). Only logins none of whose e-mails in the range committed locally before it are
+/// asked about (the forge matched each e-mail to the account, so any is the account's own);
+/// when the query fails git decides alone, and the error is printed.
 async fn earlier_logins(
     api: &GithubApi,
     from: &str,
     commits: &[relkit_git::Commit],
     lookup: &PullLookup,
-    earlier_emails: &BTreeSet<String>,
+    earlier_authors: &BTreeSet<String>,
 ) -> BTreeSet<String> {
     let mut seen_locally = BTreeSet::new();
     for commit in commits {
         if let Some(login) = lookup.authors.get(&commit.id)
-            && earlier_emails.contains(&commit.author_email.to_lowercase())
+            && earlier_authors.contains(&email_key(&commit.author_email))
         {
             seen_locally.insert(login.clone());
         }
@@ -427,7 +433,7 @@ async fn earlier_logins(
         Ok(seen) => seen_locally.into_iter().chain(seen).collect(),
         Err(e) => {
             eprintln!(
-                "{BIN}: earlier commits of new contributors could not be looked up ({e}); deciding by e-mail"
+                "{BIN}: earlier commits of new contributors could not be looked up ({e}); deciding by git alone"
             );
             seen_locally
         }

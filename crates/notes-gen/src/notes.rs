@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use relkit_core::{Error, Result};
-use relkit_git::Commit;
+use relkit_git::{Commit, author_key, email_key};
 use serde::Serialize;
 
 use crate::changes::{Change, change_of_entry, without_pr_suffix};
@@ -107,8 +107,8 @@ pub struct Inputs<'a> {
     pub pulls: &'a BTreeMap<String, PullRequest>,
     /// The forge login of each commit's own author, when looked up.
     pub commit_logins: &'a BTreeMap<String, String>,
-    /// Author emails (lower case) of the range that also authored a commit before it; `None`
-    /// when unknown (first release).
+    /// Authors of the range (as [`relkit_git::author_key`] spells them) that also authored a
+    /// commit before it; `None` when unknown (first release).
     pub earlier_authors: Option<&'a BTreeSet<String>>,
     /// Forge logins of the range known to have authored a commit before it (under any e-mail);
     /// `None` when not looked up, then first-timers are decided by e-mail alone.
@@ -330,46 +330,73 @@ fn contributors_of(
     earlier: Option<&BTreeSet<String>>,
     earlier_logins: Option<&BTreeSet<String>>,
 ) -> (Vec<Contributor>, Vec<Contributor>) {
-    let mut by_key: BTreeMap<String, Contributor> = BTreeMap::new();
+    let mut by_key: BTreeMap<String, (Contributor, Earlier)> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
     // Oldest first, so that the list follows the order of first contribution. A contributor is
     // their own login when the forge knows it (several e-mails, one person), else their name as
     // git has it (as `git shortlog` groups: one person committing from two e-mails is listed
     // once), else the e-mail; a commit is credited to its own author, never to the pull
-    // request's. A contributor is new when none of their e-mails in the range committed before
-    // it and the forge knows no earlier commit of the account (under an e-mail this range does
-    // not show).
+    // request's. Whether they committed before the range: see `Earlier::before`.
     for commit in commits.iter().rev() {
-        let email = commit.author_email.to_lowercase();
         let login = logins.get(&commit.id).cloned();
         let name = commit.author_name.trim();
         let key = match (&login, name.is_empty()) {
             (Some(login), _) => format!("@{login}"),
             (None, false) => format!("name:{name}"),
-            (None, true) => email.clone(),
+            (None, true) => commit.author_email.to_lowercase(),
         };
-        let login_seen =
-            login.as_ref().is_some_and(|l| earlier_logins.is_some_and(|known| known.contains(l)));
-        let is_new = earlier.is_some_and(|e| !e.contains(&email)) && !login_seen;
-        let entry = by_key.entry(key.clone()).or_insert_with(|| {
+        let (entry, history) = by_key.entry(key.clone()).or_insert_with(|| {
             order.push(key.clone());
-            Contributor {
+            let contributor = Contributor {
                 name: commit.author_name.clone(),
                 login: login.clone(),
                 commits: 0,
-                first_time: is_new,
+                first_time: false,
                 first_pull_request: None,
-            }
+            };
+            (contributor, Earlier { author: false, any_email: false, every_email: true })
         });
         entry.commits += 1;
-        entry.first_time &= is_new;
         if entry.first_pull_request.is_none() {
             entry.first_pull_request = pulls.get(&commit.id).map(|p| p.number);
         }
+        if let Some(earlier) = earlier {
+            let email_seen = earlier.contains(&email_key(&commit.author_email));
+            history.author |= earlier.contains(&author_key(&commit.author_name, &commit.author_email));
+            history.any_email |= email_seen;
+            history.every_email &= email_seen;
+        }
     }
-    let all: Vec<Contributor> = order.iter().filter_map(|k| by_key.remove(k)).collect();
+    for (contributor, history) in by_key.values_mut() {
+        let login_seen = match &contributor.login {
+            Some(login) => earlier_logins.is_some_and(|known| known.contains(login)),
+            None => false,
+        };
+        contributor.first_time =
+            earlier.is_some() && !login_seen && !history.before(contributor.login.is_some());
+    }
+    let all: Vec<Contributor> = order.iter().filter_map(|k| by_key.remove(k)).map(|(c, _)| c).collect();
     let first = all.iter().filter(|c| c.first_time).cloned().collect();
     (all, first)
+}
+
+/// What git says of a contributor's commits in the range: whether one of their authors (name and
+/// e-mail) committed before it, and whether any or every one of their e-mails did.
+struct Earlier {
+    author: bool,
+    any_email: bool,
+    every_email: bool,
+}
+
+impl Earlier {
+    /// Whether the contributor committed before the range. The same name and e-mail before is
+    /// the same person. For a login, every e-mail is the account's own (the forge matched it),
+    /// so any of them seen before will do. For a git name, an e-mail is only telling when every
+    /// one of theirs was seen (a renamed author): bots and format commits file maintainers'
+    /// addresses under newcomers' names, so one old address among new ones proves nothing.
+    fn before(&self, is_login: bool) -> bool {
+        self.author || if is_login { self.any_email } else { self.every_email }
+    }
 }
 
 /// `YYYY-MM-DD` in UTC for a Unix time.
@@ -425,7 +452,7 @@ mod tests {
         ];
         let config = NotesConfig::default();
         let pulls = BTreeMap::new();
-        let earlier: BTreeSet<String> = ["bob@x".to_string()].into();
+        let earlier: BTreeSet<String> = [author_key("bob", "bob@x"), email_key("bob@x")].into();
         let notes = assemble(inputs(&commits, &config, &pulls, Some(&earlier))).unwrap();
         assert_eq!(notes.release.commit_count, 3);
         assert_eq!(notes.release.date, "2023-11-14");

@@ -118,17 +118,23 @@ fn a_deleted_previous_tag_falls_back_and_an_explicit_one_is_a_clear_error() {
 }
 
 /// Without a forge, contributors are grouped by their git name, as `git shortlog` does: one
-/// person committing from two e-mails is listed once, and is no first-timer when either e-mail
-/// committed before the range.
+/// person committing from two e-mails is listed once, and is no first-timer when they committed
+/// before the range under either. A maintainer's address on a commit filed under a newcomer's
+/// name (as bots and format commits do) does not make the newcomer an old hand; someone who
+/// renamed themselves, every address of theirs seen before, is no newcomer.
 #[test]
 fn contributors_without_a_forge_are_one_per_name() {
     let mut r = GitRepo::new();
     r.commit_as("feat: first", "Dal Oshu", "dal@work.example");
+    r.commit_as("fix: setup", "Maintainer", "maint@example.org");
+    r.commit_as("fix: old name", "Kendell R", "kendell@example.org");
     r.annotated_tag("v1.0.0");
+    r.commit_as("fix: new name", "Kendell", "kendell@example.org");
     r.commit_as("feat: from home", "Dal Oshu", "dal@home.example");
     r.commit_as("fix: from work", "Dal Oshu", "dal@work.example");
     r.commit_as("fix: typo", "Cy New", "cy@one.example");
     r.commit_as("docs: more", "Cy New", "cy@two.example");
+    r.commit_as("[ci] format", "Cy New", "maint@example.org");
     r.annotated_tag("v1.1.0");
     let notes: serde_json::Value =
         serde_json::from_str(&stdout(notes_gen(&r.path).args(["--tag", "v1.1.0", "--format", "json"])))
@@ -141,8 +147,35 @@ fn contributors_without_a_forge_are_one_per_name() {
             .map(|c| (c["name"].as_str().unwrap().to_string(), c["commits"].as_u64().unwrap()))
             .collect()
     };
-    assert_eq!(names("contributors"), [("Dal Oshu".to_string(), 2), ("Cy New".to_string(), 2)]);
-    assert_eq!(names("first_time_contributors"), [("Cy New".to_string(), 2)]);
+    assert_eq!(
+        names("contributors"),
+        [("Kendell".to_string(), 1), ("Dal Oshu".to_string(), 2), ("Cy New".to_string(), 3)]
+    );
+    assert_eq!(names("first_time_contributors"), [("Cy New".to_string(), 3)]);
+}
+
+/// `.mailmap` maps authors as `git shortlog` and `git log %aN <%aE>` show them: an old address
+/// mapped to the current one is the same person (no first-timer), a nickname gets the proper name.
+#[test]
+fn mailmap_names_the_authors_as_git_does() {
+    let mut r = GitRepo::new();
+    r.commit_as("feat: first", "dal", "dal@old.example");
+    r.annotated_tag("v1.0.0");
+    r.write(
+        ".mailmap",
+        "Dal Oshu <dal@work.example> <dal@old.example>\nCy New <cy@one.example> cyborg <cy@one.example>\n",
+    );
+    r.commit_as("feat: from work", "Dal Oshu", "dal@work.example");
+    r.commit_as("fix: typo", "cyborg", "cy@one.example");
+    r.annotated_tag("v1.1.0");
+    let notes: serde_json::Value =
+        serde_json::from_str(&stdout(notes_gen(&r.path).args(["--tag", "v1.1.0", "--format", "json"])))
+            .unwrap();
+    let names = |list: &str| -> Vec<String> {
+        notes[list].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(names("contributors"), ["Dal Oshu", "Cy New"]);
+    assert_eq!(names("first_time_contributors"), ["Cy New"]);
 }
 
 #[test]

@@ -53,16 +53,16 @@ impl Shared {
 enum Verdict {
     /// Not known yet: keep reading.
     Open,
-    /// Every wanted e-mail was seen by the base's walk: that is the answer.
+    /// Every wanted author was seen by the base's walk: that is the answer.
     AllSeen,
-    /// The wanted e-mails never came (the caller gave up).
+    /// The wanted authors never came (the caller gave up).
     Abandoned,
 }
 
-/// The base's walk: the wanted e-mails once they arrive, what it has seen, where it met seed walks.
+/// The base's walk: the wanted authors once they arrive, what it has seen, where it met seed walks.
 struct BaseWalk<'w> {
     wanted: &'w Receiver<BTreeSet<String>>,
-    /// Once the wanted e-mails are known: them, and those not seen yet.
+    /// Once the wanted authors are known: them, and those not seen yet.
     missing: Option<(BTreeSet<String>, HashSet<String>)>,
     seen: HashSet<String>,
     /// Commits it reached that a seed walk had claimed.
@@ -74,7 +74,7 @@ impl<'w> BaseWalk<'w> {
         BaseWalk { wanted, missing: None, seen: HashSet::new(), contacts: Vec::new() }
     }
 
-    /// Takes the wanted e-mails if they have arrived (waiting for them when `wait`), and says
+    /// Takes the wanted authors if they have arrived (waiting for them when `wait`), and says
     /// whether the walk can stop.
     fn verdict(&mut self, wait: bool) -> Verdict {
         if self.missing.is_none() {
@@ -85,7 +85,8 @@ impl<'w> BaseWalk<'w> {
             };
             match received {
                 Ok(wanted) => {
-                    let still = wanted.iter().filter(|email| !self.seen.contains(*email)).cloned().collect();
+                    let still =
+                        wanted.iter().filter(|author| !self.seen.contains(*author)).cloned().collect();
                     self.missing = Some((wanted, still));
                 }
                 Err(TryRecvError::Empty) => {}
@@ -98,35 +99,39 @@ impl<'w> BaseWalk<'w> {
         }
     }
 
-    fn saw(&mut self, email: &str) {
+    /// Counts a commit's author: as such, and its e-mail alone.
+    fn saw(&mut self, author: &str) {
+        let email = crate::email_of_author_key(author);
         if let Some((_, still)) = &mut self.missing {
+            still.remove(author);
             still.remove(email);
         }
-        if !self.seen.contains(email) {
+        if !self.seen.contains(author) {
+            self.seen.insert(author.to_string());
             self.seen.insert(email.to_string());
         }
     }
 }
 
-/// What one thread's seed walks read: each commit's parents and author e-mail, kept compact (a
+/// What one thread's seed walks read: each commit's parents and author, kept compact (a
 /// large history holds hundreds of thousands of commits and a few thousand authors).
 #[derive(Default)]
 struct SeedWalk {
     /// Per commit: where its parents start in `parents`, how many, and its author's index.
     commits: gix::hashtable::HashMap<ObjectId, (u32, u32, u32)>,
     parents: Vec<ObjectId>,
-    emails: Vec<String>,
-    email_index: std::collections::HashMap<String, u32>,
+    authors: Vec<String>,
+    author_index: std::collections::HashMap<String, u32>,
 }
 
 impl SeedWalk {
-    fn record(&mut self, id: ObjectId, parents: &[ObjectId], email: &str) {
-        let author = match self.email_index.get(email) {
+    fn record(&mut self, id: ObjectId, parents: &[ObjectId], author_key: &str) {
+        let author = match self.author_index.get(author_key) {
             Some(&index) => index,
             None => {
-                let index = self.emails.len() as u32;
-                self.emails.push(email.to_string());
-                self.email_index.insert(email.to_string(), index);
+                let index = self.authors.len() as u32;
+                self.authors.push(author_key.to_string());
+                self.author_index.insert(author_key.to_string(), index);
                 index
             }
         };
@@ -135,7 +140,7 @@ impl SeedWalk {
         self.commits.insert(id, (start, parents.len() as u32, author));
     }
 
-    /// The parents and author (an index into `emails`) of a commit this walk read.
+    /// The parents and author (an index into `authors`) of a commit this walk read.
     fn get(&self, id: &ObjectId) -> Option<(&[ObjectId], u32)> {
         let (start, count, author) = *self.commits.get(id)?;
         Some((&self.parents[start as usize..(start + count) as usize], author))
@@ -143,10 +148,11 @@ impl SeedWalk {
 }
 
 impl Repo {
-    /// Which of the wanted author e-mails (compared in lower case) authored a commit reachable
-    /// from `tip`. The walk starts at once, on the caller's thread, and the e-mails arrive on
-    /// `wanted` when the caller knows them (the authors of a range it is still reading); until
-    /// then it remembers every e-mail it passes. It stops as soon as every wanted e-mail was seen,
+    /// Which of the wanted authors (each as [`crate::author_key`] spells it, or an e-mail alone
+    /// as [`crate::email_key`] does) authored a commit reachable from `tip`. The walk starts at once, on the caller's thread, and the authors
+    /// arrive on `wanted` when the caller knows them (the authors of a range it is still
+    /// reading); until then it remembers every author it passes. It stops as soon as every
+    /// wanted author was seen,
     /// so it reads the whole history only when someone is new. Given `seeds` (commits expected in
     /// `tip`'s history, such as older releases, in the order to start from them), a second
     /// thread reads the history below them meanwhile, and the caller's thread takes the seeds
@@ -177,7 +183,7 @@ impl Repo {
             let mut reader = HeadReader::new(self, &packs);
             let mut base = BaseWalk::new(&wanted);
             let walked = self.walk_from_base(tip, &mut reader, &shared, &mut base);
-            // Done from the tip: the seeds left, while the wanted e-mails may still arrive.
+            // Done from the tip: the seeds left, while the wanted authors may still arrive.
             let own = match walked {
                 Ok(Verdict::Open) => Some(
                     self.walk_from_seeds(&mut reader, &shared, &mut || base.verdict(false) != Verdict::Open),
@@ -204,7 +210,7 @@ impl Repo {
             let below = authors_below(&walks, &base.contacts);
             Ok(wanted
                 .into_iter()
-                .filter(|email| base.seen.contains(email) || below.contains(email.as_str()))
+                .filter(|author| base.seen.contains(author) || below.contains(author.as_str()))
                 .collect())
         })
     }
@@ -227,7 +233,7 @@ impl Repo {
             }
             reader.read(id, &mut parents)?;
             claim_parents(shared, Walker::Base, &parents, &mut queue, |held| base.contacts.push(held));
-            base.saw(&reader.email);
+            base.saw(&reader.author);
         }
         Ok(Verdict::Open)
     }
@@ -251,7 +257,7 @@ impl Repo {
                 }
                 reader.read(id, &mut parents)?;
                 claim_parents(shared, Walker::Seed, &parents, &mut queue, |_| {});
-                read.record(id, &parents, &reader.email);
+                read.record(id, &parents, &reader.author);
             }
         }
         Ok(read)
@@ -280,12 +286,12 @@ fn claim_parents(
     }
 }
 
-/// The e-mails of the seed walks' commits that the base's history reaches: those below the
-/// commits where the base's walk met a seed walk's claims.
+/// The authors of the seed walks' commits that the base's history reaches (and their e-mails
+/// alone): those below the commits where the base's walk met a seed walk's claims.
 fn authors_below<'a>(walks: &'a [SeedWalk], contacts: &[ObjectId]) -> HashSet<&'a str> {
     let mut stack = contacts.to_vec();
     let mut done = gix::hashtable::HashSet::default();
-    let mut authors: Vec<Vec<bool>> = walks.iter().map(|walk| vec![false; walk.emails.len()]).collect();
+    let mut authors: Vec<Vec<bool>> = walks.iter().map(|walk| vec![false; walk.authors.len()]).collect();
     while let Some(id) = stack.pop() {
         if !done.insert(id) {
             continue;
@@ -302,30 +308,40 @@ fn authors_below<'a>(walks: &'a [SeedWalk], contacts: &[ObjectId]) -> HashSet<&'
     walks
         .iter()
         .zip(&authors)
-        .flat_map(|(walk, found)| walk.emails.iter().zip(found).filter(|(_, f)| **f).map(|(e, _)| e.as_str()))
+        .flat_map(|(walk, found)| {
+            walk.authors.iter().zip(found).filter(|(_, f)| **f).map(|(author, _)| author.as_str())
+        })
+        .flat_map(|author| [author, crate::email_of_author_key(author)])
         .collect()
 }
 
-/// Reads a commit's parents and author e-mail, from a pack prefix when it can.
+/// Reads a commit's parents and author, from a pack prefix when it can.
 struct HeadReader<'a> {
     repo: &'a Repo,
     heads: CommitHeads<'a>,
     buf: Vec<u8>,
-    /// The author e-mail of the commit read last, in lower case.
-    email: String,
+    /// The author of the commit read last, as [`crate::author_key`] spells it.
+    author: String,
 }
 
 impl<'a> HeadReader<'a> {
     fn new(repo: &'a Repo, packs: &'a Packs) -> Self {
-        HeadReader { repo, heads: CommitHeads::new(packs), buf: Vec::new(), email: String::new() }
+        HeadReader { repo, heads: CommitHeads::new(packs), buf: Vec::new(), author: String::new() }
     }
 
-    /// Fills `parents` with the parents of commit `id`, and `self.email` with its author's e-mail.
+    /// Fills `parents` with the parents of commit `id`, and `self.author` with its author's key
+    /// (mapped through the mailmap).
     fn read(&mut self, id: ObjectId, parents: &mut Vec<ObjectId>) -> Result<()> {
         parents.clear();
         let hash = self.repo.repo.object_hash();
+        let mailmap = self.repo.mailmap.as_deref();
         if let Some(head) = self.heads.head(&id)
-            && parents_and_author(gix::objs::CommitRefIter::from_bytes(head, hash), parents, &mut self.email)
+            && parents_and_author(
+                gix::objs::CommitRefIter::from_bytes(head, hash),
+                mailmap,
+                parents,
+                &mut self.author,
+            )
         {
             return Ok(());
         }
@@ -336,7 +352,7 @@ impl<'a> HeadReader<'a> {
             .objects
             .find_commit_iter(&id, &mut self.buf)
             .map_err(|e| git_error("cannot read a commit", e))?;
-        if parents_and_author(commit, parents, &mut self.email) {
+        if parents_and_author(commit, mailmap, parents, &mut self.author) {
             Ok(())
         } else {
             Err(git_error("cannot decode a commit", format!("{id} has no author line")))
@@ -344,24 +360,24 @@ impl<'a> HeadReader<'a> {
     }
 }
 
-/// Pushes each parent of `commit` onto `parents` and puts its author's e-mail, in lower case,
-/// into `email`; false when the author line is not there (a prefix cut short, or no commit).
+/// Pushes each parent of `commit` onto `parents` and puts its author (through the mailmap, if
+/// any) into `author` as [`crate::author_key`] spells it; false when the author line is not
+/// there (a prefix cut short, or no commit).
 fn parents_and_author(
     commit: gix::objs::CommitRefIter<'_>,
+    mailmap: Option<&gix::mailmap::Snapshot>,
     parents: &mut Vec<ObjectId>,
-    email: &mut String,
+    author: &mut String,
 ) -> bool {
     use gix::objs::commit::ref_iter::Token;
     for token in commit {
         match token {
             Ok(Token::Parent { id }) => parents.push(id),
             Ok(Token::Author { signature }) => {
-                email.clear();
-                email.push_str(&signature.email.to_str_lossy());
-                email.make_ascii_lowercase();
-                if !email.is_ascii() {
-                    *email = email.to_lowercase();
-                }
+                let mapped = mailmap.and_then(|m| m.try_resolve_ref(signature));
+                let name = mapped.as_ref().and_then(|m| m.name).unwrap_or(signature.name);
+                let email = mapped.as_ref().and_then(|m| m.email).unwrap_or(signature.email);
+                crate::write_author_key(author, &name.to_str_lossy(), &email.to_str_lossy());
                 return true;
             }
             Ok(_) => {}

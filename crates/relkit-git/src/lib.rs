@@ -34,9 +34,44 @@ impl Commit {
     }
 }
 
+/// An author as relkit compares authors across history (who committed before a range): name
+/// and e-mail as `git log --format='%aN <%aE>'` shows them, in lower case. An e-mail alone is
+/// no identity: bots and squash merges file maintainers' addresses under other people's names.
+pub fn author_key(name: &str, email: &str) -> String {
+    let mut key = String::new();
+    write_author_key(&mut key, name, email);
+    key
+}
+
+/// An e-mail alone, spelled as in [`author_key`] (`<e-mail>`, in lower case): what the authors
+/// walk answers about any name with that address.
+pub fn email_key(email: &str) -> String {
+    author_key("", email).split_off(1)
+}
+
+/// The `<e-mail>` part of an [`author_key`]: its [`email_key`].
+fn email_of_author_key(key: &str) -> &str {
+    key.rfind(" <").map_or(key, |at| &key[at + 1..])
+}
+
+/// [`author_key`] into a buffer kept between commits.
+fn write_author_key(out: &mut String, name: &str, email: &str) {
+    out.clear();
+    out.push_str(name.trim());
+    out.push_str(" <");
+    out.push_str(email.trim());
+    out.push('>');
+    out.make_ascii_lowercase();
+    if !out.is_ascii() {
+        *out = out.to_lowercase();
+    }
+}
+
 /// An open repository.
 pub struct Repo {
     repo: gix::Repository,
+    /// The repository's `.mailmap` (and `mailmap.file`/`mailmap.blob`), when it has entries.
+    mailmap: Option<std::sync::Arc<gix::mailmap::Snapshot>>,
 }
 
 /// Memory for decoded objects (commits and trees read more than once in a run).
@@ -58,7 +93,9 @@ impl Repo {
         // Walks read each commit to find its parents, and callers then read the same commit
         // (author, message, tree): the cache makes the second read a lookup, not an inflate.
         repo.object_cache_size_if_unset(OBJECT_CACHE_BYTES);
-        Ok(Self { repo })
+        let mailmap = repo.open_mailmap();
+        let mailmap = (!mailmap.entries().is_empty()).then(|| std::sync::Arc::new(mailmap));
+        Ok(Self { repo, mailmap })
     }
 
     /// The work tree root (or the git dir for a bare repository).
@@ -85,7 +122,7 @@ impl Repo {
     /// The commit HEAD points at.
     pub fn head(&self) -> Result<Commit> {
         let commit = self.repo.head_commit().map_err(|e| git_error("cannot read HEAD", e))?;
-        to_commit(&commit)
+        self.to_commit(&commit)
     }
 
     /// Resolves a revision (`v1.2.3`, `HEAD~2`, a sha) to the hex id of the commit it names.
@@ -105,7 +142,7 @@ impl Repo {
     pub fn commit(&self, id: &str) -> Result<Commit> {
         let oid = gix::ObjectId::from_hex(id.as_bytes()).map_err(|e| git_error(id, e))?;
         let commit = self.repo.find_commit(oid).map_err(|e| git_error(id, e))?;
-        to_commit(&commit)
+        self.to_commit(&commit)
     }
 
     /// Every tag under `refs/tags/`, peeled to its commit, with the annotated flag (`signed` is
@@ -190,7 +227,7 @@ impl Repo {
         for info in self.walk(tip, hidden)? {
             let info = info.map_err(|e| git_error("cannot walk history", e))?;
             let commit = info.object().map_err(|e| git_error("cannot read a commit", e))?;
-            out.push(to_commit(&commit)?);
+            out.push(self.to_commit(&commit)?);
         }
         Ok(out)
     }
@@ -237,19 +274,30 @@ fn parse_id(hex: &str) -> Result<gix::ObjectId> {
     gix::ObjectId::from_hex(hex.as_bytes()).map_err(|e| Error::usage(format!("not a commit id {hex:?}: {e}")))
 }
 
-fn to_commit(commit: &gix::Commit<'_>) -> Result<Commit> {
-    let id = commit.id.to_string();
-    let decoded = commit.decode().map_err(|e| git_error(&id, e))?;
-    let author = decoded.author().map_err(|e| git_error(&id, e))?;
-    let time = decoded.committer().map_err(|e| git_error(&id, e))?.time().map(|t| t.seconds).unwrap_or(0);
-    Ok(Commit {
-        message: decoded.message.to_str_lossy().into_owned(),
-        author_name: author.name.to_str_lossy().into_owned(),
-        author_email: author.email.to_str_lossy().into_owned(),
-        time,
-        parent_count: decoded.parents().count(),
-        id,
-    })
+impl Repo {
+    /// A commit as relkit needs it, its author mapped through the mailmap as `git log %aN <%aE>`
+    /// shows it.
+    fn to_commit(&self, commit: &gix::Commit<'_>) -> Result<Commit> {
+        let id = commit.id.to_string();
+        let decoded = commit.decode().map_err(|e| git_error(&id, e))?;
+        let author = decoded.author().map_err(|e| git_error(&id, e))?;
+        let time = decoded.committer().map_err(|e| git_error(&id, e))?.time().map(|t| t.seconds).unwrap_or(0);
+        let (author_name, author_email) = match &self.mailmap {
+            Some(mailmap) => {
+                let mapped = mailmap.resolve_cow(author);
+                (mapped.name.to_str_lossy().into_owned(), mapped.email.to_str_lossy().into_owned())
+            }
+            None => (author.name.to_str_lossy().into_owned(), author.email.to_str_lossy().into_owned()),
+        };
+        Ok(Commit {
+            message: decoded.message.to_str_lossy().into_owned(),
+            author_name,
+            author_email,
+            time,
+            parent_count: decoded.parents().count(),
+            id,
+        })
+    }
 }
 
 /// Lines added and removed in one file between two commits (`None` for a binary file).
@@ -414,7 +462,7 @@ impl Repo {
             if self.touches_scope(info.id, parent, filter, memo)? {
                 let commit =
                     self.repo.find_commit(info.id).map_err(|e| git_error("cannot read a commit", e))?;
-                out.push(to_commit(&commit)?);
+                out.push(self.to_commit(&commit)?);
             }
         }
         Ok(out)
@@ -604,6 +652,6 @@ impl Repo {
     pub fn handle(&self) -> Repo {
         let mut repo = self.repo.clone();
         repo.object_cache_size(0);
-        Repo { repo }
+        Repo { repo, mailmap: self.mailmap.clone() }
     }
 }

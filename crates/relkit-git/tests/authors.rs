@@ -70,9 +70,9 @@ fn history() -> History {
     History { dir, tip, released, old_release, maintenance, root, octopus }
 }
 
-/// The lower-cased author e-mails `git log` lists for `tip`'s history.
+/// The lower-cased authors (`%aN <%aE>`) `git log` lists for `tip`'s history.
 fn git_log_authors(dir: &Path, tip: &str) -> BTreeSet<String> {
-    git(dir, &["log", "--format=%ae", tip]).lines().map(str::to_lowercase).collect()
+    git(dir, &["log", "--format=%aN <%aE>", tip]).lines().map(str::to_lowercase).collect()
 }
 
 fn authors_seen(repo: &Repo, tip: &str, seeds: &[&String], wanted: &BTreeSet<String>) -> BTreeSet<String> {
@@ -86,10 +86,10 @@ fn authors_seen(repo: &Repo, tip: &str, seeds: &[&String], wanted: &BTreeSet<Str
 fn authors_seen_matches_git_log_for_every_seed_and_storage() {
     let h = history();
     let p = h.dir.path();
-    let everyone: BTreeSet<String> = git(p, &["log", "--all", "--format=%ae"])
+    let everyone: BTreeSet<String> = git(p, &["log", "--all", "--format=%aN <%aE>"])
         .lines()
         .map(str::to_lowercase)
-        .chain(["new@example.org".to_string()])
+        .chain(["new <new@example.org>".to_string()])
         .collect();
     let above = rev(p, "main");
     for storage in ["loose", "packed", "packed, then loose"] {
@@ -105,7 +105,9 @@ fn authors_seen_matches_git_log_for_every_seed_and_storage() {
         let repo = Repo::discover(p).unwrap();
         for tip in [&h.tip, &h.released, &h.octopus] {
             let want = git_log_authors(p, tip);
-            assert!(!want.contains("mallory@example.org") && !want.contains("new@example.org"));
+            assert!(
+                !want.contains("mallory <mallory@example.org>") && !want.contains("new <new@example.org>")
+            );
             // Every commit of every branch, newest first: both threads take seeds in turn.
             let every_commit: Vec<String> =
                 git(p, &["rev-list", "--all"]).lines().map(str::to_string).collect();
@@ -131,15 +133,15 @@ fn authors_seen_matches_git_log_for_every_seed_and_storage() {
     }
 }
 
-/// The wanted e-mails known before the walk starts, sent while it runs (either way the same
+/// The wanted authors known before the walk starts, sent while it runs (either way the same
 /// answer), or never (nothing found); compared in lower case.
 #[test]
-fn authors_seen_learns_the_wanted_emails_at_any_time() {
+fn authors_seen_learns_the_wanted_authors_at_any_time() {
     let h = history();
     let repo = Repo::discover(h.dir.path()).unwrap();
     let wanted: BTreeSet<String> =
-        ["ann@example.org", "bob@example.org", "new@example.org"].map(String::from).into();
-    let want: BTreeSet<String> = ["ann@example.org", "bob@example.org"].map(String::from).into();
+        ["ann <ann@example.org>", "bob <bob@example.org>", "new <new@example.org>"].map(String::from).into();
+    let want: BTreeSet<String> = ["ann <ann@example.org>", "bob <bob@example.org>"].map(String::from).into();
     for seeds in [vec![], vec![h.old_release.clone()]] {
         let seed_refs: Vec<&String> = seeds.iter().collect();
         assert_eq!(authors_seen(&repo, &h.tip, &seed_refs, &wanted), want, "known at the start");
@@ -157,16 +159,43 @@ fn authors_seen_learns_the_wanted_emails_at_any_time() {
 }
 
 /// A seed that cannot be read (a tag whose history is not fetched) fails the walk only when the
-/// answer needs what lies below it: not when every wanted e-mail was seen before.
+/// answer needs what lies below it: not when every wanted author was seen before.
 #[test]
 fn an_unreadable_seed_matters_only_when_the_answer_needs_it() {
     let h = history();
     let repo = Repo::discover(h.dir.path()).unwrap();
     let missing = "1234567890123456789012345678901234567890".to_string();
-    let known: BTreeSet<String> = ["erin@example.org".to_string()].into();
+    let known: BTreeSet<String> = ["erin <erin@example.org>".to_string()].into();
     assert_eq!(authors_seen(&repo, &h.tip, &[&missing], &known), known);
     let (tx, rx) = std::sync::mpsc::channel();
-    tx.send(["new@example.org".to_string()].into()).unwrap();
+    tx.send(["new <new@example.org>".to_string()].into()).unwrap();
     let error = repo.authors_seen(&h.tip, &[missing], rx).unwrap_err().to_string();
     assert!(error.contains("cannot read a commit"), "{error}");
+}
+
+/// An author is a name and an e-mail (`%aN <%aE>`): an address seen before under another name
+/// (a maintainer's, on commits filed under a contributor's name) is not the same author, though
+/// the address alone (`<e-mail>`) was seen; `.mailmap` maps both before they are compared.
+#[test]
+fn an_author_is_name_and_email_through_the_mailmap() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    git(p, &["init", "-q", "-b", "main"]);
+    commit(p, "Maintainer <shared@example.org>", "feat: start");
+    commit(p, "nick <nick@old.example>", "fix: one");
+    let tip = commit(p, "Ann <ann@example.org>", "fix: two");
+    let shared = relkit_git::email_key("Shared@example.org");
+    let wanted: BTreeSet<String> =
+        ["contributor <shared@example.org>", "nick name <nick@example.org>", &shared, "<nobody@example.org>"]
+            .map(String::from)
+            .into();
+    let repo = Repo::discover(p).unwrap();
+    let want: BTreeSet<String> = [shared.clone()].into();
+    assert_eq!(authors_seen(&repo, &tip, &[], &wanted), want, "the address alone was seen");
+    std::fs::write(p.join(".mailmap"), "Nick Name <nick@example.org> <nick@old.example>\n").unwrap();
+    let repo = Repo::discover(p).unwrap();
+    let want: BTreeSet<String> = [shared, "nick name <nick@example.org>".to_string()].into();
+    assert_eq!(authors_seen(&repo, &tip, &[], &wanted), want, "mapped");
+    assert_eq!(relkit_git::author_key(" Nick Name ", "Nick@Example.org"), "nick name <nick@example.org>");
+    assert_eq!(relkit_git::email_key("Nick@Example.org"), "<nick@example.org>");
 }
