@@ -136,22 +136,27 @@ fn contributors_without_a_forge_are_one_per_name() {
     r.commit_as("docs: more", "Cy New", "cy@two.example");
     r.commit_as("[ci] format", "Cy New", "maint@example.org");
     r.annotated_tag("v1.1.0");
+    let (all, first_timers) = contributors(&r, "v1.1.0");
+    assert_eq!(all, [("Kendell".to_string(), 1), ("Dal Oshu".to_string(), 2), ("Cy New".to_string(), 3)]);
+    assert_eq!(first_timers, [("Cy New".to_string(), 3)]);
+}
+
+/// Contributors as (name, commits).
+type Credits = Vec<(String, u64)>;
+
+/// The release's contributors and its first-timers, from the JSON notes.
+fn contributors(r: &GitRepo, tag: &str) -> (Credits, Credits) {
     let notes: serde_json::Value =
-        serde_json::from_str(&stdout(notes_gen(&r.path).args(["--tag", "v1.1.0", "--format", "json"])))
-            .unwrap();
-    let names = |list: &str| -> Vec<(String, u64)> {
-        notes[list]
+        serde_json::from_str(&stdout(notes_gen(&r.path).args(["--tag", tag, "--format", "json"]))).unwrap();
+    let list = |field: &str| -> Credits {
+        notes[field]
             .as_array()
             .unwrap()
             .iter()
             .map(|c| (c["name"].as_str().unwrap().to_string(), c["commits"].as_u64().unwrap()))
             .collect()
     };
-    assert_eq!(
-        names("contributors"),
-        [("Kendell".to_string(), 1), ("Dal Oshu".to_string(), 2), ("Cy New".to_string(), 3)]
-    );
-    assert_eq!(names("first_time_contributors"), [("Cy New".to_string(), 3)]);
+    (list("contributors"), list("first_time_contributors"))
 }
 
 /// `.mailmap` maps authors as `git shortlog` and `git log %aN <%aE>` show them: an old address
@@ -168,14 +173,9 @@ fn mailmap_names_the_authors_as_git_does() {
     r.commit_as("feat: from work", "Dal Oshu", "dal@work.example");
     r.commit_as("fix: typo", "cyborg", "cy@one.example");
     r.annotated_tag("v1.1.0");
-    let notes: serde_json::Value =
-        serde_json::from_str(&stdout(notes_gen(&r.path).args(["--tag", "v1.1.0", "--format", "json"])))
-            .unwrap();
-    let names = |list: &str| -> Vec<String> {
-        notes[list].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_string()).collect()
-    };
-    assert_eq!(names("contributors"), ["Dal Oshu", "Cy New"]);
-    assert_eq!(names("first_time_contributors"), ["Cy New"]);
+    let (all, first_timers) = contributors(&r, "v1.1.0");
+    assert_eq!(all, [("Dal Oshu".to_string(), 1), ("Cy New".to_string(), 1)]);
+    assert_eq!(first_timers, [("Cy New".to_string(), 1)]);
 }
 
 #[test]
