@@ -107,11 +107,12 @@ pub struct Inputs<'a> {
     pub pulls: &'a BTreeMap<String, PullRequest>,
     /// The forge login of each commit's own author, when looked up.
     pub commit_logins: &'a BTreeMap<String, String>,
-    /// Authors of the range (as [`relkit_git::author_key`] spells them) that also authored a
-    /// commit before it; `None` when unknown (first release).
+    /// Authors of the range (as [`relkit_git::author_key`] spells them, and their e-mails alone
+    /// as [`relkit_git::email_key`] does) that also authored a commit before it; `None` when
+    /// unknown (first release).
     pub earlier_authors: Option<&'a BTreeSet<String>>,
     /// Forge logins of the range known to have authored a commit before it (under any e-mail);
-    /// `None` when not looked up, then first-timers are decided by e-mail alone.
+    /// `None` when not looked up, then first-timers are decided by git alone.
     pub earlier_logins: Option<&'a BTreeSet<String>>,
     /// Changed files matching the schema globs.
     pub schema_changes: Vec<SchemaChange>,
