@@ -11,7 +11,7 @@ use relkit_core::github::GithubContext;
 use relkit_core::tagset::{Scope, TagSet};
 use relkit_core::version::{TagGrammar, is_stable};
 use relkit_core::{Error, Result};
-use relkit_git::{PathGlobs, Repo, author_key, email_key};
+use relkit_git::{PathGlobs, Repo};
 
 use crate::cli::{ChangelogArgs, Cli, Command, ForgeArgs, ForgeKind, NotesArgs, RepoArgs, RevokeArgs};
 use crate::forge::Forge;
@@ -219,12 +219,7 @@ async fn notes_command(args: &NotesArgs, env: &dyn Env) -> Result<()> {
     let commits =
         changelog::commits(&ws.repo, &range.to, &hidden, ws.paths.as_ref(), &mut Default::default())?;
     // A walk that already ended needs nothing more: a failed send is no error.
-    let _ = authors_tx.send(
-        commits
-            .iter()
-            .flat_map(|c| [author_key(&c.author_name, &c.author_email), email_key(&c.author_email)])
-            .collect(),
-    );
+    let _ = authors_tx.send(commits.iter().flat_map(relkit_git::Commit::author_keys).collect());
     let mut notices = range.notices.clone();
 
     let asset_paths = file_list(&args.assets);
@@ -415,7 +410,8 @@ async fn earlier_logins(
     let mut seen_locally = BTreeSet::new();
     for commit in commits {
         if let Some(login) = lookup.authors.get(&commit.id)
-            && earlier_authors.contains(&email_key(&commit.author_email))
+            && let [_, email] = commit.author_keys()
+            && earlier_authors.contains(&email)
         {
             seen_locally.insert(login.clone());
         }

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use relkit_core::{Error, Result};
-use relkit_git::{Commit, author_key, email_key};
+use relkit_git::Commit;
 use serde::Serialize;
 
 use crate::changes::{Change, change_of_entry, without_pr_suffix};
@@ -362,8 +362,9 @@ fn contributors_of(
             entry.first_pull_request = pulls.get(&commit.id).map(|p| p.number);
         }
         if let Some(earlier) = earlier {
-            let email_seen = earlier.contains(&email_key(&commit.author_email));
-            history.author |= earlier.contains(&author_key(&commit.author_name, &commit.author_email));
+            let [author, email] = commit.author_keys();
+            let email_seen = earlier.contains(&email);
+            history.author |= earlier.contains(&author);
             history.any_email |= email_seen;
             history.every_email &= email_seen;
         }
@@ -453,7 +454,7 @@ mod tests {
         ];
         let config = NotesConfig::default();
         let pulls = BTreeMap::new();
-        let earlier: BTreeSet<String> = [author_key("bob", "bob@x"), email_key("bob@x")].into();
+        let earlier: BTreeSet<String> = commits[2].author_keys().into();
         let notes = assemble(inputs(&commits, &config, &pulls, Some(&earlier))).unwrap();
         assert_eq!(notes.release.commit_count, 3);
         assert_eq!(notes.release.date, "2023-11-14");

@@ -28,6 +28,12 @@ pub struct Commit {
 }
 
 impl Commit {
+    /// What [`Repo::authors_seen`] is asked about this commit's author: the author as
+    /// [`author_key`] spells it, and the e-mail alone as [`email_key`] does.
+    pub fn author_keys(&self) -> [String; 2] {
+        [author_key(&self.author_name, &self.author_email), email_key(&self.author_email)]
+    }
+
     /// The first line of the message.
     pub fn subject(&self) -> &str {
         self.message.lines().next().unwrap_or_default()
@@ -94,7 +100,8 @@ impl Repo {
         // (author, message, tree): the cache makes the second read a lookup, not an inflate.
         repo.object_cache_size_if_unset(OBJECT_CACHE_BYTES);
         let mailmap = repo.open_mailmap();
-        let mailmap = (!mailmap.entries().is_empty()).then(|| std::sync::Arc::new(mailmap));
+        let has_entries = mailmap.iter().next().is_some();
+        let mailmap = has_entries.then(|| std::sync::Arc::new(mailmap));
         Ok(Self { repo, mailmap })
     }
 
